@@ -1,0 +1,1 @@
+"""Ciphertext in S3 and the keyword-tag index."""

@@ -1,0 +1,32 @@
+"""App factory: `uvicorn cloud_store.main:create_app --factory`. Wiring only."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from phr.service.app import create_service_app
+from phr.service.runtime import ServiceRuntime
+
+import cloud_store
+from cloud_store.blobs import BlobStore
+from cloud_store.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    async def setup(runtime: ServiceRuntime) -> None:
+        blobs = BlobStore(settings.s3)
+        runtime.checks["s3"] = blobs.ping
+        try:
+            await blobs.ensure_bucket()
+        except Exception as exc:  # noqa: BLE001 - not fatal: /readyz reports S3 down
+            runtime.state["bucket_error"] = type(exc).__name__
+        runtime.state["blobs"] = blobs
+
+    return create_service_app(
+        name="cloud-store",
+        package="cloud-store",
+        settings=settings,
+        setup=setup,
+        description=cloud_store.__doc__ or "",
+    )

@@ -1,0 +1,24 @@
+"""Settings of cloud-store (env prefix CLOUD_STORE_)."""
+
+from __future__ import annotations
+
+from phr.service.settings import MongoSettings, ServiceSettings
+from pydantic import BaseModel, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+
+class S3Settings(BaseModel):
+    endpoint: str = "127.0.0.1:9000"
+    access_key: str = "phr"
+    secret_key: SecretStr = SecretStr("")
+    bucket: str = "phr-ciphertext"
+    region: str = "us-east-1"
+    secure: bool = False
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CLOUD_STORE_", env_nested_delimiter="__")
+
+    service_name: str = "cloud-store"
+    mongo: MongoSettings = MongoSettings(database="phr_cloud_store")
+    s3: S3Settings = S3Settings()

@@ -1,0 +1,1 @@
+"""Key Generation Center: system parameters, enrolment, tokens, directory, tracing."""

@@ -1,0 +1,1 @@
+"""Tamper-evident ledger of every event."""

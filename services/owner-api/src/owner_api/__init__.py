@@ -1,0 +1,1 @@
+"""The patient's side: records, grants, delegation, rotation."""

@@ -1,0 +1,1 @@
+"""Setup and Re-encryption Server node: sealed kfrags, ACL checks, re-encryption."""

@@ -1,0 +1,15 @@
+"""Settings of one SRS node (env prefix SRS_); each node has its own id, port and database."""
+
+from __future__ import annotations
+
+from phr.service.settings import MongoSettings, ServiceSettings
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="SRS_", env_nested_delimiter="__")
+
+    service_name: str = "srs"
+    node_id: str = Field(default="srs-1", pattern=r"^[a-z0-9-]{1,32}$")
+    mongo: MongoSettings = MongoSettings(database="phr_srs_1")

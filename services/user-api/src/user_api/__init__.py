@@ -1,0 +1,1 @@
+"""The data user's side: search, access, break-glass."""

@@ -1,0 +1,1 @@
+"""PHR Exchange shared package."""

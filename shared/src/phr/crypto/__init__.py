@@ -1,0 +1,1 @@
+"""Client-side cryptography: pure functions, no I/O frameworks."""

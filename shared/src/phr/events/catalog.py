@@ -1,0 +1,129 @@
+"""The catalog of event types: (type, schema_version) -> data model and topic.
+
+Rules: an additive optional field keeps the version. A breaking change adds a new model
+with the next version plus an upcaster from the previous one, so handlers only ever see
+the newest version. Types are stable strings, never Python class paths.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from phr.crypto.signing import SigningKey
+from phr.events import access, acl, records, system, users
+from phr.events.base import EventData
+from phr.events.envelope import Envelope, EnvelopeInvalid, new_event
+
+#: Kafka topics, one per aggregate family. Keys are the envelope's subject.
+TOPIC_USERS = "phr.users"
+TOPIC_RECORDS = "phr.records"
+TOPIC_ACL = "phr.acl"
+TOPIC_ACCESS = "phr.access"
+TOPIC_SYSTEM = "phr.system"
+TOPIC_DEADLETTER = "phr.deadletter"
+
+TOPICS: dict[str, str] = {
+    TOPIC_USERS: "Enrolment, approval, revocation and tracing of users (KGC)",
+    TOPIC_RECORDS: "Records uploaded and deleted (owner-api)",
+    TOPIC_ACL: "Grants, revocations, key rotations and delegations (owner-api)",
+    TOPIC_ACCESS: "Access requests, decisions and break-glass (user-api, SRS nodes)",
+    TOPIC_SYSTEM: "Service lifecycle and ledger block-cut markers",
+}
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """One (type, version) of the catalog."""
+
+    type: str
+    version: int
+    model: builtins.type[EventData]
+    topic: str
+    summary: str
+    #: turns data of this version into data of version + 1 (None for the newest)
+    upcast: Upcaster | None = None
+
+    def make(
+        self,
+        data: EventData,
+        *,
+        key: SigningKey,
+        source: str,
+        subject: str,
+        correlation_id: UUID | None = None,
+        causation_id: UUID | None = None,
+    ) -> Envelope:
+        """A signed envelope of this type holding ``data``."""
+        if not isinstance(data, self.model):
+            raise TypeError(f"{self.type} takes {self.model.__name__}, not {type(data).__name__}")
+        return new_event(
+            key=key,
+            source=source,
+            type=self.type,
+            schema_version=self.version,
+            subject=subject,
+            data=data.model_dump(mode="json"),
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+        )
+
+
+_SPECS: tuple[EventSpec, ...] = (
+    EventSpec("user.enrolled", 1, users.UserEnrolled, TOPIC_USERS, "A user enrolled"),
+    EventSpec("user.approved", 1, users.UserApproved, TOPIC_USERS, "A pending staff user approved"),
+    EventSpec("user.revoked", 1, users.UserRevoked, TOPIC_USERS, "A user's credentials revoked"),
+    EventSpec("user.traced", 1, users.UserTraced, TOPIC_USERS, "A leaked key traced to a user"),
+    EventSpec("record.uploaded", 1, records.RecordUploaded, TOPIC_RECORDS, "A record stored"),
+    EventSpec("record.deleted", 1, records.RecordDeleted, TOPIC_RECORDS, "A record deleted"),
+    EventSpec("acl.granted", 1, acl.AclGranted, TOPIC_ACL, "Segments granted, sealed kfrags"),
+    EventSpec("acl.revoked", 1, acl.AclRevoked, TOPIC_ACL, "A grant revoked"),
+    EventSpec("key.rotated", 1, acl.KeyRotated, TOPIC_ACL, "A segment key moved to a version"),
+    EventSpec("delegation.changed", 1, acl.DelegationChanged, TOPIC_ACL, "Delegation set or ended"),
+    EventSpec("access.requested", 1, access.AccessRequested, TOPIC_ACCESS, "Access asked for"),
+    EventSpec("access.granted", 1, access.AccessGranted, TOPIC_ACCESS, "An SRS node re-encrypted"),
+    EventSpec("access.denied", 1, access.AccessDenied, TOPIC_ACCESS, "An SRS node refused"),
+    EventSpec(
+        "access.breakglass", 1, access.AccessBreakglass, TOPIC_ACCESS, "Emergency access opened"
+    ),
+    EventSpec("service.started", 1, system.ServiceStarted, TOPIC_SYSTEM, "A service came up"),
+    EventSpec("ledger.cut", 1, system.BlockCut, TOPIC_SYSTEM, "Ledger block-cut marker"),
+)
+
+CATALOG: dict[tuple[str, int], EventSpec] = {(s.type, s.version): s for s in _SPECS}
+_LATEST: dict[str, EventSpec] = {}
+for _spec in _SPECS:
+    if _spec.type not in _LATEST or _spec.version > _LATEST[_spec.type].version:
+        _LATEST[_spec.type] = _spec
+
+
+def spec_for(type: str) -> EventSpec:
+    """The newest spec of an event type."""
+    try:
+        return _LATEST[type]
+    except KeyError:
+        raise EnvelopeInvalid(f"unknown event type {type!r}") from None
+
+
+def event_types() -> list[str]:
+    return sorted(_LATEST)
+
+
+def parse_data(envelope: Envelope) -> EventData:
+    """The envelope's data as the newest model of its type, upcasting older versions."""
+    spec = CATALOG.get((envelope.type, envelope.schema_version))
+    if spec is None:
+        raise EnvelopeInvalid(f"unknown event {envelope.type} v{envelope.schema_version}")
+    data = dict(envelope.data)
+    while spec.upcast is not None:
+        data = spec.upcast(data)
+        spec = CATALOG[(spec.type, spec.version + 1)]
+    try:
+        return spec.model.model_validate(data)
+    except ValueError as exc:
+        raise EnvelopeInvalid(f"{envelope.type} v{spec.version}: {exc}") from exc

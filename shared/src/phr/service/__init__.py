@@ -1,0 +1,1 @@
+"""Plumbing shared by the six services: settings, logging, errors, Kafka, Mongo, health."""

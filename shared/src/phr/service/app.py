@@ -1,0 +1,100 @@
+"""The one app factory every service uses: logging, clients, health, errors, ids.
+
+A service's ``main.create_app()`` passes its settings, routers and a ``setup``
+coroutine that adds its own stores, readiness checks and consumers to the runtime.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, FastAPI
+
+from phr.events.system import ServiceStarted
+from phr.service.health import router as health_router
+from phr.service.kafka import kafka_producer
+from phr.service.logging import configure_logging
+from phr.service.middleware import RequestContextMiddleware
+from phr.service.mongo import mongo_database, ping
+from phr.service.problems import install_problem_handlers
+from phr.service.runtime import ServiceRuntime, Setup
+from phr.service.settings import ServiceSettings
+
+log = structlog.get_logger("phr.app")
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def create_service_app(
+    *,
+    name: str,
+    package: str,
+    settings: ServiceSettings,
+    routers: Sequence[APIRouter] = (),
+    setup: Setup | None = None,
+    description: str = "",
+) -> FastAPI:
+    """Build a service's FastAPI app. Nothing connects until the lifespan runs."""
+    app_version = _version(package)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        configure_logging(settings.log, name)
+        key = settings.load_signing_key()
+        async with AsyncExitStack() as stack:
+            db = await stack.enter_async_context(mongo_database(settings.mongo, name))
+            publisher = await stack.enter_async_context(kafka_producer(settings.kafka))
+            runtime = ServiceRuntime(
+                name=name,
+                settings=settings,
+                db=db,
+                publisher=publisher,
+                signing_key=key,
+                stack=stack,
+            )
+            runtime.checks["mongo"] = lambda t: ping(db, t)
+            runtime.checks["kafka"] = publisher.ping
+            if setup is not None:
+                await setup(runtime)
+            instance = f"{socket.gethostname()}:{os.getpid()}"
+            await runtime.emit(
+                "service.started",
+                ServiceStarted(service=name, instance=instance, version=app_version),
+                subject=name,
+            )
+            log.info("service.started", version=app_version, instance=instance)
+            try:
+                yield {
+                    "runtime": runtime,
+                    "readiness_checks": runtime.checks,
+                    "readiness_timeout_s": settings.readiness_timeout_s,
+                    **runtime.state,
+                }
+            finally:
+                await runtime.stop_tasks()
+                log.info("service.stopped")
+
+    app = FastAPI(
+        title=name,
+        version=app_version,
+        description=description,
+        lifespan=lifespan,
+        license_info={"name": "GPL-3.0-or-later", "identifier": "GPL-3.0-or-later"},
+    )
+    app.add_middleware(RequestContextMiddleware)
+    install_problem_handlers(app)
+    app.include_router(health_router)
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,103 @@
+"""Kafka clients (aiokafka): a publisher of signed envelopes and an idempotent consumer.
+
+Delivery is at least once. Tansu (our one-machine broker) has no idempotent or
+transactional producer, so the producer is plain with ``acks="all"`` and every
+consumer is idempotent by event id: see :mod:`phr.service.consumer`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
+
+from phr.events.catalog import spec_for
+from phr.events.envelope import Envelope
+from phr.service.settings import KafkaSettings
+
+
+def envelope_headers(event: Envelope) -> list[tuple[str, bytes]]:
+    """CloudEvents Kafka binding header names, so tools can route without parsing."""
+    return [
+        ("ce_type", event.type.encode()),
+        ("ce_id", str(event.id).encode()),
+        ("ce_source", event.source.encode()),
+        ("ce_schema_version", str(event.schema_version).encode()),
+        ("content-type", b"application/cloudevents+json"),
+    ]
+
+
+class EventPublisher:
+    """Publishes signed envelopes to the topic the catalog names, keyed by subject."""
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self.producer = producer
+
+    async def publish(self, event: Envelope, topic: str | None = None) -> RecordMetadata:
+        """Send and wait for all in-sync replicas; raises if the broker does not take it."""
+        return await self.producer.send_and_wait(
+            topic or spec_for(event.type).topic,
+            event.to_json_bytes(),
+            key=event.subject.encode(),
+            headers=envelope_headers(event),
+        )
+
+    async def ping(self, timeout: float) -> None:
+        """Raise unless the broker answers a metadata request within ``timeout`` s."""
+        ok = await asyncio.wait_for(self.producer.client.fetch_all_metadata(), timeout)
+        if ok is None:
+            raise ConnectionError("no metadata from Kafka")
+
+
+@asynccontextmanager
+async def kafka_producer(settings: KafkaSettings) -> AsyncIterator[EventPublisher]:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id=settings.client_id,
+        acks="all",
+        request_timeout_ms=settings.request_timeout_ms,
+        linger_ms=1,
+    )
+    await _start_with_retry(producer.start)
+    try:
+        yield EventPublisher(producer)
+    finally:
+        await producer.stop()
+
+
+@asynccontextmanager
+async def kafka_consumer(
+    settings: KafkaSettings, topics: list[str], group_id: str
+) -> AsyncIterator[AIOKafkaConsumer]:
+    """A group consumer with manual commits, reading from the earliest unread offset."""
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id=settings.client_id,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.session_timeout_ms,
+        heartbeat_interval_ms=settings.heartbeat_interval_ms,
+        request_timeout_ms=max(settings.request_timeout_ms, settings.session_timeout_ms + 1000),
+    )
+    await _start_with_retry(consumer.start)
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+async def _start_with_retry(start: Callable[[], Awaitable[None]], attempts: int = 20) -> None:
+    """The broker may come up a moment after us; retry the bootstrap for ~10 s."""
+    for attempt in range(attempts):
+        try:
+            await start()
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.5)

@@ -1,0 +1,120 @@
+"""What a running service holds: settings, its database, its publisher, its key, its tasks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import structlog
+from pymongo.asynchronous.database import AsyncDatabase
+
+from phr.crypto.signing import SigningKey
+from phr.events.base import EventData
+from phr.events.catalog import spec_for
+from phr.events.envelope import Envelope
+from phr.service.consumer import EventConsumer, EventHandler, RejectHook, Verifier
+from phr.service.health import ReadinessCheck
+from phr.service.kafka import EventPublisher, kafka_consumer
+from phr.service.mongo import Document
+from phr.service.settings import ServiceSettings
+
+log = structlog.get_logger("phr.runtime")
+
+
+@dataclass
+class ServiceRuntime:
+    """Built by the lifespan; handlers reach it through ``request.state.runtime``."""
+
+    name: str
+    settings: ServiceSettings
+    db: AsyncDatabase[Document]
+    publisher: EventPublisher
+    signing_key: SigningKey
+    stack: AsyncExitStack
+    checks: dict[str, ReadinessCheck] = field(default_factory=dict)
+    #: extra values exposed on ``request.state`` (a service's own stores and clients)
+    state: dict[str, Any] = field(default_factory=dict)
+    consumers: list[EventConsumer] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def event(
+        self,
+        type: str,
+        data: EventData,
+        *,
+        subject: str,
+        correlation_id: UUID | str | None = None,
+        causation_id: UUID | None = None,
+    ) -> Envelope:
+        """A signed envelope from this service (source = service name)."""
+        cid = UUID(str(correlation_id)) if correlation_id else None
+        return spec_for(type).make(
+            data,
+            key=self.signing_key,
+            source=self.name,
+            subject=subject,
+            correlation_id=cid,
+            causation_id=causation_id,
+        )
+
+    async def emit(self, type: str, data: EventData, *, subject: str, **kw: Any) -> Envelope:
+        event = self.event(type, data, subject=subject, **kw)
+        await self.publisher.publish(event)
+        log.info("event.published", event_type=type, event_id=str(event.id))
+        return event
+
+    def background(self, name: str, factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``factory()`` until shutdown; restarted after a crash (logged)."""
+
+        async def supervise() -> None:
+            while True:
+                try:
+                    await factory()
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - logged and restarted
+                    log.error(
+                        "task.crashed", task=name, error_type=type(exc).__name__, error=str(exc)
+                    )
+                    await asyncio.sleep(1.0)
+
+        self._tasks.append(asyncio.create_task(supervise(), name=name))
+
+    def consume(
+        self,
+        topics: list[str],
+        handler: EventHandler,
+        *,
+        group_id: str | None = None,
+        verify: Verifier | None = None,
+        on_reject: RejectHook | None = None,
+    ) -> None:
+        """Consume ``topics`` in the background with an idempotent handler."""
+        group = group_id or self.name
+
+        async def run() -> None:
+            async with kafka_consumer(self.settings.kafka, topics, group) as consumer:
+                worker = EventConsumer(
+                    consumer, self.db, handler, verify=verify, on_reject=on_reject
+                )
+                self.consumers.append(worker)
+                try:
+                    await worker.run()
+                finally:
+                    self.consumers.remove(worker)
+
+        self.background(f"consume:{','.join(topics)}", run)
+
+    async def stop_tasks(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+
+Setup = Callable[[ServiceRuntime], Awaitable[None]]

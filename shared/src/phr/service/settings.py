@@ -1,0 +1,67 @@
+"""Typed settings. Each service subclasses :class:`ServiceSettings` with its own env prefix.
+
+OWNER_API_MONGO__URL=mongodb://127.0.0.1:27017/?replicaSet=rs0
+OWNER_API_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:9092
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from phr.crypto.signing import SigningKey
+
+
+class LogSettings(BaseModel):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "console"] = "json"
+    #: also append JSON lines to this file (the local stack uses it)
+    file: Path | None = None
+
+
+class KafkaSettings(BaseModel):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    client_id: str = "phr"
+    #: short timeouts: Tansu waits about half a session timeout to form a group
+    session_timeout_ms: int = 6000
+    heartbeat_interval_ms: int = 2000
+    request_timeout_ms: int = 10000
+
+
+class MongoSettings(BaseModel):
+    url: str = "mongodb://127.0.0.1:27017/?replicaSet=rs0"
+    database: str
+    server_selection_timeout_ms: int = 2000
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs; secrets are SecretStr or files, never plain strings."""
+
+    model_config = SettingsConfigDict(env_nested_delimiter="__", extra="ignore")
+
+    service_name: str = "phr"
+    log: LogSettings = LogSettings()
+    kafka: KafkaSettings = KafkaSettings()
+    mongo: MongoSettings
+    #: hex Ed25519 seed of this service's event-signing key, or a file holding it
+    signing_key: SecretStr | None = None
+    signing_key_file: Path | None = None
+    #: an unsigned dev key is refused unless this is set (tests, local experiments)
+    allow_ephemeral_key: bool = False
+    readiness_timeout_s: float = Field(default=2.0, gt=0)
+
+    def load_signing_key(self) -> SigningKey:
+        """The service's Ed25519 key, from the setting, the file or (dev only) a fresh one."""
+        if self.signing_key is not None:
+            return SigningKey.from_seed(bytes.fromhex(self.signing_key.get_secret_value().strip()))
+        if self.signing_key_file is not None:
+            return SigningKey.from_seed(bytes.fromhex(self.signing_key_file.read_text().strip()))
+        if self.allow_ephemeral_key:
+            return SigningKey.generate()
+        raise ValueError(
+            f"{self.service_name}: no signing key: set SIGNING_KEY or SIGNING_KEY_FILE "
+            "(or ALLOW_EPHEMERAL_KEY=true outside production)"
+        )
