@@ -17,6 +17,7 @@ with PHR_<NAME>_PORT (for example PHR_KAFKA_PORT=9192, PHR_KGC_PORT=8101).
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import secrets
@@ -59,6 +60,7 @@ def _profile(name: str) -> Profile:
         "user_api": 8003,
         "cloud_store": 8004,
         "ledger": 8005,
+        "ledger_2": 8015,
         "srs_1": 8011,
         "srs_2": 8012,
         "srs_3": 8013,
@@ -72,7 +74,14 @@ def _profile(name: str) -> Profile:
         base = ROOT / ".local" / "test"
     else:
         raise SystemExit(f"unknown profile {name!r} (dev or test)")
-    ports = {k: int(os.environ.get(f"PHR_{k.upper()}_PORT", v)) for k, v in ports.items()}
+    # PHR_PORT_OFFSET shifts every port (and the data dir), so several test runs can
+    # share a machine; single ports can still be set with PHR_<NAME>_PORT.
+    offset = int(os.environ.get("PHR_PORT_OFFSET", "0"))
+    if offset:
+        base = base.with_name(f"{base.name}-{offset}")
+    ports = {
+        k: int(os.environ.get(f"PHR_{k.upper()}_PORT", v + offset)) for k, v in ports.items()
+    }
     base = Path(os.environ.get("PHR_STACK_DIR", base))
     return Profile(name, base, ports)
 
@@ -86,6 +95,8 @@ class ServiceSpec:
     port_key: str
     env_prefix: str
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: whose signing key this process uses (replicas share one); default: its own
+    key_name: str | None = None
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
@@ -94,6 +105,11 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("user-api", "user_api", "user_api", "USER_API_"),
     ServiceSpec("cloud-store", "cloud_store", "cloud_store", "CLOUD_STORE_"),
     ServiceSpec("ledger", "ledger", "ledger", "LEDGER_"),
+    # A second ledger replica reads the same topics in its own consumer group and
+    # database, and signs with the same ledger key, so its chain is byte-identical.
+    ServiceSpec(
+        "ledger-2", "ledger", "ledger_2", "LEDGER_", {"LEDGER_GROUP_ID": "ledger-2"}, "ledger"
+    ),
     ServiceSpec("srs-1", "srs", "srs_1", "SRS_", {"SRS_NODE_ID": "srs-1"}),
     ServiceSpec("srs-2", "srs", "srs_2", "SRS_", {"SRS_NODE_ID": "srs-2"}),
     ServiceSpec("srs-3", "srs", "srs_3", "SRS_", {"SRS_NODE_ID": "srs-3"}),
@@ -174,10 +190,47 @@ class Stack:
 
     def signing_key_file(self, name: str) -> Path:
         """An Ed25519 seed per process, generated once, mode 0600."""
-        path = self.secrets_dir / f"{name}.ed25519"
+        return self._secret_file(f"{name}.ed25519")
+
+    def x25519_key_file(self, name: str) -> Path:
+        """An X25519 secret per SRS node (kfrags are sealed to it), mode 0600."""
+        return self._secret_file(f"{name}.x25519")
+
+    def _secret_file(self, filename: str) -> Path:
+        path = self.secrets_dir / filename
         if not path.exists():
             self.secrets_dir.mkdir(parents=True, exist_ok=True)
             _write_private(path, secrets.token_bytes(32).hex())
+        return path
+
+    def registry_file(self) -> Path:
+        """Public keys and URLs of every process (no secrets), for the KGC's parameters.
+
+        ``{"services": {name: {"url", "ed25519_public", "x25519_public"?}}}``; public
+        keys are base64url of the raw 32 bytes.
+        """
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        def pub(key: Ed25519PrivateKey | X25519PrivateKey) -> str:
+            raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+            return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+        services: dict[str, dict[str, str]] = {}
+        for spec in SERVICES:
+            seed = bytes.fromhex(self.signing_key_file(spec.key_name or spec.name).read_text())
+            entry = {
+                "url": self.service_url(spec),
+                "ed25519_public": pub(Ed25519PrivateKey.from_private_bytes(seed)),
+            }
+            if spec.module == "srs":
+                xs = bytes.fromhex(self.x25519_key_file(spec.name).read_text())
+                entry["x25519_public"] = pub(X25519PrivateKey.from_private_bytes(xs))
+            services[spec.name] = entry
+        path = self.base / "registry.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"services": services}, indent=2, sort_keys=True))
         return path
 
     # ---------------------------------------------------------------- urls
@@ -207,11 +260,14 @@ class Stack:
             f"{px}MONGO__DATABASE": db,
             f"{px}KAFKA__BOOTSTRAP_SERVERS": self.kafka_bootstrap,
             f"{px}KAFKA__CLIENT_ID": spec.name,
-            f"{px}SIGNING_KEY_FILE": str(self.signing_key_file(spec.name)),
+            f"{px}SIGNING_KEY_FILE": str(self.signing_key_file(spec.key_name or spec.name)),
+            f"{px}REGISTRY_FILE": str(self.registry_file()),
             f"{px}LOG__FORMAT": "json",
             f"{px}LOG__FILE": str(self.log_dir / f"{spec.name}.jsonl"),
             **spec.extra_env,
         }
+        if spec.module == "srs":
+            env[f"{px}X25519_KEY_FILE"] = str(self.x25519_key_file(spec.name))
         if spec.module == "cloud_store":
             env |= {
                 f"{px}S3__ENDPOINT": self.s3_endpoint,
@@ -492,6 +548,12 @@ class Stack:
             self.stop(name)
         _say("stopped")
 
+    def reset(self) -> None:
+        """Stop everything and delete this profile's data (never the dev profile's secrets)."""
+        self.down()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        shutil.rmtree(self.log_dir, ignore_errors=True)
+
     def status(self) -> list[dict[str, object]]:
         rows: list[dict[str, object]] = []
         for name, key in (("mongod", "mongo"), ("seaweedfs", "s3"), ("tansu", "kafka")):
@@ -551,7 +613,7 @@ def _say(msg: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("verb", choices=["up", "servers", "down", "status", "env", "stop", "start"])
+    ap.add_argument("verb", choices=["up", "servers", "down", "reset", "status", "env", "stop", "start"])
     ap.add_argument("names", nargs="*", help="for stop/start: process names")
     ap.add_argument("--profile", default=os.environ.get("PHR_PROFILE", "dev"))
     ap.add_argument("--json", action="store_true")
@@ -565,6 +627,8 @@ def main(argv: list[str] | None = None) -> int:
         stack.up(services=False)
     elif args.verb == "down":
         stack.down()
+    elif args.verb == "reset":
+        stack.reset()
     elif args.verb == "stop":
         for name in args.names:
             stack.stop(name)

@@ -52,6 +52,8 @@ class ServiceSettings(BaseSettings):
     #: an unsigned dev key is refused unless this is set (tests, local experiments)
     allow_ephemeral_key: bool = False
     readiness_timeout_s: float = Field(default=2.0, gt=0)
+    #: JSON file of every process's public keys and URL (see phr.service.registry)
+    registry_file: Path | None = None
 
     def load_signing_key(self) -> SigningKey:
         """The service's Ed25519 key, from the setting, the file or (dev only) a fresh one."""

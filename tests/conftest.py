@@ -1,0 +1,27 @@
+"""Fixtures shared by every tier. The e2e tier starts the real servers and services once.
+
+Set PHR_E2E_REUSE=1 to keep a running test stack between runs (faster local loop).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.support.stack import test_stack
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Any]:
+    """The test profile's servers and six services, running as real processes."""
+    s = test_stack()
+    reuse = os.environ.get("PHR_E2E_REUSE") == "1"
+    if not reuse:
+        s.reset()
+    s.up()
+    yield s
+    if not reuse:
+        s.down()
