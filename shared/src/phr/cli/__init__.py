@@ -12,5 +12,21 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _root() -> None:
+    """PHR Exchange from a terminal: keys, records, grants, access, audit."""
+
+
 def main() -> None:
     app()
+
+
+@app.command()
+def version() -> None:
+    """Print the version of the phr package.
+
+    Example: uv run phr version
+    """
+    from importlib.metadata import version as pkg_version
+
+    typer.echo(pkg_version("phr"))
