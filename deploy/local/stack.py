@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+_CHILDREN: list[subprocess.Popen[bytes]] = []
 HERE = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
 
@@ -319,6 +320,8 @@ class Stack:
             start_new_session=True,
         )
         log.close()
+        # Keep the handle: a collected Popen of a live child warns (ResourceWarning).
+        _CHILDREN.append(proc)
         self._pidfile(name).write_text(str(proc.pid))
 
     def start_mongo(self) -> None:
@@ -428,6 +431,7 @@ class Stack:
 
     def _s3_bucket_ready(self, bucket: str) -> bool:
         try:
+            import urllib3
             from minio import Minio
 
             access, secret = self.s3_credentials()
@@ -437,6 +441,7 @@ class Stack:
                 secret_key=secret,
                 secure=False,
                 region="us-east-1",
+                http_client=urllib3.PoolManager(retries=urllib3.Retry(total=0), timeout=2.0),
             )
             if not client.bucket_exists(bucket):
                 client.make_bucket(bucket)

@@ -7,6 +7,7 @@ so that a stopped S3 shows up as an error at once instead of a hung request.
 from __future__ import annotations
 
 import asyncio
+import io
 
 import urllib3
 from minio import Minio
@@ -47,3 +48,22 @@ class BlobStore:
         )
         if not exists:
             raise LookupError(f"bucket {self.bucket} is missing")
+
+    async def put_bytes(self, key: str, data: bytes) -> None:
+        await asyncio.to_thread(
+            self.client.put_object, self.bucket, key, io.BytesIO(data), len(data)
+        )
+
+    async def get_bytes(self, key: str) -> bytes:
+        def read() -> bytes:
+            resp = self.client.get_object(self.bucket, key)
+            try:
+                return resp.read()
+            finally:
+                resp.close()
+                resp.release_conn()
+
+        return await asyncio.to_thread(read)
+
+    async def remove(self, key: str) -> None:
+        await asyncio.to_thread(self.client.remove_object, self.bucket, key)

@@ -31,6 +31,8 @@ from phr.crypto.segment_secret import SegmentSecret
 from phr.crypto.signing import b64u_decode, b64u_encode
 
 CAPSULE_MAGIC: Final = b"PHRC"
+# The stubs of umbral-pre 0.11 omit VerificationError, which the module does export.
+_VerificationError: type[Exception] = umbral_pre.VerificationError  # type: ignore[attr-defined]
 CAPSULE_VERSION: Final = 1
 
 
@@ -192,7 +194,7 @@ def reencrypt(
         verified = umbral_pre.KeyFrag.from_bytes(kfrag).verify(
             verifying_pk._umbral(), delegating_pk._umbral(), receiving_pk._umbral()
         )
-    except (umbral_pre.VerificationError, ValueError, TypeError) as exc:
+    except (_VerificationError, ValueError, TypeError) as exc:
         raise KeyFragInvalid("kfrag does not verify against the grant's keys") from exc
     return bytes(umbral_pre.reencrypt(capsule._umbral(), verified))
 
@@ -217,7 +219,7 @@ def open_reencrypted(
                     umbral_capsule, verifying_pk._umbral(), delegating_pk._umbral(), receiving_pk
                 )
             )
-        except (umbral_pre.VerificationError, ValueError, TypeError) as exc:
+        except (_VerificationError, ValueError, TypeError) as exc:
             raise CapsuleFragInvalid(f"cfrag {i} does not verify") from exc
     if len(set(cfrags)) < threshold:
         raise NotEnoughFragments(f"{len(set(cfrags))} distinct cfrags, threshold is {threshold}")
@@ -227,4 +229,6 @@ def open_reencrypted(
         )
     except ValueError as exc:
         raise CapsuleOpenError("capsule does not open with these cfrags") from exc
+    if raw is None:
+        raise CapsuleOpenError("capsule does not open with these cfrags")
     return _secret(bytes(raw))

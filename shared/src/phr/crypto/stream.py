@@ -131,6 +131,10 @@ def _pieces(source: ByteSource) -> Iterator[Buffer]:
         yield from source
 
 
+def _immutable(piece: Buffer) -> bool:
+    return type(piece) is bytes or (type(piece) is memoryview and type(piece.obj) is bytes)
+
+
 def rechunk(source: ByteSource, size: int) -> Iterator[bytes | memoryview]:
     """Cut a byte source into ``size``-byte chunks (the last may be shorter, never absent).
 
@@ -140,11 +144,11 @@ def rechunk(source: ByteSource, size: int) -> Iterator[bytes | memoryview]:
     buf = bytearray()
     emitted = False
     for piece in _pieces(source):
-        if not buf and type(piece) is bytes:
+        if not buf and _immutable(piece):
             view = memoryview(piece)
             n, off = len(view), 0
             while n - off >= size:
-                yield view[off : off + size] if (off or n != size) else piece
+                yield view[off : off + size] if (off or n != size) else piece  # type: ignore[misc]
                 emitted = True
                 off += size
             if off < n:
@@ -258,19 +262,23 @@ class SegmentDecryptor:
     def _run(self) -> Iterator[bytes]:
         pieces = _pieces(self._source)
         head = bytearray()
+        rest: Buffer = b""
         for piece in pieces:
-            head += piece
-            if len(head) >= HEADER_SIZE:
+            need = HEADER_SIZE - len(head)
+            view = memoryview(piece)
+            head += view[:need]
+            if len(head) == HEADER_SIZE:
+                # Keep the remainder as a view of an immutable piece: no copy.
+                rest = view[need:] if _immutable(piece) else bytes(view[need:])
                 break
         header = StreamHeader.parse(bytes(head))
-        raw_header = bytes(head[:HEADER_SIZE])
+        raw_header = bytes(head)
         aad = raw_header + self._context.aad()
         update = self._hash.update
         update(raw_header)
-        rest = bytes(head[HEADER_SIZE:])
 
         def body() -> Iterator[Buffer]:
-            if rest:
+            if len(rest):
                 yield rest
             yield from pieces
 

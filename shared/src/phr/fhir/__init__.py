@@ -1,0 +1,1 @@
+"""FHIR R4 Bundles: validation, segmentation by resource type, keyword extraction."""

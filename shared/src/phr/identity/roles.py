@@ -1,0 +1,20 @@
+"""Roles, organisation kinds and who counts as staff."""
+
+from __future__ import annotations
+
+from typing import Final, Literal, get_args
+
+from phr.events.users import Role
+
+OrgKind = Literal["hospital", "lab", "pharmacy", "insurer"]
+ORG_KINDS: Final[tuple[str, ...]] = get_args(OrgKind)
+ROLES: Final[tuple[str, ...]] = get_args(Role)
+
+#: roles that enrol themselves and are active at once (no organisation)
+SELF_ENROLLING: Final[frozenset[str]] = frozenset({"patient", "caregiver"})
+#: roles that belong to an organisation and wait for an admin's approval
+STAFF: Final[frozenset[str]] = frozenset(ROLES) - SELF_ENROLLING
+#: the role of a service's own token (never held by a user)
+SERVICE_ROLE: Final = "service"
+
+__all__ = ["ORG_KINDS", "ROLES", "SELF_ENROLLING", "SERVICE_ROLE", "STAFF", "OrgKind", "Role"]
