@@ -242,12 +242,12 @@ def verify_consistency(
         return
     if any(len(p) != HASH_SIZE for p in proof):
         raise ProofInvalid("proof hash of the wrong length")
+    if not proof:
+        raise ProofInvalid("empty consistency proof")
     path = list(proof)
     # If old is a power of two the old root is itself the first node of the path.
     if old & (old - 1) == 0:
         path.insert(0, old_root)
-    if not path:
-        raise ProofInvalid("empty consistency proof")
     fn, sn = old - 1, new - 1
     while fn & 1:
         fn >>= 1

@@ -1,0 +1,62 @@
+# PHR Exchange developer loop. Two commands on a fresh machine: `make run`, `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+STACK := $(UV) run --frozen python deploy/local/stack.py
+
+.PHONY: help setup run up down status test fast e2e lint fmt snapshots demo bench bench-crypto bench-ledger
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m pip install --user --quiet uv
+
+.venv/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml $(wildcard services/*/pyproject.toml)
+	$(UV) sync --all-packages --frozen
+	@touch $@
+
+setup: .venv/.synced  ## install uv (if missing) and every package of the workspace
+
+run: setup  ## start the servers and the six services on 127.0.0.1, wait until ready
+	$(STACK) up
+	@echo
+	@echo "PHR Exchange is running. Try:  uv run phr --help"
+	@echo "Stop it with:                  make down"
+
+up: run
+
+down: setup  ## stop what `make run` started
+	$(STACK) down
+
+status: setup  ## what runs where
+	$(STACK) status
+
+test: setup  ## every test tier; starts its own servers on its own ports and data dir
+	$(UV) run --frozen pytest
+
+fast: setup  ## the tiers that need no servers
+	$(UV) run --frozen pytest -m "not e2e"
+
+e2e: setup  ## only the end-to-end tier
+	$(UV) run --frozen pytest -m e2e
+
+lint: setup  ## ruff, formatting, mypy --strict, import contracts
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy
+	$(UV) run --frozen lint-imports
+
+fmt: setup  ## format and fix what ruff can
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+snapshots: setup  ## rewrite the event schema snapshots and docs/asyncapi.json after an intended change
+	PHR_UPDATE_SNAPSHOTS=1 $(UV) run --frozen pytest -q shared/tests/events/test_schemas.py
+
+bench-crypto: setup  ## client-side crypto throughput (JSON)
+	$(UV) run --frozen python bench/crypto.py
+
+bench-ledger: setup  ## ledger ingest and proof figures (JSON)
+	$(UV) run --frozen python bench/ledger.py
