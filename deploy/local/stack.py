@@ -80,9 +80,7 @@ def _profile(name: str) -> Profile:
     offset = int(os.environ.get("PHR_PORT_OFFSET", "0"))
     if offset:
         base = base.with_name(f"{base.name}-{offset}")
-    ports = {
-        k: int(os.environ.get(f"PHR_{k.upper()}_PORT", v + offset)) for k, v in ports.items()
-    }
+    ports = {k: int(os.environ.get(f"PHR_{k.upper()}_PORT", v + offset)) for k, v in ports.items()}
     base = Path(os.environ.get("PHR_STACK_DIR", base))
     return Profile(name, base, ports)
 
@@ -618,7 +616,9 @@ def _say(msg: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("verb", choices=["up", "servers", "down", "reset", "status", "env", "stop", "start"])
+    ap.add_argument(
+        "verb", choices=["up", "servers", "down", "reset", "status", "env", "stop", "start"]
+    )
     ap.add_argument("names", nargs="*", help="for stop/start: process names")
     ap.add_argument("--profile", default=os.environ.get("PHR_PROFILE", "dev"))
     ap.add_argument("--json", action="store_true")

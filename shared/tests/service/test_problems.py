@@ -7,13 +7,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
-from pydantic import BaseModel
-
 from phr.service.health import router as health_router
 from phr.service.middleware import RequestContextMiddleware
 from phr.service.problems import NotFound, Unavailable, install_problem_handlers
+from pydantic import BaseModel
 
 
 class Body(BaseModel):
