@@ -10,7 +10,9 @@ from uuid import uuid4
 
 import httpx
 import pytest
-from cloud_store.blobs import BlobStore
+from pymongo import AsyncMongoClient
+
+from cloud_store.blobs import BlobMissing, BlobStore
 from cloud_store.settings import S3Settings
 from phr.crypto.signing import SigningKey
 from phr.events.catalog import spec_for
@@ -19,8 +21,6 @@ from phr.events.system import ServiceStarted
 from phr.service.consumer import EventConsumer
 from phr.service.kafka import kafka_consumer, kafka_producer
 from phr.service.settings import KafkaSettings
-from pymongo import AsyncMongoClient
-
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -207,7 +207,7 @@ async def test_s3_object_round_trips(stack: Any) -> None:
     await blobs.put_bytes("a/b/object", payload)
     assert await blobs.get_bytes("a/b/object") == payload
     await blobs.remove("a/b/object")
-    with pytest.raises(Exception, match="NoSuchKey"):
+    with pytest.raises(BlobMissing):
         await blobs.get_bytes("a/b/object")
 
 

@@ -1,18 +1,76 @@
 """Ciphertext blobs in S3: the only module that imports minio.
 
-The minio client is synchronous; every call runs in a worker thread. Retries are off
-so that a stopped S3 shows up as an error at once instead of a hung request.
+The minio client is synchronous. Uploads stream: the request body is handed chunk by
+chunk through a bounded queue to ``put_object`` running in a worker thread (multipart,
+one part in flight), while SHA-256 is computed on the event loop. Downloads stream the
+other way. Memory stays bounded by the queue plus one S3 part, whatever the size.
+Retries are off so that a stopped S3 shows up as an error at once, not a hung request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
+import queue
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass
+from typing import TypeVar
 
 import urllib3
 from minio import Minio
+from minio.error import S3Error
 
 from cloud_store.settings import S3Settings
+
+PART_SIZE = 8 * 1024 * 1024  # S3 multipart part (minimum 5 MiB)
+READ_CHUNK = 1024 * 1024
+_QUEUE_DEPTH = 4
+T = TypeVar("T")
+
+
+class BlobMissing(Exception):
+    """No object under that key."""
+
+
+class BlobUnavailable(Exception):
+    """S3 did not answer or failed the request."""
+
+
+class BlobMismatch(Exception):
+    """What arrived does not have the size or SHA-256 it was announced with."""
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    key: str
+    size: int
+    sha256: str
+
+
+class _QueueReader(io.RawIOBase):
+    """A blocking file-like view (for the worker thread) of chunks fed from the loop."""
+
+    def __init__(self, chunks: queue.Queue[bytes | None]) -> None:
+        self._chunks = chunks
+        self._buffer = bytearray()
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._eof and (size < 0 or len(self._buffer) < size):
+            chunk = self._chunks.get()
+            if chunk is None:
+                self._eof = True
+            else:
+                self._buffer += chunk
+        if size < 0:
+            size = len(self._buffer)
+        out = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return out
 
 
 class BlobStore:
@@ -23,7 +81,7 @@ class BlobStore:
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=2.0, read=30.0),
             retries=urllib3.Retry(total=0, connect=0, read=0, redirect=0),
-            maxsize=16,
+            maxsize=32,
         )
         self.client = Minio(
             settings.endpoint,
@@ -39,7 +97,7 @@ class BlobStore:
             if not self.client.bucket_exists(self.bucket):
                 self.client.make_bucket(self.bucket)
 
-        await asyncio.to_thread(make)
+        await _s3(asyncio.to_thread(make))
 
     async def ping(self, timeout: float) -> None:
         """Raise unless S3 answers for our bucket within ``timeout`` seconds."""
@@ -49,21 +107,141 @@ class BlobStore:
         if not exists:
             raise LookupError(f"bucket {self.bucket} is missing")
 
-    async def put_bytes(self, key: str, data: bytes) -> None:
-        await asyncio.to_thread(
-            self.client.put_object, self.bucket, key, io.BytesIO(data), len(data)
+    async def put_stream(
+        self,
+        key: str,
+        chunks: AsyncIterator[bytes],
+        *,
+        expected_size: int,
+        expected_sha256: str,
+    ) -> StoredBlob:
+        """Store a stream; keep it only if its size and SHA-256 are as announced.
+
+        On any failure (mismatch, client gone, S3 down) nothing is left under ``key``.
+        """
+        feed: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUE_DEPTH)
+        reader = _QueueReader(feed)
+        upload = asyncio.create_task(
+            asyncio.to_thread(
+                self.client.put_object,
+                self.bucket,
+                key,
+                reader,  # type: ignore[arg-type]
+                -1,
+                part_size=PART_SIZE,
+                num_parallel_uploads=1,
+            )
+        )
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            async for chunk in chunks:
+                if not chunk:
+                    continue
+                size += len(chunk)
+                if size > expected_size:
+                    raise BlobMismatch(f"more than the announced {expected_size} bytes")
+                digest.update(chunk)
+                await _put(feed, chunk, upload)
+            await _put(feed, None, upload)
+            await _s3(upload)
+        except BaseException:
+            await self._abandon(key, feed, upload)
+            raise
+        sha = digest.hexdigest()
+        if size != expected_size or sha != expected_sha256:
+            await self.remove(key)
+            what = "size" if size != expected_size else "SHA-256"
+            raise BlobMismatch(f"{what} differs from the announced one ({size} bytes, {sha})")
+        return StoredBlob(key, size, sha)
+
+    async def _abandon(
+        self, key: str, feed: queue.Queue[bytes | None], upload: asyncio.Task[object]
+    ) -> None:
+        """Stop a half-done upload and remove whatever it left."""
+        while not upload.done():
+            try:
+                feed.put_nowait(None)  # unblock the reader: short read ends the upload
+            except queue.Full:
+                try:
+                    feed.get_nowait()
+                except queue.Empty:
+                    pass
+            await asyncio.sleep(0.01)
+        try:
+            await self.remove(key)
+        except (BlobUnavailable, BlobMissing):
+            pass  # a sweeper removes it once S3 is back
+
+    async def put_bytes(self, key: str, data: bytes) -> StoredBlob:
+        async def one() -> AsyncIterator[bytes]:
+            yield data
+
+        return await self.put_stream(
+            key, one(), expected_size=len(data), expected_sha256=hashlib.sha256(data).hexdigest()
         )
 
-    async def get_bytes(self, key: str) -> bytes:
-        def read() -> bytes:
-            resp = self.client.get_object(self.bucket, key)
+    async def stat(self, key: str) -> int:
+        obj = await _s3(asyncio.to_thread(self.client.stat_object, self.bucket, key))
+        return int(obj.size or 0)
+
+    async def get_stream(self, key: str) -> AsyncIterator[bytes]:
+        """The object's bytes in chunks of about 1 MiB; raises BlobMissing before any byte."""
+        resp = await _s3(asyncio.to_thread(self.client.get_object, self.bucket, key))
+
+        async def chunks() -> AsyncIterator[bytes]:
             try:
-                return resp.read()
+                while True:
+                    chunk = await asyncio.to_thread(resp.read, READ_CHUNK)
+                    if not chunk:
+                        return
+                    yield chunk
             finally:
                 resp.close()
                 resp.release_conn()
 
-        return await asyncio.to_thread(read)
+        return chunks()
+
+    async def get_bytes(self, key: str) -> bytes:
+        return b"".join([c async for c in await self.get_stream(key)])
 
     async def remove(self, key: str) -> None:
-        await asyncio.to_thread(self.client.remove_object, self.bucket, key)
+        await _s3(asyncio.to_thread(self.client.remove_object, self.bucket, key))
+
+    async def put_raw(self, key: str, data: bytes) -> None:
+        """Write bytes with no check at all (tests use it to corrupt an object)."""
+        await _s3(
+            asyncio.to_thread(self.client.put_object, self.bucket, key, io.BytesIO(data), len(data))
+        )
+
+
+async def _put(
+    feed: queue.Queue[bytes | None], item: bytes | None, upload: asyncio.Task[object]
+) -> None:
+    """Hand one chunk to the worker thread; waits (off the loop) while the queue is full."""
+    try:
+        feed.put_nowait(item)
+        return
+    except queue.Full:
+        pass
+    while True:
+        if upload.done():
+            await _s3(upload)  # raises the upload's own error
+            raise BlobUnavailable("S3 upload ended before its data did")
+        try:
+            await asyncio.to_thread(feed.put, item, True, 0.5)
+            return
+        except queue.Full:
+            continue
+
+
+async def _s3(aw: Awaitable[T]) -> T:
+    """Await an S3 call, turning its failures into our two error kinds."""
+    try:
+        return await aw
+    except S3Error as exc:
+        if exc.code in ("NoSuchKey", "NoSuchObject"):
+            raise BlobMissing(exc.message or "no such object") from exc
+        raise BlobUnavailable(f"S3 refused the request: {exc.code}") from exc
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise BlobUnavailable(f"S3 does not answer ({type(exc).__name__})") from exc

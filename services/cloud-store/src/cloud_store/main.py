@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from phr.service.app import create_service_app
-from phr.service.runtime import ServiceRuntime
 
 import cloud_store
+from cloud_store import api
 from cloud_store.blobs import BlobStore
+from cloud_store.index import TagIndex
 from cloud_store.settings import Settings
+from phr.service.app import create_service_app
+from phr.service.runtime import ServiceRuntime
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -22,11 +24,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception as exc:  # noqa: BLE001 - not fatal: /readyz reports S3 down
             runtime.state["bucket_error"] = type(exc).__name__
         runtime.state["blobs"] = blobs
+        index = TagIndex(runtime.db)
+        await index.ensure_indexes()
+        runtime.state["index"] = index
 
     return create_service_app(
         name="cloud-store",
         package="cloud-store",
         settings=settings,
+        routers=[api.router],
         setup=setup,
+        auth=True,
         description=cloud_store.__doc__ or "",
     )

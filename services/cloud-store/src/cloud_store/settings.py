@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from phr.service.settings import MongoSettings, ServiceSettings
 from pydantic import BaseModel, SecretStr
 from pydantic_settings import SettingsConfigDict
+
+from phr.service.settings import MongoSettings, ServiceSettings
 
 
 class S3Settings(BaseModel):
@@ -22,3 +23,7 @@ class Settings(ServiceSettings):
     service_name: str = "cloud-store"
     mongo: MongoSettings = MongoSettings(database="phr_cloud_store")
     s3: S3Settings = S3Settings()
+    #: largest ciphertext object accepted (bytes); larger uploads are refused unread
+    max_blob_bytes: int = 2 * 1024**3
+    #: objects up to this size are verified before the first byte is sent
+    verify_before_send_bytes: int = 32 * 1024**2
