@@ -103,7 +103,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("owner-api", "owner_api", "owner_api", "OWNER_API_"),
     ServiceSpec("user-api", "user_api", "user_api", "USER_API_"),
     ServiceSpec("cloud-store", "cloud_store", "cloud_store", "CLOUD_STORE_"),
-    ServiceSpec("ledger", "ledger", "ledger", "LEDGER_"),
+    ServiceSpec("ledger", "ledger", "ledger", "LEDGER_", {"LEDGER_WRITE_CUT_MARKERS": "true"}),
     # A second ledger replica reads the same topics in its own consumer group and
     # database, and signs with the same ledger key, so its chain is byte-identical.
     ServiceSpec(

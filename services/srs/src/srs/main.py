@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from phr.service.app import create_service_app
 
 import srs
+from phr.service.app import create_service_app
 from srs.settings import Settings
 
 
@@ -16,5 +16,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         name=settings.node_id,
         package="srs",
         settings=settings,
+        auth=True,
         description=srs.__doc__ or "",
     )
