@@ -36,9 +36,13 @@ class AccessDenied(EventData):
 
 
 class AccessBreakglass(EventData):
+    """Emergency access opened without a grant to the requester; always flagged for review."""
+
     request_id: str
     patient_id: str
+    record_id: str | None = None
     requester_id: str
     segments: list[str]
     reason: str = Field(min_length=1)
     expires_in_s: int = Field(gt=0)
+    node_id: str | None = None
