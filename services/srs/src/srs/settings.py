@@ -18,3 +18,8 @@ class Settings(ServiceSettings):
     mongo: MongoSettings = MongoSettings(database="phr_srs_1")
     #: hex X25519 secret of this node: kfrags are sealed to its public key
     x25519_key_file: Path | None = None
+    #: how long one break-glass window lasts, from the requester's first emergency
+    #: request on a patient (15 min: long enough for an emergency, short enough to review)
+    breakglass_window_s: int = Field(default=900, gt=0)
+    #: most segments one re-encryption request may name (one record has ~10 categories)
+    max_segments_per_request: int = Field(default=32, gt=0)

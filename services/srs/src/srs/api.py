@@ -1,0 +1,92 @@
+"""HTTP routes of one SRS node; thin: checks who calls, hands over to the use case."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+
+from phr.service.auth import CurrentPrincipal
+from phr.service.deps import RuntimeDep
+from phr.service.problems import PROBLEM_JSON, Forbidden
+from srs.acl import Caller
+from srs.deps import NodeDep, ReencryptorDep, StatsDep, StoreDep
+from srs.errors import NotADataUser
+from srs.schemas import GrantList, NodeInfo, ReencryptRequest, ReencryptResponse
+
+router = APIRouter(prefix="/v1", tags=["srs"])
+_problems: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, "content": {PROBLEM_JSON: {}}}
+    for code, text in {
+        401: "No, invalid, expired or revoked token",
+        403: "Not allowed to call this route",
+        503: "Access events could not be recorded: no cfrags given out",
+    }.items()
+}
+
+
+@router.get("/node", summary="This node's id and public keys")
+async def node_info(
+    node: NodeDep,
+    runtime: RuntimeDep,
+    stats: StatsDep,
+    store: StoreDep,
+    reencryptor: ReencryptorDep,
+) -> NodeInfo:
+    return NodeInfo(
+        node_id=node.node_id,
+        x25519_public=node.secret.public_key().b64(),
+        ed25519_public=runtime.signing_key.verify_key.b64(),
+        breakglass_window_s=reencryptor.breakglass_window_s,
+        events={
+            "applied": stats.applied,
+            "rejected_envelopes": stats.rejected_envelopes,
+            "rejected_grants": await store.count_rejections(),
+            "pending_grants": stats.pending_grants,
+            "ignored": stats.ignored,
+        },
+    )
+
+
+@router.get(
+    "/grants",
+    summary="Grant metadata held at this node for one patient (never a kfrag)",
+    responses={k: v for k, v in _problems.items() if k != 503},
+)
+async def list_grants(
+    principal: CurrentPrincipal,
+    node: NodeDep,
+    store: StoreDep,
+    patient_id: str = Query(min_length=1, max_length=128),
+) -> GrantList:
+    if not principal.is_service and not (
+        principal.role == "patient" and principal.sub == patient_id
+    ):
+        raise Forbidden("only the patient himself or a service may list a patient's grants")
+    grants = await store.grants_for_patient(patient_id)
+    return GrantList(
+        node_id=node.node_id,
+        patient_id=patient_id,
+        key_versions=await store.key_versions(patient_id),
+        grants=[g.to_json() for g in grants],
+    )
+
+
+@router.post(
+    "/reencrypt",
+    summary="Re-encrypt a record's segment capsules for the calling grantee",
+    responses=_problems,
+)
+async def reencrypt(
+    body: ReencryptRequest,
+    principal: CurrentPrincipal,
+    reencryptor: ReencryptorDep,
+    request: Request,
+) -> ReencryptResponse:
+    if principal.is_service:
+        raise NotADataUser("send the data user's own token: grants are per user")
+    caller = Caller(
+        user_id=principal.sub, role=principal.role, org=principal.org, dept=principal.dept
+    )
+    correlation_id: str | None = getattr(request.state, "correlation_id", None)
+    return await reencryptor.answer(caller, body, correlation_id=correlation_id)
