@@ -8,10 +8,11 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from pydantic import BaseModel
+
 from phr.service.health import router as health_router
 from phr.service.middleware import RequestContextMiddleware
 from phr.service.problems import NotFound, Unavailable, install_problem_handlers
-from pydantic import BaseModel
 
 
 class Body(BaseModel):

@@ -1,6 +1,7 @@
 """cloud-store's HTTP API: blobs (streamed both ways), the tag index, trapdoor search.
 
-Only services call it (owner-api, user-api), never end users.
+Only services call it (owner-api, user-api), never end users: every route requires a
+service token (``Authenticator.service_token()`` of the caller); a user's token gets 403.
 """
 
 from __future__ import annotations
@@ -20,11 +21,17 @@ from cloud_store.errors import (
     BlobNotFound,
     BlobTooLarge,
     StorageUnavailable,
+    TagsTooMany,
 )
 from cloud_store.index import TagIndex
 from cloud_store.settings import Settings
+from phr.service.auth import require_role
 
-router = APIRouter(prefix="/v1", tags=["cloud-store"])
+router = APIRouter(
+    prefix="/v1",
+    tags=["cloud-store"],
+    dependencies=[Depends(require_role(services=True))],
+)
 
 KEY_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9._/-]{0,255}$"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
@@ -169,6 +176,29 @@ async def put_tags(
     patient_id: Id, record_id: Id, segment: Id, body: TagsIn, index: IndexDep
 ) -> Response:
     await index.put(patient_id, record_id, segment, body.tags)
+    return Response(status_code=204)
+
+
+class RecordTagsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    segments: dict[
+        Annotated[str, Field(pattern=ID_PATTERN)],
+        list[Annotated[str, Field(pattern=TAG_PATTERN)]],
+    ] = Field(max_length=64)
+
+
+@router.put(
+    "/index/{patient_id}/{record_id}",
+    summary="Set the keyword tags of several segments of one record",
+    status_code=204,
+)
+async def put_record_tags(
+    patient_id: Id, record_id: Id, body: RecordTagsIn, index: IndexDep
+) -> Response:
+    too_many = [s for s, tags in body.segments.items() if len(tags) > 100_000]
+    if too_many:
+        raise TagsTooMany(f"more than 100000 tags on segments {too_many}")
+    await index.put_record(patient_id, record_id, body.segments)
     return Response(status_code=204)
 
 

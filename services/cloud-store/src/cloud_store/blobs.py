@@ -5,17 +5,25 @@ chunk through a bounded queue to ``put_object`` running in a worker thread (mult
 one part in flight), while SHA-256 is computed on the event loop. Downloads stream the
 other way. Memory stays bounded by the queue plus one S3 part, whatever the size.
 Retries are off so that a stopped S3 shows up as an error at once, not a hung request.
+
+S3 calls run on this store's own thread pool, never the loop's default one: an upload
+holds a thread for its whole duration, and the loop side never waits for a thread to
+hand over a chunk (the reader thread wakes it instead), so many concurrent uploads
+cannot starve each other or the rest of the service.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import queue
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
+from functools import partial
+from typing import Any, TypeVar
 
 import urllib3
 from minio import Minio
@@ -25,7 +33,9 @@ from cloud_store.settings import S3Settings
 
 PART_SIZE = 8 * 1024 * 1024  # S3 multipart part (minimum 5 MiB)
 READ_CHUNK = 1024 * 1024
-_QUEUE_DEPTH = 4
+_QUEUE_DEPTH = 16
+#: threads for S3 calls; each streaming upload or download holds one while it runs
+S3_THREADS = 64
 T = TypeVar("T")
 
 
@@ -51,8 +61,9 @@ class StoredBlob:
 class _QueueReader(io.RawIOBase):
     """A blocking file-like view (for the worker thread) of chunks fed from the loop."""
 
-    def __init__(self, chunks: queue.Queue[bytes | None]) -> None:
+    def __init__(self, chunks: queue.Queue[bytes | None], on_take: Callable[[], object]) -> None:
         self._chunks = chunks
+        self._on_take = on_take
         self._buffer = bytearray()
         self._eof = False
 
@@ -62,6 +73,7 @@ class _QueueReader(io.RawIOBase):
     def read(self, size: int = -1) -> bytes:
         while not self._eof and (size < 0 or len(self._buffer) < size):
             chunk = self._chunks.get()
+            self._on_take()
             if chunk is None:
                 self._eof = True
             else:
@@ -91,18 +103,26 @@ class BlobStore:
             region=settings.region,
             http_client=http,
         )
+        self._pool = ThreadPoolExecutor(max_workers=S3_THREADS, thread_name_prefix="s3")
+
+    def _thread(self, fn: Callable[..., T], *args: Any, **kw: Any) -> Awaitable[T]:
+        """Run a blocking S3 call on this store's pool."""
+        return asyncio.get_running_loop().run_in_executor(self._pool, partial(fn, *args, **kw))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def ensure_bucket(self) -> None:
         def make() -> None:
             if not self.client.bucket_exists(self.bucket):
                 self.client.make_bucket(self.bucket)
 
-        await _s3(asyncio.to_thread(make))
+        await _s3(self._thread(make))
 
     async def ping(self, timeout: float) -> None:
         """Raise unless S3 answers for our bucket within ``timeout`` seconds."""
         exists = await asyncio.wait_for(
-            asyncio.to_thread(self.client.bucket_exists, self.bucket), timeout
+            self._thread(self.client.bucket_exists, self.bucket), timeout
         )
         if not exists:
             raise LookupError(f"bucket {self.bucket} is missing")
@@ -120,13 +140,15 @@ class BlobStore:
         On any failure (mismatch, client gone, S3 down) nothing is left under ``key``.
         """
         feed: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUE_DEPTH)
-        reader = _QueueReader(feed)
-        upload = asyncio.create_task(
-            asyncio.to_thread(
+        loop = asyncio.get_running_loop()
+        space = asyncio.Event()
+        reader = _QueueReader(feed, lambda: loop.call_soon_threadsafe(space.set))
+        upload: asyncio.Future[object] = asyncio.ensure_future(
+            self._thread(
                 self.client.put_object,
                 self.bucket,
                 key,
-                reader,  # type: ignore[arg-type]
+                reader,
                 -1,
                 part_size=PART_SIZE,
                 num_parallel_uploads=1,
@@ -142,8 +164,8 @@ class BlobStore:
                 if size > expected_size:
                     raise BlobMismatch(f"more than the announced {expected_size} bytes")
                 digest.update(chunk)
-                await _put(feed, chunk, upload)
-            await _put(feed, None, upload)
+                await _put(feed, chunk, upload, space)
+            await _put(feed, None, upload, space)
             await _s3(upload)
         except BaseException:
             await self._abandon(key, feed, upload)
@@ -156,7 +178,7 @@ class BlobStore:
         return StoredBlob(key, size, sha)
 
     async def _abandon(
-        self, key: str, feed: queue.Queue[bytes | None], upload: asyncio.Task[object]
+        self, key: str, feed: queue.Queue[bytes | None], upload: asyncio.Future[object]
     ) -> None:
         """Stop a half-done upload and remove whatever it left."""
         while not upload.done():
@@ -182,17 +204,17 @@ class BlobStore:
         )
 
     async def stat(self, key: str) -> int:
-        obj = await _s3(asyncio.to_thread(self.client.stat_object, self.bucket, key))
+        obj = await _s3(self._thread(self.client.stat_object, self.bucket, key))
         return int(obj.size or 0)
 
     async def get_stream(self, key: str) -> AsyncIterator[bytes]:
         """The object's bytes in chunks of about 1 MiB; raises BlobMissing before any byte."""
-        resp = await _s3(asyncio.to_thread(self.client.get_object, self.bucket, key))
+        resp = await _s3(self._thread(self.client.get_object, self.bucket, key))
 
         async def chunks() -> AsyncIterator[bytes]:
             try:
                 while True:
-                    chunk = await asyncio.to_thread(resp.read, READ_CHUNK)
+                    chunk = await self._thread(resp.read, READ_CHUNK)
                     if not chunk:
                         return
                     yield chunk
@@ -206,33 +228,35 @@ class BlobStore:
         return b"".join([c async for c in await self.get_stream(key)])
 
     async def remove(self, key: str) -> None:
-        await _s3(asyncio.to_thread(self.client.remove_object, self.bucket, key))
+        await _s3(self._thread(self.client.remove_object, self.bucket, key))
 
     async def put_raw(self, key: str, data: bytes) -> None:
         """Write bytes with no check at all (tests use it to corrupt an object)."""
         await _s3(
-            asyncio.to_thread(self.client.put_object, self.bucket, key, io.BytesIO(data), len(data))
+            self._thread(self.client.put_object, self.bucket, key, io.BytesIO(data), len(data))
         )
 
 
 async def _put(
-    feed: queue.Queue[bytes | None], item: bytes | None, upload: asyncio.Task[object]
+    feed: queue.Queue[bytes | None],
+    item: bytes | None,
+    upload: asyncio.Future[object],
+    space: asyncio.Event,
 ) -> None:
-    """Hand one chunk to the worker thread; waits (off the loop) while the queue is full."""
-    try:
-        feed.put_nowait(item)
-        return
-    except queue.Full:
-        pass
+    """Hand one chunk to the worker thread; while the queue is full, wait (on the loop,
+    holding no thread) until the reader takes a chunk."""
     while True:
+        space.clear()  # before trying, so a take between the try and the wait is not lost
+        try:
+            feed.put_nowait(item)
+            return
+        except queue.Full:
+            pass
         if upload.done():
             await _s3(upload)  # raises the upload's own error
             raise BlobUnavailable("S3 upload ended before its data did")
-        try:
-            await asyncio.to_thread(feed.put, item, True, 0.5)
-            return
-        except queue.Full:
-            continue
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(space.wait(), 1.0)
 
 
 async def _s3(aw: Awaitable[T]) -> T:

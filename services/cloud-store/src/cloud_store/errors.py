@@ -3,6 +3,7 @@
 DomainError
 ├── BlobNotFound (404)        no object under that key
 ├── BlobTooLarge (413)        announced size over the limit; nothing read
+├── TagsTooMany (413)         more tags on a segment than the index takes
 ├── BlobIntegrity (422)       upload's size/SHA-256 differ from the announced ones
 ├── BlobCorrupted (502)       stored object no longer matches its SHA-256
 └── StorageUnavailable (503)  S3 does not answer
@@ -19,6 +20,10 @@ class BlobNotFound(DomainError):
 
 class BlobTooLarge(DomainError):
     status, title, slug = 413, "Blob too large", "blob-too-large"
+
+
+class TagsTooMany(DomainError):
+    status, title, slug = 413, "Too many tags", "tags-too-many"
 
 
 class BlobIntegrity(DomainError):

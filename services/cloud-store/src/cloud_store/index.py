@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from pymongo import ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from phr.service.mongo import Document
@@ -29,15 +30,29 @@ class TagIndex:
 
     async def put(self, patient_id: str, record_id: str, segment: str, tags: list[str]) -> None:
         """Replace the tags of one segment (idempotent)."""
-        await self.tags.replace_one(
-            {"_id": f"{patient_id}/{record_id}/{segment}"},
-            {
-                "patient_id": patient_id,
-                "record_id": record_id,
-                "segment": segment,
-                "tags": sorted(set(tags)),
-            },
-            upsert=True,
+        await self.put_record(patient_id, record_id, {segment: tags})
+
+    async def put_record(
+        self, patient_id: str, record_id: str, segments: dict[str, list[str]]
+    ) -> None:
+        """Replace the tags of several segments of one record in one round trip (idempotent)."""
+        if not segments:
+            return
+        await self.tags.bulk_write(
+            [
+                ReplaceOne(
+                    {"_id": f"{patient_id}/{record_id}/{segment}"},
+                    {
+                        "patient_id": patient_id,
+                        "record_id": record_id,
+                        "segment": segment,
+                        "tags": sorted(set(tags)),
+                    },
+                    upsert=True,
+                )
+                for segment, tags in segments.items()
+            ],
+            ordered=False,
         )
 
     async def remove_record(self, patient_id: str, record_id: str) -> int:

@@ -18,6 +18,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     async def setup(runtime: ServiceRuntime) -> None:
         blobs = BlobStore(settings.s3)
+        runtime.stack.callback(blobs.close)
         runtime.checks["s3"] = blobs.ping
         try:
             await blobs.ensure_bucket()

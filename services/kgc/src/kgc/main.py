@@ -3,17 +3,60 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from phr.service.app import create_service_app
 
 import kgc
+from kgc import api
+from kgc.operator import ensure_operator
+from kgc.params import build_params
 from kgc.settings import Settings
+from kgc.store import KgcStore
+from kgc.tokens import LoginLimiter, LoginService
+from kgc.tracing import Tracer
+from kgc.users import Directory
+from phr.identity.tokens import KGC_ISSUER, TokenSigner
+from phr.service.app import create_service_app
+from phr.service.auth import get_authenticator_from_state
+from phr.service.registry import Registry
+from phr.service.runtime import ServiceRuntime
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+
+    async def setup(runtime: ServiceRuntime) -> None:
+        registry = Registry.load(settings.registry_file) if settings.registry_file else None
+        store = KgcStore(runtime.db)
+        await store.ensure_indexes()
+        directory = Directory(
+            store,
+            runtime,
+            get_authenticator_from_state(runtime.state),
+            credential_ttl_s=settings.credential_ttl_days * 86400,
+        )
+        runtime.state["params"] = build_params(
+            runtime.signing_key,
+            registry,
+            threshold=settings.threshold,
+            token_ttl_s=settings.access_token_ttl_s,
+        )
+        runtime.state["directory"] = directory
+        runtime.state["login"] = LoginService(
+            store,
+            TokenSigner(runtime.signing_key, KGC_ISSUER),
+            LoginLimiter(settings.login_max_failures, settings.login_window_s),
+            challenge_ttl_s=settings.challenge_ttl_s,
+            token_ttl_s=settings.access_token_ttl_s,
+        )
+        runtime.state["tracer"] = Tracer(store, directory, runtime)
+        kgc_url = registry.url("kgc") if registry and "kgc" in registry.services else None
+        await ensure_operator(directory, settings.operator_path(), kgc_url)
+
     return create_service_app(
         name="kgc",
         package="kgc",
         settings=settings,
+        routers=[api.router],
+        setup=setup,
+        auth=True,
         description=kgc.__doc__ or "",
     )

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from phr.service.settings import MongoSettings, ServiceSettings
+from pathlib import Path
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from phr.service.settings import MongoSettings, ServiceSettings
 
 
 class Settings(ServiceSettings):
@@ -11,3 +15,19 @@ class Settings(ServiceSettings):
 
     service_name: str = "kgc"
     mongo: MongoSettings = MongoSettings(database="phr_kgc")
+    #: SRS nodes needed to re-encrypt (t of N), published in the system parameters
+    threshold: int = Field(default=2, ge=1)
+    #: the operator's credential (mode 0600); default: operator.json beside the registry
+    operator_file: Path | None = None
+    access_token_ttl_s: int = Field(default=300, ge=10, le=3600)
+    challenge_ttl_s: int = Field(default=60, ge=5, le=600)
+    credential_ttl_days: int = Field(default=365, ge=1)
+    #: failed logins of one user id within the window before 429
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_s: int = Field(default=60, ge=1)
+
+    def operator_path(self) -> Path:
+        if self.operator_file is not None:
+            return self.operator_file
+        base = self.registry_file.parent if self.registry_file else Path(".local")
+        return base / "operator.json"

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from phr.service.settings import MongoSettings, ServiceSettings
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from phr.service.settings import MongoSettings, ServiceSettings
+
+MIB = 1024 * 1024
 
 
 class Settings(ServiceSettings):
@@ -11,3 +15,21 @@ class Settings(ServiceSettings):
 
     service_name: str = "owner-api"
     mongo: MongoSettings = MongoSettings(database="phr_owner_api")
+    #: cloud-store's base URL; default: its entry in the registry file
+    cloud_store_url: str | None = None
+    #: largest ciphertext of one segment (header and tags included), bytes
+    max_segment_bytes: int = Field(default=512 * MIB, ge=1)
+    #: largest sum of a record's segment ciphertexts, bytes
+    max_record_bytes: int = Field(default=1024 * MIB, ge=1)
+    #: most segments in one record (the vocabulary has 10)
+    max_segments: int = Field(default=16, ge=1)
+    #: most keyword tags on one segment (tags of a pending upload live in one document)
+    max_tags_per_segment: int = Field(default=20_000, ge=0)
+    #: a pending upload untouched this long is swept: its blobs and metadata removed
+    pending_ttl_s: float = Field(default=3600.0, gt=0)
+    #: how often the sweeper looks for stale pending uploads
+    sweep_interval_s: float = Field(default=60.0, gt=0)
+    #: how often the outbox relay looks for unsent events when not woken by a commit
+    relay_interval_s: float = Field(default=1.0, gt=0)
+    #: timeout of one call to cloud-store that moves no ciphertext, seconds
+    cloud_store_timeout_s: float = Field(default=10.0, gt=0)

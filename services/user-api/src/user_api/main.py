@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from phr.service.app import create_service_app
 
 import user_api
+from phr.service.app import create_service_app
 from user_api.settings import Settings
 
 
@@ -15,5 +15,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         name="user-api",
         package="user-api",
         settings=settings,
+        auth=True,
         description=user_api.__doc__ or "",
     )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from phr.service.settings import MongoSettings, ServiceSettings
 from pydantic_settings import SettingsConfigDict
+
+from phr.service.settings import MongoSettings, ServiceSettings
 
 
 class Settings(ServiceSettings):

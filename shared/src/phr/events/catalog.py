@@ -20,6 +20,10 @@ from phr.events.envelope import Envelope, EnvelopeInvalid, new_event
 
 #: Kafka topics, one per aggregate family. Keys are the envelope's subject.
 TOPIC_USERS = "phr.users"
+#: Revocations get a topic of their own: every service process reads it (its token
+#: revocation list), and on Tansu each reader of a busy topic slows that topic's
+#: producers, so the readers of this tiny stream must not sit on phr.users.
+TOPIC_REVOCATIONS = "phr.revocations"
 TOPIC_RECORDS = "phr.records"
 TOPIC_ACL = "phr.acl"
 TOPIC_ACCESS = "phr.access"
@@ -27,7 +31,8 @@ TOPIC_SYSTEM = "phr.system"
 TOPIC_DEADLETTER = "phr.deadletter"
 
 TOPICS: dict[str, str] = {
-    TOPIC_USERS: "Enrolment, approval, revocation and tracing of users (KGC)",
+    TOPIC_USERS: "Enrolment, approval and tracing of users (KGC)",
+    TOPIC_REVOCATIONS: "User revocations (KGC); read by every service for its token checks",
     TOPIC_RECORDS: "Records uploaded and deleted (owner-api)",
     TOPIC_ACL: "Grants, revocations, key rotations and delegations (owner-api)",
     TOPIC_ACCESS: "Access requests, decisions and break-glass (user-api, SRS nodes)",
@@ -77,7 +82,9 @@ class EventSpec:
 _SPECS: tuple[EventSpec, ...] = (
     EventSpec("user.enrolled", 1, users.UserEnrolled, TOPIC_USERS, "A user enrolled"),
     EventSpec("user.approved", 1, users.UserApproved, TOPIC_USERS, "A pending staff user approved"),
-    EventSpec("user.revoked", 1, users.UserRevoked, TOPIC_USERS, "A user's credentials revoked"),
+    EventSpec(
+        "user.revoked", 1, users.UserRevoked, TOPIC_REVOCATIONS, "A user's credentials revoked"
+    ),
     EventSpec("user.traced", 1, users.UserTraced, TOPIC_USERS, "A leaked key traced to a user"),
     EventSpec("record.uploaded", 1, records.RecordUploaded, TOPIC_RECORDS, "A record stored"),
     EventSpec("record.deleted", 1, records.RecordDeleted, TOPIC_RECORDS, "A record deleted"),

@@ -55,7 +55,9 @@ def verify_credential(
     if signed.signer != kgc_key.fingerprint():
         raise CredentialInvalid("credential signed by another key")
     try:
-        kgc_key.verify_json(b64u_decode(signed.signature), signed.credential.model_dump(mode="json"))
+        kgc_key.verify_json(
+            b64u_decode(signed.signature), signed.credential.model_dump(mode="json")
+        )
     except (SignatureInvalid, ValueError) as exc:
         raise CredentialInvalid("bad credential signature") from exc
     if signed.credential.expires_at < (now if now is not None else time.time()):

@@ -17,6 +17,7 @@ import structlog
 from fastapi import APIRouter, FastAPI
 
 from phr.events.system import ServiceStarted
+from phr.service.auth import enable_auth, whoami_router
 from phr.service.health import router as health_router
 from phr.service.kafka import kafka_producer
 from phr.service.logging import configure_logging
@@ -44,8 +45,14 @@ def create_service_app(
     routers: Sequence[APIRouter] = (),
     setup: Setup | None = None,
     description: str = "",
+    auth: bool = False,
 ) -> FastAPI:
-    """Build a service's FastAPI app. Nothing connects until the lifespan runs."""
+    """Build a service's FastAPI app. Nothing connects until the lifespan runs.
+
+    ``auth=True`` verifies bearer tokens (see :mod:`phr.service.auth`): it installs the
+    authenticator and revocation consumer before ``setup`` runs, and the ``/v1/whoami``
+    probe routes.
+    """
     app_version = _version(package)
 
     @asynccontextmanager
@@ -65,6 +72,8 @@ def create_service_app(
             )
             runtime.checks["mongo"] = lambda t: ping(db, t)
             runtime.checks["kafka"] = publisher.ping
+            if auth:
+                await enable_auth(runtime)
             if setup is not None:
                 await setup(runtime)
             instance = f"{socket.gethostname()}:{os.getpid()}"
@@ -95,6 +104,8 @@ def create_service_app(
     app.add_middleware(RequestContextMiddleware)
     install_problem_handlers(app)
     app.include_router(health_router)
+    if auth:
+        app.include_router(whoami_router)
     for router in routers:
         app.include_router(router)
     return app

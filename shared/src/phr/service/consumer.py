@@ -41,6 +41,9 @@ class EventConsumer:
         verify: Verifier | None = None,
         on_reject: RejectHook | None = None,
         retry_delay_s: float = 0.5,
+        types: frozenset[str] | None = None,
+        processed_collection: str = PROCESSED,
+        group_id: str = "",
     ) -> None:
         self.consumer = consumer
         self.db = db
@@ -48,6 +51,14 @@ class EventConsumer:
         self.verify = verify
         self.on_reject = on_reject
         self.retry_delay_s = retry_delay_s
+        #: only these event types reach the handler; others are skipped unparsed (by header)
+        self.types = types
+        #: two consumers sharing a database (the ledger's intake and the revocation list)
+        #: must not share processed-event records, or one would skip the other's events
+        self.processed_collection = processed_collection
+        self.group_id = group_id
+        self.polls = 0
+        self.skipped = 0
         self.processed = 0
         self.duplicates = 0
         self.rejected = 0
@@ -69,7 +80,16 @@ class EventConsumer:
                 count += 1
         if offsets:
             await self.consumer.commit(offsets)
+        self.polls += 1
         return count
+
+    def _wanted(self, record: ConsumerRecord[bytes, bytes]) -> bool:
+        if self.types is None:
+            return True
+        for name, value in record.headers or ():
+            if name == "ce_type":
+                return value.decode(errors="replace") in self.types
+        return True  # no header: parse it and let the handler decide
 
     async def _process_until_done(self, record: ConsumerRecord[bytes, bytes]) -> None:
         """Retry a record whose handling failed (Mongo down…) until it succeeds: nothing lost."""
@@ -87,6 +107,9 @@ class EventConsumer:
                     await asyncio.sleep(self.retry_delay_s)
 
     async def _process(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        if not self._wanted(record):
+            self.skipped += 1
+            return
         try:
             event = Envelope.from_json_bytes(record.value or b"")
             if self.verify is not None:
@@ -96,6 +119,9 @@ class EventConsumer:
             log.warning("event.rejected", reason=str(exc))
             if self.on_reject is not None:
                 await self.on_reject(record, str(exc))
+            return
+        if self.types is not None and event.type not in self.types:
+            self.skipped += 1
             return
         with structlog.contextvars.bound_contextvars(
             event_id=str(event.id), event_type=event.type, correlation_id=str(event.correlation_id)
@@ -114,9 +140,10 @@ class EventConsumer:
         async def txn(session: AsyncClientSession) -> bool:
             # Look first: a duplicate-key error would abort the whole transaction. Two
             # racing copies conflict on the insert; the loser is retried and sees the winner.
-            if await self.db[PROCESSED].find_one({"_id": key}, session=session) is not None:
+            processed = self.db[self.processed_collection]
+            if await processed.find_one({"_id": key}, session=session) is not None:
                 return False
-            await self.db[PROCESSED].insert_one(
+            await processed.insert_one(
                 {"_id": key, "type": event.type, "at": datetime.now(UTC)}, session=session
             )
             await self.handler(event, session)

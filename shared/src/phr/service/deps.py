@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from phr.service.runtime import ServiceRuntime
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
+async def get_runtime(request: Request) -> ServiceRuntime:
     runtime: ServiceRuntime = request.state.runtime
     return runtime
 

@@ -60,6 +60,7 @@ async def kafka_producer(settings: KafkaSettings) -> AsyncIterator[EventPublishe
         acks="all",
         request_timeout_ms=settings.request_timeout_ms,
         linger_ms=1,
+        max_batch_size=settings.max_batch_bytes,
     )
     await _start_with_retry(producer.start)
     try:

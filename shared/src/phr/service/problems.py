@@ -7,6 +7,7 @@ DomainError
 ├── NotFound (404)
 ├── Conflict (409)
 ├── PayloadTooLarge (413)
+├── TooManyRequests (429)     rate limited; carries Retry-After
 └── Unavailable (503)         a dependency (Kafka, Mongo, S3, SRS) does not answer
 """
 
@@ -39,6 +40,10 @@ class DomainError(Exception):
         self.detail = detail
         self.extensions = extensions
 
+    def response_headers(self) -> dict[str, str]:
+        """Extra HTTP headers of the problem response."""
+        return {"WWW-Authenticate": "Bearer"} if self.status == 401 else {}
+
 
 class BadRequest(DomainError):
     status, title, slug = 400, "Bad request", "bad-request"
@@ -62,6 +67,17 @@ class Conflict(DomainError):
 
 class PayloadTooLarge(DomainError):
     status, title, slug = 413, "Payload too large", "payload-too-large"
+
+
+class TooManyRequests(DomainError):
+    status, title, slug = 429, "Too many requests", "too-many-requests"
+
+    def __init__(self, detail: str, *, retry_after_s: int, **extensions: Any) -> None:
+        super().__init__(detail, retry_after_s=retry_after_s, **extensions)
+        self.retry_after_s = max(1, retry_after_s)
+
+    def response_headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
 
 
 class Unavailable(DomainError):
@@ -96,7 +112,7 @@ def problem_response(
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    headers = exc.response_headers() or None
     if exc.status >= 500:
         log.warning("request.failed", status=exc.status, detail=exc.detail)
     return problem_response(

@@ -16,7 +16,7 @@ from phr.crypto.signing import SigningKey
 from phr.events.base import EventData
 from phr.events.catalog import spec_for
 from phr.events.envelope import Envelope
-from phr.service.consumer import EventConsumer, EventHandler, RejectHook, Verifier
+from phr.service.consumer import PROCESSED, EventConsumer, EventHandler, RejectHook, Verifier
 from phr.service.health import ReadinessCheck
 from phr.service.kafka import EventPublisher, kafka_consumer
 from phr.service.mongo import Document
@@ -64,7 +64,8 @@ class ServiceRuntime:
     async def emit(self, type: str, data: EventData, *, subject: str, **kw: Any) -> Envelope:
         event = self.event(type, data, subject=subject, **kw)
         await self.publisher.publish(event)
-        log.info("event.published", event_type=type, event_id=str(event.id))
+        # debug: one line per event doubles the log volume of hot paths (enrolment)
+        log.debug("event.published", event_type=type, event_id=str(event.id))
         return event
 
     def background(self, name: str, factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -93,14 +94,28 @@ class ServiceRuntime:
         group_id: str | None = None,
         verify: Verifier | None = None,
         on_reject: RejectHook | None = None,
+        types: frozenset[str] | None = None,
+        processed_collection: str = PROCESSED,
     ) -> None:
-        """Consume ``topics`` in the background with an idempotent handler."""
+        """Consume ``topics`` in the background with an idempotent handler.
+
+        ``types`` limits the handler to those event types (others are skipped without a
+        database write); ``processed_collection`` keeps this consumer's idempotency
+        records apart from another consumer's in the same database.
+        """
         group = group_id or self.name
 
         async def run() -> None:
             async with kafka_consumer(self.settings.kafka, topics, group) as consumer:
                 worker = EventConsumer(
-                    consumer, self.db, handler, verify=verify, on_reject=on_reject
+                    consumer,
+                    self.db,
+                    handler,
+                    verify=verify,
+                    on_reject=on_reject,
+                    types=types,
+                    processed_collection=processed_collection,
+                    group_id=group,
                 )
                 self.consumers.append(worker)
                 try:

@@ -29,6 +29,10 @@ class KafkaSettings(BaseModel):
     session_timeout_ms: int = 6000
     heartbeat_interval_ms: int = 2000
     request_timeout_ms: int = 10000
+    #: bytes per producer batch (per partition). aiokafka's 16 KiB default holds ~20
+    #: events; each batch is one broker round trip (an S3 write on Tansu), so a burst of
+    #: requests waits on many round trips. Must stay below max_request_size (1 MiB).
+    max_batch_bytes: int = 512 * 1024
 
 
 class MongoSettings(BaseModel):

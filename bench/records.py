@@ -1,0 +1,153 @@
+"""Record upload figures through owner-api and cloud-store, against a running stack.
+
+    PHR_PORT_OFFSET=900 uv run python bench/records.py --profile test
+
+- ``upload_2mb_p50_ms``: turnaround of one ~2 MB FHIR record (the Synthea fixture grown
+  to 2 MB of JSON), from the Bundle in memory to the committed upload: client-side
+  split, encryption, capsules, tags and signature included (FHIR schema validation
+  excluded: it alone costs ~0.5 s; its figure is ``validate_2mb_ms``). Median of ``--n``.
+- ``upload_1mib_records_per_s``: 1 MiB records (one segment of 1 MiB ciphertext each,
+  encrypted beforehand) uploaded by ``--concurrency`` clients at once.
+
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from phr.client import OwnerKeys, encrypt_record, encrypt_segment  # noqa: E402
+from phr.crypto.manifest import RecordManifest, sign_manifest  # noqa: E402
+from phr.crypto.stream import SegmentContext  # noqa: E402
+from phr.fhir.synthetic import load_bundle  # noqa: E402, I001
+from phr.fhir.validate import validate_bundle  # noqa: E402
+from phr.sdk.records import RecordsClient, new_record_id  # noqa: E402
+from tests.support.records import FIXTURE, new_patient  # noqa: E402
+from tests.support.stack import stack_module  # noqa: E402
+
+MB = 10**6
+MIB = 1 << 20
+
+
+def bundle_of(size: int) -> dict[str, Any]:
+    """The fixture, its observations repeated (new ids) until its JSON reaches ``size``."""
+    bundle = load_bundle(FIXTURE)
+    observations = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"]
+    n = 0
+    while len(json.dumps(bundle)) < size:
+        for entry in observations[:50]:
+            extra = copy.deepcopy(entry)
+            extra["resource"]["id"] = f"{extra['resource']['id']}-x{n}"
+            extra["fullUrl"] = f"urn:uuid:{extra['resource']['id']}"
+            bundle["entry"].append(extra)
+            n += 1
+    return bundle
+
+
+async def upload_2mb(client: RecordsClient, patient: Any, n: int) -> dict[str, float]:
+    bundle = bundle_of(2 * MB)
+    args = patient.upload_args()
+    times, enc = [], []
+    for i in range(n + 2):
+        t0 = time.perf_counter()
+        await client.upload_record(bundle, **args, validate=False)
+        if i >= 2:  # two warm-ups
+            times.append(time.perf_counter() - t0)
+        t1 = time.perf_counter()
+        encrypt_record(
+            bundle,
+            patient_id=patient.id,
+            record_id="r",
+            keys=OwnerKeys(patient.master),
+            author=patient.user.keys.signing,
+            validate=False,
+        )
+        enc.append(time.perf_counter() - t1)
+    t2 = time.perf_counter()
+    validate_bundle(bundle)
+    return {
+        "record_json_bytes": len(json.dumps(bundle)),
+        "upload_2mb_p50_ms": round(statistics.median(times) * 1000, 1),
+        "upload_2mb_p90_ms": round(sorted(times)[int(len(times) * 0.9) - 1] * 1000, 1),
+        "encrypt_2mb_p50_ms": round(statistics.median(enc) * 1000, 1),
+        "validate_2mb_ms": round((time.perf_counter() - t2) * 1000, 1),
+    }
+
+
+def one_mib_record(patient: Any) -> Any:
+    rid = new_record_id()
+    pending = encrypt_segment(
+        [os.urandom(MIB - 64)],
+        context=SegmentContext(patient.id, rid, "labs", 1),
+        segment_pk=patient.master.segment_public_key("labs", 1),
+        search_key=patient.master.search_key("labs", 1),
+        keywords=["glucose", "hba1c"],
+    )
+    ciphertext = b"".join(pending.chunks)
+    manifest = RecordManifest(
+        patient_id=patient.id,
+        record_id=rid,
+        created_at="2026-11-24T00:00:00+00:00",
+        author=patient.user.keys.signing.verify_key.b64(),
+        segments=[pending.entry()],
+    )
+    return sign_manifest(manifest, patient.user.keys.signing), pending.tags, ciphertext
+
+
+async def upload_1mib(
+    client: RecordsClient, patient: Any, n: int, concurrency: int
+) -> dict[str, float]:
+    records = [one_mib_record(patient) for _ in range(n)]
+    queue = list(records)
+
+    async def worker() -> None:
+        while queue:
+            signed, tags, ct = queue.pop()
+            await client.upload_segments(
+                signed,
+                tags={"labs": tags},
+                sources={"labs": ct},
+                upload_id="up_" + signed.manifest.record_id,
+            )
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - t0
+    return {
+        "upload_1mib_records_per_s": round(n / elapsed, 1),
+        "upload_1mib_mb_per_s": round(n * len(records[0][2]) / elapsed / MB, 1),
+        "upload_1mib_n": n,
+        "upload_1mib_concurrency": concurrency,
+    }
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--profile", default=os.environ.get("PHR_PROFILE", "test"))
+    ap.add_argument("--n", type=int, default=20)
+    ap.add_argument("--n-1mib", type=int, default=200)
+    ap.add_argument("--concurrency", type=int, default=8)
+    args = ap.parse_args()
+    mod = stack_module()
+    stack = mod.Stack(mod._profile(args.profile))
+    patient = await new_patient(stack)
+    async with patient.records(concurrency=10) as client:
+        out: dict[str, Any] = {}
+        out |= await upload_2mb(client, patient, args.n)
+        out |= await upload_1mib(client, patient, args.n_1mib, args.concurrency)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,160 @@
+"""HTTP API of the KGC; thin handlers over Directory, LoginService and Tracer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from kgc.deps import CorrelationDep, DirectoryDep, LoginDep, ParamsDep, TracerDep
+from kgc.models import (
+    ChallengeRequest,
+    ChallengeResponse,
+    EnrolRequest,
+    EnrolResponse,
+    OrgCreate,
+    OrgView,
+    RevokeRequest,
+    TokenRequest,
+    TokenResponse,
+    TraceRequest,
+    TraceResponse,
+    UserView,
+)
+from kgc.users import is_operator, parse_selector
+from phr.identity.roles import STAFF
+from phr.service.auth import CurrentPrincipal, RequireAdmin
+from phr.service.problems import BadRequest, Forbidden
+
+router = APIRouter(prefix="/v1")
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+
+
+@router.get("/params", tags=["params"], summary="The signed system parameters")
+async def get_params(params: ParamsDep) -> dict[str, Any]:
+    return params.model_dump(mode="json")
+
+
+# ---------------------------------------------------------------- organisations
+
+
+@router.post("/orgs", tags=["organisations"], status_code=201, summary="Create an organisation")
+async def create_org(body: OrgCreate, admin: RequireAdmin, directory: DirectoryDep) -> OrgView:
+    if not is_operator(admin):
+        raise Forbidden("only the operator creates organisations")
+    return OrgView.from_doc(await directory.create_org(body, admin.sub))
+
+
+@router.get("/orgs", tags=["organisations"], summary="Every organisation")
+async def list_orgs(
+    _: CurrentPrincipal,
+    directory: DirectoryDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[OrgView]:
+    return [OrgView.from_doc(d) for d in await directory.list_orgs(limit)]
+
+
+@router.get("/orgs/{org_id}", tags=["organisations"], summary="One organisation")
+async def get_org(org_id: str, _: CurrentPrincipal, directory: DirectoryDep) -> OrgView:
+    return OrgView.from_doc(await directory.get_org(org_id))
+
+
+# ---------------------------------------------------------------- users
+
+
+@router.post(
+    "/users",
+    tags=["users"],
+    status_code=201,
+    summary="Enrol with keys made on the user's side (patients active, staff pending)",
+    responses={400: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM},
+)
+async def enrol(body: EnrolRequest, directory: DirectoryDep, cid: CorrelationDep) -> EnrolResponse:
+    doc = await directory.enrol(body, cid)
+    return EnrolResponse(user_id=doc["_id"], status=doc["status"], credential=doc["credential"])
+
+
+@router.get("/users/{user_id}", tags=["directory"], summary="A user's public keys and attributes")
+async def get_user(user_id: str, _: CurrentPrincipal, directory: DirectoryDep) -> UserView:
+    return UserView.from_doc(await directory.get(user_id))
+
+
+@router.get(
+    "/users",
+    tags=["directory"],
+    summary="Users matching an attribute selector, e.g. selector=role=doctor,org=org_1",
+)
+async def find_users(
+    caller: CurrentPrincipal,
+    directory: DirectoryDep,
+    selector: Annotated[str | None, Query(max_length=256)] = None,
+    role: Annotated[str | None, Query(max_length=32)] = None,
+    org: Annotated[str | None, Query(max_length=64)] = None,
+    dept: Annotated[str | None, Query(max_length=64)] = None,
+    status: Annotated[str | None, Query(max_length=16)] = "active",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[UserView]:
+    try:
+        query = parse_selector(selector, role=role, org=org, dept=dept, status=status)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    # Listing patients is for staff only: a patient learns nothing about other patients.
+    if not (caller.is_staff or caller.is_service) and query.get("role") not in STAFF:
+        raise Forbidden("patients may look up staff (give a staff role), not other patients")
+    return [UserView.from_doc(d) for d in await directory.find(query, limit)]
+
+
+@router.post("/users/{user_id}/approve", tags=["users"], summary="Approve a pending staff user")
+async def approve(
+    user_id: str, admin: RequireAdmin, directory: DirectoryDep, cid: CorrelationDep
+) -> UserView:
+    return UserView.from_doc(await directory.approve(user_id, admin, cid))
+
+
+@router.post("/users/{user_id}/revoke", tags=["users"], summary="Revoke a user everywhere")
+async def revoke(
+    user_id: str,
+    body: RevokeRequest,
+    admin: RequireAdmin,
+    directory: DirectoryDep,
+    cid: CorrelationDep,
+) -> UserView:
+    doc = await directory.revoke(
+        user_id, by=admin.sub, reason=body.reason, correlation_id=cid, admin=admin
+    )
+    return UserView.from_doc(doc)
+
+
+# ---------------------------------------------------------------- login
+
+
+@router.post("/auth/challenge", tags=["auth"], summary="A single-use login nonce")
+async def challenge(body: ChallengeRequest, login: LoginDep) -> ChallengeResponse:
+    nonce = await login.challenge(body.user_id)
+    return ChallengeResponse(user_id=body.user_id, nonce=nonce, expires_in=login.challenge_ttl_s)
+
+
+@router.post(
+    "/auth/token",
+    tags=["auth"],
+    summary="An access token for a signed challenge",
+    responses={401: _PROBLEM, 403: _PROBLEM, 429: _PROBLEM},
+)
+async def token(body: TokenRequest, login: LoginDep) -> TokenResponse:
+    jwt = await login.login(body.user_id, body.nonce, body.signature)
+    return TokenResponse(access_token=jwt, expires_in=login.token_ttl_s)
+
+
+# ---------------------------------------------------------------- tracing
+
+
+@router.post(
+    "/trace",
+    tags=["tracing"],
+    summary="Name and revoke the user a leaked secret key belongs to",
+    responses={400: _PROBLEM, 404: _PROBLEM},
+)
+async def trace(
+    body: TraceRequest, admin: RequireAdmin, tracer: TracerDep, cid: CorrelationDep
+) -> TraceResponse:
+    return await tracer.trace(body, admin, cid)

@@ -1,0 +1,215 @@
+"""owner-api's HTTP routes: thin handlers over RecordService (see records.py for the protocol)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from owner_api.deps import RecordsDep, StoreDep
+from owner_api.errors import UploadMalformed
+from owner_api.models import (
+    ID_PATTERN,
+    ContributorOut,
+    RecordDetail,
+    RecordOut,
+    UploadIn,
+    UploadOut,
+)
+from phr.service.auth import CurrentPrincipal, PatientSelf
+
+router = APIRouter(prefix="/v1/patients/{patient_id}")
+
+PatientId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+Id = Annotated[str, Path(pattern=ID_PATTERN)]
+_PROBLEM: dict[int | str, dict[str, Any]] = {
+    code: {"content": {"application/problem+json": {}}} for code in (400, 403, 404, 409, 413, 503)
+}
+_OCTETS: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+# ---------------------------------------------------------------- uploads
+
+
+@router.post(
+    "/uploads",
+    tags=["uploads"],
+    status_code=201,
+    summary="Begin an upload: the signed manifest and tags (201 new, 200 identical retry)",
+    responses=_PROBLEM,
+)
+async def begin_upload(
+    patient_id: PatientId,
+    body: UploadIn,
+    caller: CurrentPrincipal,
+    records: RecordsDep,
+    response: Response,
+) -> UploadOut:
+    doc, created = await records.begin_upload(caller, patient_id, body)
+    if not created:
+        response.status_code = 200
+    return UploadOut.from_doc(doc)
+
+
+@router.get("/uploads/{upload_id}", tags=["uploads"], summary="An upload's state (to resume it)")
+async def get_upload(
+    patient_id: PatientId, upload_id: Id, caller: CurrentPrincipal, records: RecordsDep
+) -> UploadOut:
+    return UploadOut.from_doc(await records.get_upload(caller, patient_id, upload_id))
+
+
+@router.put(
+    "/uploads/{upload_id}/segments/{segment}",
+    tags=["uploads"],
+    summary="Send one segment's ciphertext (streamed; checked against the signed SHA-256)",
+    responses=_PROBLEM | {422: {"content": {"application/problem+json": {}}}},
+    openapi_extra=_OCTETS,
+)
+async def put_segment(
+    patient_id: PatientId,
+    upload_id: Id,
+    segment: Id,
+    request: Request,
+    caller: CurrentPrincipal,
+    records: RecordsDep,
+) -> UploadOut:
+    raw_length = request.headers.get("content-length")
+    try:
+        length = int(raw_length) if raw_length is not None else None
+    except ValueError:
+        raise UploadMalformed("Content-Length is not a number") from None
+    doc = await records.put_segment(
+        caller, patient_id, upload_id, segment, request.stream(), length
+    )
+    return UploadOut.from_doc(doc)
+
+
+@router.post(
+    "/uploads/{upload_id}/commit",
+    tags=["uploads"],
+    summary="Commit a fully stored upload; emits record.uploaded once",
+    responses=_PROBLEM,
+)
+async def commit_upload(
+    patient_id: PatientId, upload_id: Id, caller: CurrentPrincipal, records: RecordsDep
+) -> RecordOut:
+    return RecordOut.from_doc(await records.commit(caller, patient_id, upload_id))
+
+
+@router.delete(
+    "/uploads/{upload_id}",
+    tags=["uploads"],
+    status_code=204,
+    summary="Abort a pending upload; removes whatever it stored",
+)
+async def abort_upload(
+    patient_id: PatientId, upload_id: Id, caller: CurrentPrincipal, records: RecordsDep
+) -> Response:
+    await records.abort(caller, patient_id, upload_id)
+    return Response(status_code=204)
+
+
+# ---------------------------------------------------------------- records
+
+
+@router.get("/records", tags=["records"], summary="The patient's records (metadata only)")
+async def list_records(
+    patient_id: PatientId,
+    caller: CurrentPrincipal,
+    records: RecordsDep,
+    include_deleted: bool = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[RecordOut]:
+    docs = await records.list_records(
+        caller, patient_id, include_deleted=include_deleted, limit=limit
+    )
+    return [RecordOut.from_doc(d) for d in docs]
+
+
+@router.get(
+    "/records/{record_id}",
+    tags=["records"],
+    summary="One record with its signed manifest (capsules), to decrypt it",
+    responses=_PROBLEM | {410: {"content": {"application/problem+json": {}}}},
+)
+async def get_record(
+    patient_id: PatientId, record_id: Id, caller: CurrentPrincipal, records: RecordsDep
+) -> RecordDetail:
+    return RecordDetail.from_doc(await records.committed(caller, patient_id, record_id))
+
+
+@router.get(
+    "/records/{record_id}/segments/{segment}",
+    tags=["records"],
+    summary="A segment's ciphertext (streamed; the patient himself)",
+    response_class=StreamingResponse,
+    responses=_PROBLEM | {502: {"content": {"application/problem+json": {}}}},
+)
+async def download_segment(
+    patient_id: PatientId,
+    record_id: Id,
+    segment: Id,
+    caller: CurrentPrincipal,
+    records: RecordsDep,
+) -> StreamingResponse:
+    blob = await records.download(caller, patient_id, record_id, segment)
+    headers = {"X-Content-SHA256": blob.sha256, "Content-Length": str(blob.size)}
+    return StreamingResponse(blob.chunks, media_type="application/octet-stream", headers=headers)
+
+
+@router.delete(
+    "/records/{record_id}",
+    tags=["records"],
+    summary="Delete a record: ciphertext removed, capsules erased, tombstone kept",
+    responses=_PROBLEM,
+)
+async def delete_record(
+    patient_id: PatientId, record_id: Id, caller: CurrentPrincipal, records: RecordsDep
+) -> RecordOut:
+    return RecordOut.from_doc(await records.delete(caller, patient_id, record_id))
+
+
+# ---------------------------------------------------------------- contributors
+
+
+@router.get("/contributors", tags=["contributors"], summary="Organisations allowed to write")
+async def list_contributors(
+    patient_id: PatientId, _: PatientSelf, store: StoreDep
+) -> list[ContributorOut]:
+    return [ContributorOut.from_doc(d) for d in await store.contributors_of(patient_id)]
+
+
+@router.put(
+    "/contributors/{org_id}",
+    tags=["contributors"],
+    summary="Let an organisation's staff upload records for this patient",
+)
+async def add_contributor(
+    patient_id: PatientId,
+    org_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")],
+    _: PatientSelf,
+    store: StoreDep,
+) -> ContributorOut:
+    return ContributorOut.from_doc(await store.add_contributor(patient_id, org_id))
+
+
+@router.delete(
+    "/contributors/{org_id}",
+    tags=["contributors"],
+    status_code=204,
+    summary="Withdraw an organisation's right to upload",
+)
+async def remove_contributor(
+    patient_id: PatientId,
+    org_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")],
+    _: PatientSelf,
+    store: StoreDep,
+) -> Response:
+    await store.remove_contributor(patient_id, org_id)
+    return Response(status_code=204)

@@ -1,0 +1,164 @@
+"""cloud-store over HTTP, with this service's own token: blobs streamed both ways, tags.
+
+Ciphertext is never buffered whole: an upload hands the request body's chunks straight
+to the outgoing request, a download hands the response's chunks to the caller. Every
+failure to reach cloud-store (or cloud-store's own 503 for S3) becomes
+:class:`StorageUnavailable`, so the caller can tell the client to retry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import structlog
+
+from owner_api.errors import SegmentCorrupted, SegmentMismatch, SegmentNotFound, StorageUnavailable
+from phr.service.problems import DomainError
+
+log = structlog.get_logger("owner_api.cloud")
+
+TokenSource = Callable[[], str]
+
+
+@dataclass(frozen=True)
+class BlobDownload:
+    """An open download: ``chunks`` must be consumed or closed (``aclose``)."""
+
+    size: int
+    sha256: str
+    chunks: AsyncIterator[bytes]
+
+
+def blob_key(patient_id: str, record_id: str, segment: str, key_version: int) -> str:
+    return f"{patient_id}/{record_id}/{segment}/v{key_version}"
+
+
+class CloudStore:
+    """The calls owner-api makes to cloud-store."""
+
+    def __init__(self, base_url: str, token: TokenSource, *, timeout_s: float) -> None:
+        # Uploads and downloads of big segments take long; only connecting is bounded
+        # tightly. Calls without ciphertext use ``timeout_s``.
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            timeout=httpx.Timeout(60.0, connect=2.0, pool=timeout_s),
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+        )
+        self._token = token
+        self._timeout = timeout_s
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token()}"}
+
+    async def put_blob(
+        self, key: str, chunks: AsyncIterator[bytes], *, size: int, sha256: str
+    ) -> None:
+        """Stream ``chunks`` to ``key``; cloud-store keeps them only if size and SHA-256 match."""
+        headers = self._auth() | {
+            "X-Content-SHA256": sha256,
+            "X-Content-Length": str(size),
+            "Content-Length": str(size),
+            "Content-Type": "application/octet-stream",
+        }
+        try:
+            resp = await self._http.put(f"/v1/blobs/{key}", content=chunks, headers=headers)
+        except httpx.TransportError as exc:
+            raise StorageUnavailable(
+                f"cloud-store connection failed while storing ({type(exc).__name__})"
+            ) from exc
+        if resp.status_code == 422:
+            raise SegmentMismatch(f"segment bytes do not match the manifest: {_detail(resp)}")
+        _raise_for(resp, key)
+
+    async def open_blob(self, key: str) -> BlobDownload:
+        """Start a download; errors (missing, corrupted, S3 down) come before any byte."""
+        request = self._http.build_request("GET", f"/v1/blobs/{key}", headers=self._auth())
+        try:
+            resp = await self._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise StorageUnavailable(
+                f"cloud-store connection failed ({type(exc).__name__})"
+            ) from exc
+        if resp.status_code != 200:
+            await resp.aread()
+            await resp.aclose()
+            _raise_for(resp, key)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in resp.aiter_raw():
+                    yield chunk
+            finally:
+                await resp.aclose()
+
+        return BlobDownload(
+            size=int(resp.headers.get("X-Content-Length", "0")),
+            sha256=resp.headers.get("X-Content-SHA256", ""),
+            chunks=chunks(),
+        )
+
+    async def delete_blob(self, key: str) -> None:
+        """Remove ``key``; removing a missing object succeeds (idempotent)."""
+        await self._call("DELETE", f"/v1/blobs/{key}", missing_ok=True)
+
+    async def put_tags(
+        self, patient_id: str, record_id: str, segments: dict[str, list[str]]
+    ) -> None:
+        """Set the keyword tags of a record's segments (one call, idempotent)."""
+        path = f"/v1/index/{patient_id}/{record_id}"
+        await self._call("PUT", path, json={"segments": segments})
+
+    async def delete_tags(self, patient_id: str, record_id: str) -> None:
+        await self._call("DELETE", f"/v1/index/{patient_id}/{record_id}")
+
+    async def _call(
+        self, method: str, path: str, *, json: Any = None, missing_ok: bool = False
+    ) -> None:
+        try:
+            resp = await self._http.request(
+                method, path, json=json, headers=self._auth(), timeout=self._timeout
+            )
+        except httpx.TransportError as exc:
+            raise StorageUnavailable(
+                f"cloud-store connection failed ({type(exc).__name__})"
+            ) from exc
+        if missing_ok and resp.status_code == 404:
+            return
+        _raise_for(resp, path)
+
+
+def _detail(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.text[:200]
+    return str(body.get("detail", "")) if isinstance(body, dict) else ""
+
+
+def _raise_for(resp: httpx.Response, what: str) -> None:
+    status = resp.status_code
+    if status < 300:
+        return
+    detail = _detail(resp)
+    if status == 404:
+        raise SegmentNotFound(f"ciphertext {what} is missing from storage")
+    if status == 502:
+        raise SegmentCorrupted(
+            f"ciphertext {what} failed its SHA-256 check in storage: {detail}; "
+            "it was altered after upload"
+        )
+    if status in (503, 504):
+        raise StorageUnavailable(f"cloud-store: {detail or 'unavailable'}")
+    # Anything else is our bug (bad token, bad key): a 500, the cause only in the log.
+    log.error("cloud_store.refused", status=status, detail=detail)
+    raise _Unexpected("cloud-store refused a request; quote the correlation id")
+
+
+class _Unexpected(DomainError):
+    status, title, slug = 500, "Internal error", "internal"

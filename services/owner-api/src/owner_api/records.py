@@ -1,0 +1,378 @@
+"""Record use cases: two-phase upload, listing, download and deletion of encrypted records.
+
+Upload protocol (idempotent under retries with the client's ``upload_id``):
+
+1. ``begin_upload``: verify the signed manifest (author = the caller's enrolled key),
+   check limits, store a *pending* record. Nothing is in S3 yet.
+2. ``put_segment`` (per segment): stream the body to cloud-store under
+   ``<patient>/<record>/<segment>/v<key_version>``; cloud-store keeps it only if size
+   and SHA-256 are those the manifest signs. A stored segment is not sent again.
+3. ``commit``: every segment stored -> tags to cloud-store's index, then one Mongo
+   transaction marks the record committed and writes the ``record.uploaded`` outbox
+   document (keyed by record, so it exists once). The relay publishes it.
+
+A pending upload that is aborted, or untouched for ``pending_ttl_s`` (a client that
+died), is removed by :class:`~owner_api.sweeper.UploadSweeper`: no orphan object or
+metadata remains.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from starlette.requests import ClientDisconnect
+
+from owner_api.cloud import BlobDownload, CloudStore, blob_key
+from owner_api.errors import (
+    NotAllowed,
+    RecordGone,
+    RecordNotFound,
+    SegmentMismatch,
+    SegmentNotFound,
+    UploadConflict,
+    UploadIncomplete,
+    UploadInterrupted,
+    UploadMalformed,
+)
+from owner_api.manifests import check_upload, segment_summary
+from owner_api.models import UploadIn
+from owner_api.settings import Settings
+from owner_api.store import Duplicate, RecordStore, record_key
+from owner_api.sweeper import UploadSweeper
+from phr.crypto.canonical import canonical_json
+from phr.events.records import RecordDeleted, RecordUploaded, SegmentSummary
+from phr.identity.tokens import Principal
+from phr.service.mongo import Document
+from phr.service.runtime import ServiceRuntime
+
+log = structlog.get_logger("owner_api.records")
+
+
+class _BodyTooLong(Exception):
+    pass
+
+
+class RecordService:
+    def __init__(
+        self,
+        store: RecordStore,
+        cloud: CloudStore,
+        runtime: ServiceRuntime,
+        settings: Settings,
+        sweeper: UploadSweeper,
+        *,
+        on_outbox: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.store = store
+        self.cloud = cloud
+        self.sweeper = sweeper
+        self.runtime = runtime
+        self.settings = settings
+        self._on_outbox = on_outbox
+
+    # ---------------------------------------------------------------- who may do what
+
+    async def ensure_writer(self, caller: Principal, patient_id: str) -> None:
+        """The patient himself, or staff of an organisation the patient authorised."""
+        if caller.role == "patient" and caller.sub == patient_id:
+            return
+        if (
+            caller.is_staff
+            and caller.org
+            and await self.store.is_contributor(patient_id, caller.org)
+        ):
+            return
+        raise NotAllowed("only the patient or a contributor he authorised may upload here")
+
+    @staticmethod
+    def ensure_reader(caller: Principal, patient_id: str) -> None:
+        """The patient himself (grantees read through user-api), or a service."""
+        if caller.is_service or (caller.role == "patient" and caller.sub == patient_id):
+            return
+        raise NotAllowed("only the patient himself may read his records here")
+
+    # ---------------------------------------------------------------- phase 1
+
+    async def begin_upload(
+        self, caller: Principal, patient_id: str, body: UploadIn
+    ) -> tuple[Document, bool]:
+        """The pending upload (created now: True; an identical retry: False)."""
+        await self.ensure_writer(caller, patient_id)
+        manifest = check_upload(caller, patient_id, body, self.settings)
+        digest = hashlib.sha256(canonical_json(body.signed_manifest)).hexdigest()
+        existing = await self._existing(patient_id, body.upload_id, manifest.record_id, digest)
+        if existing is not None:
+            return existing, False
+        now = datetime.now(UTC)
+        doc: Document = {
+            "_id": record_key(patient_id, manifest.record_id),
+            "patient_id": patient_id,
+            "record_id": manifest.record_id,
+            "upload_id": body.upload_id,
+            "status": "pending",
+            "uploaded_by": caller.sub,
+            "uploader_role": caller.role,
+            "uploader_org": caller.org,
+            "signed_manifest": body.signed_manifest,
+            "manifest_sha256": digest,
+            "segments": [segment_summary(e) for e in manifest.segments],
+            "tags": {e.name: sorted(body.tags.get(e.name, [])) for e in manifest.segments},
+            "stored": {},
+            "created_at": now,
+            "touched_at": now,
+        }
+        try:
+            await self.store.insert_pending(doc)
+        except Duplicate:
+            # A concurrent twin won the insert: answer as for a retry (or a conflict).
+            existing = await self._existing(patient_id, body.upload_id, manifest.record_id, digest)
+            if existing is None:
+                raise UploadConflict("the upload changed while it was being created") from None
+            return existing, False
+        log.info("upload.begun", patient_id=patient_id, record_id=manifest.record_id)
+        return doc, True
+
+    async def _existing(
+        self, patient_id: str, upload_id: str, record_id: str, digest: str
+    ) -> Document | None:
+        doc = await self.store.by_upload(patient_id, upload_id)
+        if doc is None:
+            other = await self.store.get(patient_id, record_id)
+            if other is not None:
+                raise UploadConflict(
+                    f"record {record_id} already exists (another upload id); pick a new record id"
+                )
+            return None
+        if doc["manifest_sha256"] != digest:
+            raise UploadConflict("this upload id was used with another manifest")
+        if doc["status"] in ("deleting", "deleted"):
+            raise RecordGone(f"record {doc['record_id']} was deleted")
+        if doc["status"] == "abandoned":
+            raise UploadConflict("this upload was abandoned and is being removed; retry shortly")
+        return doc
+
+    async def _own_upload(self, caller: Principal, patient_id: str, upload_id: str) -> Document:
+        doc = await self.store.by_upload(patient_id, upload_id)
+        if doc is None or doc["status"] == "abandoned":
+            raise RecordNotFound(f"no upload {upload_id} for this patient")
+        if doc["uploaded_by"] != caller.sub and not (
+            caller.role == "patient" and caller.sub == patient_id
+        ):
+            raise NotAllowed("only the uploader (or the patient) may continue this upload")
+        if doc["status"] in ("deleting", "deleted"):
+            raise RecordGone(f"record {doc['record_id']} was deleted")
+        return doc
+
+    async def get_upload(self, caller: Principal, patient_id: str, upload_id: str) -> Document:
+        return await self._own_upload(caller, patient_id, upload_id)
+
+    # ---------------------------------------------------------------- phase 2
+
+    async def put_segment(
+        self,
+        caller: Principal,
+        patient_id: str,
+        upload_id: str,
+        segment: str,
+        body: AsyncIterator[bytes],
+        content_length: int | None,
+    ) -> Document:
+        """Stream one segment's ciphertext to cloud-store; a stored segment is a no-op."""
+        doc = await self._own_upload(caller, patient_id, upload_id)
+        entry = next((s for s in doc["segments"] if s["name"] == segment), None)
+        if entry is None:
+            raise SegmentNotFound(f"segment {segment} is not in this upload's manifest")
+        done = doc.get("stored", {}).get(segment)
+        if doc["status"] == "committed" or (done and done["sha256"] == entry["sha256"]):
+            return doc
+        size = int(entry["size"])
+        if content_length is not None and content_length != size:
+            raise UploadMalformed(
+                f"segment {segment}: body of {content_length} bytes, the manifest signs {size}"
+            )
+        # Keep the sweeper off an upload in progress; a recent touch is enough (this
+        # saves a write per segment on the hot path of small records).
+        fresh = datetime.now(UTC) - doc["touched_at"] < timedelta(
+            seconds=self.settings.pending_ttl_s / 10
+        )
+        if not fresh and not await self.store.touch(patient_id, doc["record_id"]):
+            raise RecordNotFound(f"upload {upload_id} is no longer pending")
+        key = blob_key(patient_id, doc["record_id"], segment, int(entry["key_version"]))
+
+        async def bounded() -> AsyncIterator[bytes]:
+            seen = 0
+            async for chunk in body:
+                seen += len(chunk)
+                if seen > size:
+                    raise _BodyTooLong
+                yield chunk
+
+        try:
+            await self.cloud.put_blob(key, bounded(), size=size, sha256=entry["sha256"])
+        except _BodyTooLong:
+            raise UploadMalformed(
+                f"segment {segment}: body longer than the {size} bytes the manifest signs"
+            ) from None
+        except ClientDisconnect:
+            raise UploadInterrupted(f"segment {segment}: the client went away") from None
+        except SegmentMismatch as exc:
+            raise SegmentMismatch(f"segment {segment}: {exc.detail}") from None
+        now = await self.store.mark_stored(
+            patient_id, doc["record_id"], segment, size, entry["sha256"]
+        )
+        if now is None:
+            # Aborted or swept while we streamed: leave nothing behind.
+            await self.cloud.delete_blob(key)
+            raise RecordNotFound(f"upload {upload_id} was aborted while the segment arrived")
+        log.info("segment.stored", record_id=doc["record_id"], segment=segment, size=size)
+        return now
+
+    # ---------------------------------------------------------------- phase 3
+
+    async def commit(self, caller: Principal, patient_id: str, upload_id: str) -> Document:
+        """Index the tags, mark committed and queue ``record.uploaded``: exactly once."""
+        doc = await self._own_upload(caller, patient_id, upload_id)
+        if doc["status"] == "committed":
+            return doc
+        stored = doc.get("stored", {})
+        missing = [s["name"] for s in doc["segments"] if s["name"] not in stored]
+        if missing:
+            raise UploadIncomplete(f"segments not stored yet: {missing}", missing=missing)
+        record_id = doc["record_id"]
+        await self.cloud.put_tags(patient_id, record_id, doc.get("tags", {}))
+        data = RecordUploaded(
+            patient_id=patient_id,
+            record_id=record_id,
+            uploaded_by=doc["uploaded_by"],
+            manifest_sha256=doc["manifest_sha256"],
+            segments=[
+                SegmentSummary(
+                    segment=s["name"],
+                    key_version=s["key_version"],
+                    size=s["size"],
+                    sha256=s["sha256"],
+                )
+                for s in doc["segments"]
+            ],
+        )
+        outbox = self._outbox_doc("record.uploaded", patient_id, record_id, data)
+        if not await self.store.commit(patient_id, record_id, outbox):
+            now = await self.store.get(patient_id, record_id)
+            if now is None or now["status"] != "committed":
+                raise UploadConflict("the upload was aborted or deleted during the commit")
+            return now
+        self._on_outbox()
+        log.info("record.committed", patient_id=patient_id, record_id=record_id)
+        found = await self.store.get(patient_id, record_id)
+        assert found is not None
+        return found
+
+    def _outbox_doc(
+        self, type: str, patient_id: str, record_id: str, data: RecordUploaded | RecordDeleted
+    ) -> Document:
+        event = self.runtime.event(
+            type,
+            data,
+            subject=patient_id,
+            correlation_id=structlog.contextvars.get_contextvars().get("correlation_id"),
+        )
+        return {
+            "_id": f"{type}:{record_key(patient_id, record_id)}",
+            "event_id": str(event.id),
+            "envelope": event.to_json_bytes().decode(),
+            "created_at": datetime.now(UTC),
+            "sent_at": None,
+        }
+
+    # ---------------------------------------------------------------- abort and sweep
+
+    async def abort(self, caller: Principal, patient_id: str, upload_id: str) -> None:
+        """Drop a pending upload and whatever it stored (idempotent)."""
+        doc = await self.store.by_upload(patient_id, upload_id)
+        if doc is None:
+            return
+        if doc["status"] != "abandoned":
+            await self._own_upload(caller, patient_id, upload_id)
+        if doc["status"] == "committed":
+            raise UploadConflict("this upload is committed; delete the record instead")
+        if doc["status"] == "pending":
+            await self.store.claim_abandoned(patient_id, doc["record_id"], None)
+        await self.sweeper.remove(doc)
+
+    # ---------------------------------------------------------------- reading
+
+    async def committed(self, caller: Principal, patient_id: str, record_id: str) -> Document:
+        self.ensure_reader(caller, patient_id)
+        doc = await self.store.get(patient_id, record_id)
+        if doc is None or doc["status"] in ("pending", "abandoned"):
+            raise RecordNotFound(f"no record {record_id} for this patient")
+        if doc["status"] != "committed":
+            raise RecordGone(f"record {record_id} was deleted")
+        return doc
+
+    async def list_records(
+        self, caller: Principal, patient_id: str, *, include_deleted: bool, limit: int
+    ) -> list[Document]:
+        self.ensure_reader(caller, patient_id)
+        return await self.store.list_records(
+            patient_id, include_deleted=include_deleted, limit=limit
+        )
+
+    async def download(
+        self, caller: Principal, patient_id: str, record_id: str, segment: str
+    ) -> BlobDownload:
+        """The segment's ciphertext, streamed from cloud-store (which checks its SHA-256)."""
+        doc = await self.committed(caller, patient_id, record_id)
+        entry = next((s for s in doc["segments"] if s["name"] == segment), None)
+        if entry is None:
+            raise SegmentNotFound(f"record {record_id} has no segment {segment}")
+        key = blob_key(patient_id, record_id, segment, int(entry["key_version"]))
+        return await self.cloud.open_blob(key)
+
+    # ---------------------------------------------------------------- deletion
+
+    async def delete(self, caller: Principal, patient_id: str, record_id: str) -> Document:
+        """Delete a record: ciphertext and tags removed, metadata replaced by a tombstone.
+
+        Crypto-shredding: the tombstone keeps no signed manifest, hence no capsule. A
+        segment's data key exists only inside its capsule, and grantees open capsules
+        only as served by us and re-encrypted by the SRS, so a ciphertext copy that
+        outlives the deletion (an S3 backup or replica, a cache) can no longer be opened
+        by any grantee. Only a holder of the manifest itself (the patient, who signed
+        it) could still open such a copy. Emits ``record.deleted`` once, through the
+        outbox; retrying after a failure (cloud-store down) finishes the job.
+        """
+        if not (caller.role == "patient" and caller.sub == patient_id):
+            raise NotAllowed("only the patient himself may delete his records")
+        doc = await self.store.get(patient_id, record_id)
+        if doc is None or doc["status"] in ("pending", "abandoned"):
+            raise RecordNotFound(f"no record {record_id} for this patient")
+        if doc["status"] == "deleted":
+            return doc
+        doc = await self.store.start_delete(patient_id, record_id, caller.sub)
+        assert doc is not None
+        if doc["status"] == "deleted":
+            return doc
+        await self.sweeper.remove_ciphertext(patient_id, record_id, doc["segments"])
+        now = datetime.now(UTC)
+        keep = ("patient_id", "record_id", "upload_id", "uploaded_by", "manifest_sha256")
+        tombstone: Document = {k: doc[k] for k in keep} | {
+            "status": "deleted",
+            "segments": doc["segments"],
+            "created_at": doc["created_at"],
+            "committed_at": doc.get("committed_at"),
+            "touched_at": now,
+            "deleted_at": now,
+            "deleted_by": caller.sub,
+        }
+        data = RecordDeleted(patient_id=patient_id, record_id=record_id, deleted_by=caller.sub)
+        outbox = self._outbox_doc("record.deleted", patient_id, record_id, data)
+        if await self.store.tombstone(patient_id, record_id, tombstone, outbox):
+            self._on_outbox()
+            log.info("record.deleted", patient_id=patient_id, record_id=record_id)
+        found = await self.store.get(patient_id, record_id)
+        assert found is not None
+        return found

@@ -1,0 +1,417 @@
+"""``RecordsClient``: upload, list, download, decrypt and delete records through owner-api.
+
+All encryption happens here, on the client; owner-api sees ciphertext, capsules and
+HMAC tags only. An upload is two-phase and idempotent under its ``upload_id``: calling
+:meth:`RecordsClient.upload_encrypted_record` again with the same record and id after
+a failure (S3 down, connection lost) sends only the segments not stored yet and
+commits; the record is announced once whatever the number of attempts::
+
+    async with RecordsClient(owner_api_url, token) as records:
+        info = await records.upload_record(bundle, patient_id=pid, keys=OwnerKeys(master),
+                                           author=user_keys.signing)
+        bundle_again = await records.fetch_own_record(pid, info.record_id, master)
+
+Large segments stream: :meth:`upload_segments` takes a source per segment (bytes, a
+file, or a factory of a fresh chunk iterator for each attempt), so nothing holds a
+whole segment in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from phr.client.access import decrypt_record, owner_secret
+from phr.client.record import EncryptedRecord, RecipientKeys, encrypt_record
+from phr.crypto.keys import PatientMasterKey
+from phr.crypto.manifest import SignedRecordManifest, verify_manifest
+from phr.crypto.signing import SigningKey, VerifyKey
+from phr.crypto.stream import DEFAULT_CHUNK_SIZE
+
+ChunkFactory = Callable[[], AsyncIterator[bytes] | Iterable[bytes]]
+#: where a segment's ciphertext comes from: bytes, a file, or a factory of chunk iterators
+#: (called once per attempt, so a retry can send the same bytes again)
+SegmentSource = bytes | Path | ChunkFactory
+T = TypeVar("T")
+TokenSource = str | Callable[[], str] | Callable[[], Awaitable[str]]
+
+
+class RecordsError(Exception):
+    """owner-api refused or failed a call; ``problem`` is its RFC 9457 body."""
+
+    def __init__(self, status: int, problem: Mapping[str, Any]) -> None:
+        self.status = status
+        self.problem = dict(problem)
+        self.slug = str(problem.get("type", "")).rsplit("/", 1)[-1]
+        self.detail = str(problem.get("detail", ""))
+        super().__init__(f"{status} {problem.get('title', 'error')}: {self.detail}")
+
+    @property
+    def retryable(self) -> bool:
+        """A dependency was down: the same call may succeed later."""
+        return self.status in (502, 503, 504) and self.slug != "segment-corrupted"
+
+
+class IntegrityError(Exception):
+    """Downloaded bytes do not match the SHA-256 announced for them."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class SegmentInfo(_Model):
+    name: str
+    key_version: int
+    size: int
+    sha256: str
+    tag_count: int
+    resource_count: int
+
+
+class UploadState(_Model):
+    upload_id: str
+    patient_id: str
+    record_id: str
+    status: str
+    manifest_sha256: str
+    segments: list[SegmentInfo]
+    stored: list[str]
+    missing: list[str]
+
+
+class RecordInfo(_Model):
+    patient_id: str
+    record_id: str
+    status: str
+    uploaded_by: str
+    manifest_sha256: str
+    created_at: datetime
+    committed_at: datetime | None = None
+    deleted_at: datetime | None = None
+    deleted_by: str | None = None
+    segments: list[SegmentInfo]
+
+
+class RecordDetail(RecordInfo):
+    signed_manifest: SignedRecordManifest
+
+
+def new_upload_id() -> str:
+    return "up_" + uuid.uuid4().hex
+
+
+def new_record_id() -> str:
+    return "r_" + uuid.uuid4().hex
+
+
+class RecordsClient:
+    """An owner-api client for one user (his token)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: TokenSource,
+        *,
+        http: httpx.AsyncClient | None = None,
+        concurrency: int = 8,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        timeout_s: float = 60.0,
+    ) -> None:
+        self._own_http = http is None
+        self._http = http or httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=5.0))
+        self._base = base_url.rstrip("/")
+        self._token = token
+        self._limit = asyncio.Semaphore(concurrency)
+        self.chunk_size = chunk_size
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._own_http:
+            await self._http.aclose()
+
+    # ---------------------------------------------------------------- plumbing
+
+    async def _headers(self) -> dict[str, str]:
+        token = self._token if isinstance(self._token, str) else self._token()
+        if not isinstance(token, str):
+            token = await token
+        return {"Authorization": f"Bearer {token}"}
+
+    def _url(self, patient_id: str, path: str = "") -> str:
+        return f"{self._base}/v1/patients/{patient_id}{path}"
+
+    async def _request(
+        self, method: str, url: str, *, ok: Sequence[int] = (200,), **kw: Any
+    ) -> httpx.Response:
+        headers = await self._headers() | kw.pop("headers", {})
+        resp = await self._http.request(method, url, headers=headers, **kw)
+        if resp.status_code not in ok:
+            raise _error(resp)
+        return resp
+
+    # ---------------------------------------------------------------- upload
+
+    async def upload_record(
+        self,
+        bundle: dict[str, Any] | str | bytes,
+        *,
+        patient_id: str,
+        keys: RecipientKeys,
+        author: SigningKey,
+        record_id: str | None = None,
+        upload_id: str | None = None,
+        validate: bool = True,
+    ) -> RecordInfo:
+        """Validate, segment, encrypt and sign ``bundle``, then upload and commit it."""
+        record = await asyncio.to_thread(
+            encrypt_record,
+            bundle,
+            patient_id=patient_id,
+            record_id=record_id or new_record_id(),
+            keys=keys,
+            author=author,
+            chunk_size=self.chunk_size,
+            validate=validate,
+        )
+        return await self.upload_encrypted_record(record, upload_id=upload_id)
+
+    async def upload_encrypted_record(
+        self, record: EncryptedRecord, *, upload_id: str | None = None
+    ) -> RecordInfo:
+        """Upload a record encrypted by :func:`phr.client.encrypt_record` (idempotent)."""
+        return await self.upload_segments(
+            record.signed_manifest,
+            tags={name: seg.tags for name, seg in record.segments.items()},
+            sources={name: seg.ciphertext for name, seg in record.segments.items()},
+            upload_id=upload_id or _upload_id_for(record.signed_manifest),
+        )
+
+    async def upload_segments(
+        self,
+        signed_manifest: SignedRecordManifest,
+        *,
+        tags: Mapping[str, Sequence[str]],
+        sources: Mapping[str, SegmentSource],
+        upload_id: str,
+    ) -> RecordInfo:
+        """Begin (or resume) an upload, stream the segments not stored yet, commit."""
+        manifest = signed_manifest.manifest
+        state = await self.begin_upload(manifest.patient_id, signed_manifest, tags, upload_id)
+        if state.status != "committed":
+            sizes = {s.name: s.size for s in manifest.segments}
+
+            async def send(name: str) -> None:
+                async with self._limit:
+                    await self.send_segment(
+                        manifest.patient_id, upload_id, name, sources[name], sizes[name]
+                    )
+
+            await _gather(*(send(name) for name in state.missing))
+        return await self.commit_upload(manifest.patient_id, upload_id)
+
+    async def begin_upload(
+        self,
+        patient_id: str,
+        signed_manifest: SignedRecordManifest,
+        tags: Mapping[str, Sequence[str]],
+        upload_id: str,
+    ) -> UploadState:
+        body = {
+            "upload_id": upload_id,
+            "signed_manifest": signed_manifest.model_dump(mode="json"),
+            "tags": {k: list(v) for k, v in tags.items()},
+        }
+        resp = await self._request(
+            "POST", self._url(patient_id, "/uploads"), json=body, ok=(200, 201)
+        )
+        return UploadState.model_validate(resp.json())
+
+    async def send_segment(
+        self, patient_id: str, upload_id: str, segment: str, source: SegmentSource, size: int
+    ) -> UploadState:
+        """Stream one segment's ciphertext (``size`` bytes, as the manifest signs)."""
+        url = self._url(patient_id, f"/uploads/{upload_id}/segments/{segment}")
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
+        content: bytes | AsyncIterator[bytes] = (
+            source if isinstance(source, bytes) else _chunks(source, self.chunk_size)
+        )
+        resp = await self._request("PUT", url, content=content, headers=headers)
+        return UploadState.model_validate(resp.json())
+
+    async def commit_upload(self, patient_id: str, upload_id: str) -> RecordInfo:
+        resp = await self._request("POST", self._url(patient_id, f"/uploads/{upload_id}/commit"))
+        return RecordInfo.model_validate(resp.json())
+
+    async def upload_state(self, patient_id: str, upload_id: str) -> UploadState:
+        resp = await self._request("GET", self._url(patient_id, f"/uploads/{upload_id}"))
+        return UploadState.model_validate(resp.json())
+
+    async def abort_upload(self, patient_id: str, upload_id: str) -> None:
+        """Give up a pending upload; owner-api removes whatever it stored."""
+        await self._request("DELETE", self._url(patient_id, f"/uploads/{upload_id}"), ok=(204,))
+
+    # ---------------------------------------------------------------- read
+
+    async def list_records(
+        self, patient_id: str, *, include_deleted: bool = False, limit: int = 100
+    ) -> list[RecordInfo]:
+        params = {"include_deleted": str(include_deleted).lower(), "limit": limit}
+        resp = await self._request("GET", self._url(patient_id, "/records"), params=params)
+        return [RecordInfo.model_validate(r) for r in resp.json()]
+
+    async def get_record(self, patient_id: str, record_id: str) -> RecordDetail:
+        resp = await self._request("GET", self._url(patient_id, f"/records/{record_id}"))
+        return RecordDetail.model_validate(resp.json())
+
+    @asynccontextmanager
+    async def stream_segment(
+        self, patient_id: str, record_id: str, segment: str
+    ) -> AsyncIterator[AsyncIterator[bytes]]:
+        """The segment's ciphertext as chunks; raises :class:`IntegrityError` at the end if
+        the bytes differ from the SHA-256 owner-api announced (or stop short)."""
+        url = self._url(patient_id, f"/records/{record_id}/segments/{segment}")
+        request = self._http.build_request("GET", url, headers=await self._headers())
+        resp = await self._http.send(request, stream=True)
+        try:
+            if resp.status_code != 200:
+                await resp.aread()
+                raise _error(resp)
+            expected = resp.headers.get("X-Content-SHA256", "")
+
+            async def chunks() -> AsyncIterator[bytes]:
+                digest = hashlib.sha256()
+                try:
+                    async for chunk in resp.aiter_bytes():
+                        digest.update(chunk)
+                        yield chunk
+                except httpx.TransportError as exc:
+                    raise IntegrityError(
+                        f"segment {segment}: the download broke off ({type(exc).__name__}); "
+                        "the stored ciphertext may be corrupted"
+                    ) from exc
+                if digest.hexdigest() != expected:
+                    raise IntegrityError(f"segment {segment}: SHA-256 differs from the stored one")
+
+            yield chunks()
+        finally:
+            await resp.aclose()
+
+    async def download_segment(self, patient_id: str, record_id: str, segment: str) -> bytes:
+        """A segment's whole ciphertext, SHA-256 checked."""
+        async with self.stream_segment(patient_id, record_id, segment) as chunks:
+            return b"".join([c async for c in chunks])
+
+    async def fetch_own_record(
+        self,
+        patient_id: str,
+        record_id: str,
+        master: PatientMasterKey,
+        *,
+        segments: Iterable[str] | None = None,
+        expected_author: VerifyKey | None = None,
+        validate: bool = True,
+    ) -> dict[str, Any]:
+        """Download and decrypt the patient's own record (or some segments) into a Bundle."""
+        detail = await self.get_record(patient_id, record_id)
+        manifest = verify_manifest(detail.signed_manifest, expected_author=expected_author)
+        if manifest.patient_id != patient_id or manifest.record_id != record_id:
+            raise IntegrityError("owner-api served the manifest of another record")
+        names = list(segments) if segments is not None else [e.name for e in manifest.segments]
+
+        async def fetch(name: str) -> tuple[str, bytes]:
+            async with self._limit:
+                return name, await self.download_segment(patient_id, record_id, name)
+
+        ciphertexts = dict(await _gather(*(fetch(n) for n in names)))
+        secrets = {n: owner_secret(master, manifest.segment(n)) for n in names}
+        return await asyncio.to_thread(
+            decrypt_record,
+            detail.signed_manifest,
+            secrets=secrets,
+            ciphertexts={n: [c] for n, c in ciphertexts.items()},
+            expected_author=expected_author,
+            validate=validate,
+        )
+
+    # ---------------------------------------------------------------- delete, contributors
+
+    async def delete_record(self, patient_id: str, record_id: str) -> RecordInfo:
+        """Delete a record (ciphertext, tags and capsules); returns its tombstone."""
+        resp = await self._request("DELETE", self._url(patient_id, f"/records/{record_id}"))
+        return RecordInfo.model_validate(resp.json())
+
+    async def add_contributor(self, patient_id: str, org_id: str) -> None:
+        await self._request("PUT", self._url(patient_id, f"/contributors/{org_id}"))
+
+    async def remove_contributor(self, patient_id: str, org_id: str) -> None:
+        await self._request("DELETE", self._url(patient_id, f"/contributors/{org_id}"), ok=(204,))
+
+    async def contributors(self, patient_id: str) -> list[str]:
+        resp = await self._request("GET", self._url(patient_id, "/contributors"))
+        return [str(c["org_id"]) for c in resp.json()]
+
+
+# -------------------------------------------------------------------- helpers
+
+
+def _upload_id_for(signed: SignedRecordManifest) -> str:
+    """A stable upload id for one signed manifest: retries of it reuse the upload."""
+    return "up_" + hashlib.sha256(signed.signature.encode()).hexdigest()[:32]
+
+
+def _error(resp: httpx.Response) -> RecordsError:
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        body = {"title": resp.reason_phrase, "detail": resp.text[:200]}
+    return RecordsError(resp.status_code, body)
+
+
+async def _chunks(source: Path | ChunkFactory, chunk_size: int) -> AsyncIterator[bytes]:
+    if isinstance(source, Path):
+        with source.open("rb") as fh:
+            while chunk := await asyncio.to_thread(fh.read, chunk_size):
+                yield chunk
+        return
+    produced = source()
+    if isinstance(produced, AsyncIterator):
+        async for chunk in produced:
+            yield bytes(chunk)
+    else:
+        for chunk in produced:
+            yield bytes(chunk)
+
+
+async def _gather(*aws: Awaitable[T]) -> list[T]:
+    """Like asyncio.gather, but the first failure cancels the rest before it propagates."""
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

@@ -1,0 +1,199 @@
+"""Every protected route of every service refuses every kind of bad token; revocation
+reaches every service within a second; tracing names the owner of a leaked key."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from phr.crypto.export import KeyMaterial, export_secret_keys
+from phr.crypto.signing import SigningKey, b64u_encode
+from phr.identity.tokens import TokenSigner
+from phr.service.problems import PROBLEM_JSON
+from tests.support.identity import KgcClient, TestUser, bearer
+from tests.support.stack import stack_module
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+
+#: (path, staff only?) of the probe routes every service has (phr.service.auth)
+ROUTES = [("/v1/whoami", False), ("/v1/whoami/staff", True)]
+
+
+def processes(stack: Any) -> list[tuple[str, str]]:
+    """(name, base URL) of every service process: kgc, owner-api, …, both ledgers, 3 SRS."""
+    return [(s.name, stack.service_url(s)) for s in stack_module().SERVICES]
+
+
+def kgc_key(stack: Any) -> SigningKey:
+    return SigningKey.from_seed(bytes.fromhex(stack.signing_key_file("kgc").read_text()))
+
+
+async def bad_tokens(stack: Any, kgc: KgcClient, operator_token: str) -> dict[str, str | None]:
+    """Each kind of bad token, keyed by name (None: no Authorization header)."""
+    key = kgc_key(stack)
+    patient = await kgc.enrol("patient")
+    revoked = await kgc.enrol("patient")
+    revoked_token = await kgc.login(revoked)
+    assert (await kgc.revoke(operator_token, revoked.user_id)).status_code == 200
+    mint = TokenSigner(key, "kgc").mint
+    return {
+        "none": None,
+        "garbage": "garbage.garbage.garbage",
+        "expired": mint(subject="u_x", role="doctor", ttl_s=60, now=time.time() - 3600),
+        "wrong-key": TokenSigner(SigningKey.generate(), "kgc").mint(
+            subject="u_x", role="doctor", ttl_s=300
+        ),
+        "wrong-audience": TokenSigner(key, "kgc", audience="not-phr").mint(
+            subject="u_x", role="doctor", ttl_s=300
+        ),
+        "revoked-user": revoked_token,
+        "patient-on-staff-route": await kgc.login(patient),
+    }
+
+
+async def test_every_bad_token_is_refused_by_every_service(
+    stack: Any, kgc: KgcClient, operator_token: str, hospital: str
+) -> None:
+    tokens = await bad_tokens(stack, kgc, operator_token)
+    doctor = await kgc.staff(operator_token, "doctor", hospital)
+    good = await kgc.login(doctor)
+
+    async def refused_everywhere() -> bool:
+        cases = []
+        for name, url in processes(stack):
+            for path, staff_only in ROUTES:
+                for kind, token in tokens.items():
+                    if kind == "patient-on-staff-route" and not staff_only:
+                        continue
+                    cases.append((name, url + path, kind, token))
+        responses = await asyncio.gather(
+            *(
+                kgc.http.get(target, headers=bearer(token) if token else {})
+                for _, target, _, token in cases
+            )
+        )
+        for (name, path, kind, _), r in zip(cases, responses, strict=True):
+            assert r.status_code in (401, 403), (name, path, kind, r.status_code, r.text)
+            assert r.headers["content-type"] == PROBLEM_JSON, (name, path, kind)
+            expected = 403 if kind == "patient-on-staff-route" else 401
+            assert r.status_code == expected, (name, path, kind, r.text)
+        return True
+
+    # The revocation made above may still be travelling to the slowest service.
+    await eventually(refused_everywhere, timeout=5)
+    for _name, url in processes(stack):
+        for path, _ in ROUTES:
+            r = await kgc.http.get(url + path, headers=bearer(good))
+            assert r.status_code == 200, (url, path, r.text)
+            assert r.json()["sub"] == doctor.user_id
+
+
+async def test_service_tokens_are_accepted_and_cannot_be_forged(stack: Any, kgc: KgcClient) -> None:
+    owner_key = SigningKey.from_seed(bytes.fromhex(stack.signing_key_file("owner-api").read_text()))
+    own = TokenSigner(owner_key, "owner-api").mint_service()
+    impostor = TokenSigner(owner_key, "owner-api").mint(subject="kgc", role="service", ttl_s=60)
+    for _name, url in processes(stack):
+        r = await kgc.http.get(url + "/v1/whoami", headers=bearer(own))
+        assert r.status_code == 200 and r.json()["role"] == "service", (url, r.text)
+        r = await kgc.http.get(url + "/v1/whoami", headers=bearer(impostor))
+        assert r.status_code == 401, url
+
+
+async def test_a_revoked_users_live_token_is_refused_everywhere_within_a_second(
+    stack: Any, kgc: KgcClient, operator_token: str, hospital: str
+) -> None:
+    nurse = await kgc.staff(operator_token, "nurse", hospital)
+    token = await kgc.login(nurse)
+    urls = [url + "/v1/whoami" for _, url in processes(stack)]
+
+    async def statuses() -> list[int]:
+        rs = await asyncio.gather(*(kgc.http.get(u, headers=bearer(token)) for u in urls))
+        return [r.status_code for r in rs]
+
+    assert await statuses() == [200] * len(urls)
+    r = await kgc.revoke(operator_token, nurse.user_id, "lost laptop")
+    assert r.status_code == 200 and r.json()["status"] == "revoked"
+    started = time.monotonic()
+
+    async def all_refuse() -> bool:
+        got = await statuses()
+        assert got == [401] * len(urls), got
+        return True
+
+    await eventually(all_refuse, timeout=1.0, interval=0.02)
+    assert time.monotonic() - started < 1.0
+    # And he cannot log in again.
+    r = await kgc.challenge(nurse.user_id)
+    assert (await kgc.answer(nurse, r.json()["nonce"])).status_code == 403
+
+
+async def enrol_many(kgc: KgcClient, n: int) -> list[TestUser]:
+    sem = asyncio.Semaphore(32)
+
+    async def one() -> TestUser:
+        async with sem:
+            return await kgc.enrol("patient")
+
+    return list(await asyncio.gather(*(one() for _ in range(n))))
+
+
+async def test_tracing_names_the_owner_of_a_leaked_key_among_1000(
+    kgc: KgcClient, operator_token: str
+) -> None:
+    users = await enrol_many(kgc, 1000)
+    rng = random.Random(7)
+    traitor, second, third = rng.sample(users, 3)
+    traitor_token = await kgc.login(traitor)
+
+    async def trace(body: dict[str, Any], token: str = operator_token) -> httpx.Response:
+        return await kgc.http.post(f"{kgc.url}/v1/trace", json=body, headers=bearer(token))
+
+    # A patient may not trace.
+    assert (await trace({"secret_key": "x" * 43}, traitor_token)).status_code == 403
+
+    # The Umbral secret key, raw.
+    r = await trace({"secret_key": b64u_encode(traitor.keys.pre.to_bytes())})
+    assert r.status_code == 200, r.text
+    assert r.json() | {"key_fingerprint": ""} == {
+        "user_id": traitor.user_id,
+        "role": "patient",
+        "organisation_id": None,
+        "key_kind": "umbral",
+        "key_fingerprint": "",
+        "revoked": True,
+    }
+    r = await kgc.http.get(f"{kgc.url}/v1/whoami", headers=bearer(traitor_token))
+    assert r.status_code == 401
+
+    # The Ed25519 seed, and a key export, name the right users too.
+    r = await trace({"secret_key": second.keys.signing.seed_b64()})
+    assert (r.status_code, r.json()["user_id"], r.json()["key_kind"]) == (
+        200,
+        second.user_id,
+        "ed25519",
+    )
+    export = export_secret_keys(KeyMaterial(user=third.keys, user_id=None))
+    r = await trace({"key_export": export})
+    assert (r.status_code, r.json()["user_id"]) == (200, third.user_id)
+
+    # A key of nobody: a clear 404, and nobody is revoked.
+    bystander = users[0] if users[0] not in (traitor, second, third) else users[1]
+    r = await trace({"secret_key": SigningKey.generate().seed_b64()})
+    assert r.status_code == 404
+    assert r.headers["content-type"] == PROBLEM_JSON
+    assert r.json()["type"].endswith("/unknown-key")
+    assert await kgc.login(bystander)
+
+
+async def test_unreadable_secrets_are_bad_requests(kgc: KgcClient, operator_token: str) -> None:
+    r = await kgc.http.post(
+        f"{kgc.url}/v1/trace", json={"secret_key": "c2hvcnQ"}, headers=bearer(operator_token)
+    )
+    assert r.status_code == 400
+    assert r.json()["type"].endswith("/unreadable-secret")
