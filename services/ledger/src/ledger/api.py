@@ -1,39 +1,116 @@
-"""HTTP API of the ledger; thin handlers over the stores."""
+"""HTTP API of the ledger; thin handlers over the reader.
+
+Everything here is public for now: blocks, checkpoints and proofs are meant for anyone
+to verify. TODO(auth): restrict ``/v1/audit/{subject}`` to the patient, his delegates
+and auditors once phr.service.auth lands (it lists who did what to whom).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from phr.service.problems import NotFound
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
 
-from ledger.intake import EventStore
+from ledger.deps import ReaderDep, SequencerDep
+from phr.ledger.wire import (
+    AuditTrailOut,
+    BlockOut,
+    ChainReport,
+    ConsistencyProofOut,
+    InclusionProofOut,
+    LedgerKeyOut,
+)
 
-router = APIRouter(prefix="/v1", tags=["events"])
-
-
-def get_events(request: Request) -> EventStore:
-    store: EventStore = request.state.event_store
-    return store
-
-
-EventsDep = Annotated[EventStore, Depends(get_events)]
-
-
-@router.get("/events/{event_id}", summary="One recorded event envelope")
-async def get_event(event_id: str, store: EventsDep) -> dict[str, Any]:
-    event = await store.get(event_id)
-    if event is None:
-        raise NotFound(f"no event {event_id} has been recorded")
-    return event
+router = APIRouter(prefix="/v1", tags=["ledger"])
 
 
-@router.get("/events", summary="Recorded events, oldest first")
+@router.get("/key", summary="The ledger's public key and checkpoint origin")
+async def get_key(reader: ReaderDep) -> LedgerKeyOut:
+    return reader.key()
+
+
+@router.get(
+    "/checkpoint",
+    summary="Latest checkpoint, a C2SP tlog-checkpoint signed note",
+    response_class=PlainTextResponse,
+)
+async def get_checkpoint(reader: ReaderDep) -> PlainTextResponse:
+    return PlainTextResponse(await reader.checkpoint(), media_type="text/plain; charset=utf-8")
+
+
+@router.get("/blocks/{height}", summary="One block: header bytes, signature and events")
+async def get_block(height: int, reader: ReaderDep) -> BlockOut:
+    return await reader.block(height)
+
+
+@router.get("/blocks", summary="Consecutive blocks from a height")
+async def list_blocks(
+    reader: ReaderDep,
+    start: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> list[BlockOut]:
+    head = await reader.head()
+    end = min(head.height + 1, start + limit)
+    return [await reader.block(h) for h in range(start, end)]
+
+
+@router.get("/head", summary="Height, log size and position of the last sealed block")
+async def get_head(reader: ReaderDep, sequencer: SequencerDep) -> dict[str, Any]:
+    head = await reader.head()
+    return {
+        "height": head.height,
+        "hash": head.hash.hex(),
+        "log_size": head.log_size,
+        "next_offset": head.next_offset,
+        "pending": len(sequencer.pending),
+        "accepted": sequencer.accepted,
+        "duplicates": sequencer.duplicates,
+        "rejected": await reader.store.rejection_count(),
+    }
+
+
+@router.get("/events/{event_id}", summary="One sealed event envelope")
+async def get_event(event_id: str, reader: ReaderDep) -> dict[str, Any]:
+    return await reader.event(event_id)
+
+
+@router.get("/events", summary="Sealed events, in log order")
 async def list_events(
-    store: EventsDep,
+    reader: ReaderDep,
     type: Annotated[str | None, Query(max_length=64)] = None,
     source: Annotated[str | None, Query(max_length=64)] = None,
     subject: Annotated[str | None, Query(max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
-    return await store.find(type=type, source=source, subject=subject, limit=limit)
+    return await reader.events(subject=subject, type=type, source=source, limit=limit)
+
+
+@router.get("/proofs/inclusion", summary="RFC 9162 audit path of an event")
+async def get_inclusion(
+    reader: ReaderDep,
+    event_id: Annotated[str, Query(max_length=64)],
+    tree_size: Annotated[int | None, Query(ge=1, description="default: latest")] = None,
+) -> InclusionProofOut:
+    return await reader.inclusion(event_id, tree_size)
+
+
+@router.get("/proofs/consistency", summary="RFC 9162 consistency proof between two sizes")
+async def get_consistency(
+    reader: ReaderDep,
+    first: Annotated[int, Query(ge=0)],
+    second: Annotated[int | None, Query(ge=0, description="default: latest")] = None,
+) -> ConsistencyProofOut:
+    return await reader.consistency(first, second)
+
+
+@router.get("/audit/{subject}", summary="Every event about a patient, each with its proof")
+async def get_audit_trail(
+    subject: str, reader: ReaderDep, limit: Annotated[int, Query(ge=1, le=5000)] = 1000
+) -> AuditTrailOut:
+    return await reader.audit_trail(subject, limit)
+
+
+@router.get("/verify", summary="Re-verify the whole stored chain")
+async def verify(reader: ReaderDep) -> ChainReport:
+    return await reader.verify_chain()

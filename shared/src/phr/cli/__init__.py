@@ -12,6 +12,13 @@ app = typer.Typer(
 )
 
 
+from phr.cli import events as _events  # noqa: E402
+from phr.cli import ledger as _ledger  # noqa: E402
+
+app.add_typer(_events.app, name="events")
+app.add_typer(_ledger.app, name="ledger")
+
+
 @app.callback()
 def _root() -> None:
     """PHR Exchange from a terminal: keys, records, grants, access, audit."""

@@ -1,0 +1,152 @@
+"""Ledger benchmark: ingest rate (Kafka -> sealed, stored blocks) and proofs on 1M events.
+
+    uv run python bench/ledger.py            # prints one JSON object
+
+Starts the servers (mongod, SeaweedFS, Tansu; no services) of the test profile moved by
+PHR_PORT_OFFSET (default 700 here), fills a fresh sequence topic with signed events, and
+runs the ledger's own stream -> sequencer -> MongoStore path in this process with a
+verifier process pool. The 1M-event log for the proof figures is built from synthetic
+leaves (same storage, same code) because signing and verifying 1M events would take
+minutes without measuring anything new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+ROOT = Path(__file__).resolve().parents[1]
+# This file is bench/ledger.py: drop its folder from the path so `ledger` is the service.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("PHR_PORT_OFFSET", "700")
+
+from aiokafka import AIOKafkaProducer  # noqa: E402
+from pymongo import AsyncMongoClient  # noqa: E402
+
+from ledger.intake import Intake, Verdict  # noqa: E402
+from ledger.keys import StaticProducerKeys  # noqa: E402
+from ledger.reader import LedgerReader  # noqa: E402
+from ledger.sequencer import SeqRecord, Sequencer  # noqa: E402
+from ledger.signer import Ed25519Signer  # noqa: E402
+from ledger.store import MongoStore  # noqa: E402
+from ledger.stream import ensure_sequence_topic, run_sequence_stream  # noqa: E402
+from phr.crypto.signing import SigningKey  # noqa: E402
+from phr.service.settings import KafkaSettings  # noqa: E402
+from tests.support.ledger import make_events  # noqa: E402
+from tests.support.stack import test_stack  # noqa: E402
+
+INGEST_EVENTS = int(os.environ.get("BENCH_LEDGER_EVENTS", "40000"))
+LOG_SIZE = int(os.environ.get("BENCH_LEDGER_LOG", "1000000"))
+
+
+async def ingest(stack: Any, db: Any) -> float:
+    producer_key, ledger_key = SigningKey.generate(), SigningKey.generate()
+    signer = Ed25519Signer(ledger_key)
+    keys = StaticProducerKeys()
+    keys.add(producer_key.verify_key, "owner-api")
+    topic = f"bench.ledger.sequence.{uuid4().hex[:8]}"
+    kafka = KafkaSettings(bootstrap_servers=stack.kafka_bootstrap)
+    await ensure_sequence_topic(kafka, topic)
+    events = make_events(producer_key, INGEST_EVENTS, 1000, "bench")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=stack.kafka_bootstrap, acks="all", linger_ms=20, max_batch_size=1 << 20
+    )
+    await producer.start()
+    sends = [await producer.send(topic, e.to_json_bytes(), partition=0) for e in events]
+    await asyncio.gather(*sends)
+    await producer.stop()
+
+    workers = os.cpu_count() or 2
+    intake = Intake(keys.as_table(), signer.public.fingerprint(), workers)
+    await intake.check([events[0].to_json_bytes()] * 64 * workers)  # warm the pool
+    store = MongoStore(db)
+    await store.ensure_indexes()
+    sequencer = Sequencer(store, signer, 512)
+    t0 = time.perf_counter()
+    task = asyncio.create_task(run_sequence_stream(kafka, topic, sequencer, intake, None, 4000))
+    while sequencer.head.log_size < INGEST_EVENTS - INGEST_EVENTS % 512:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    elapsed = time.perf_counter() - t0
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    intake.close()
+    return sequencer.head.log_size / elapsed
+
+
+async def proofs(db: Any) -> tuple[float, int, float]:
+    signer = Ed25519Signer(SigningKey.generate())
+    store = MongoStore(db)
+    await store.ensure_indexes()
+    sequencer = Sequencer(store, signer, 8192)
+    await sequencer.load()
+    rng = random.Random(7)
+    t0 = time.perf_counter()
+    batch = 8192
+    for start in range(0, LOG_SIZE, batch):
+        n = min(batch, LOG_SIZE - start)
+        recs = [SeqRecord(start + i, b"") for i in range(n)]
+        verdicts = [
+            Verdict(
+                "event",
+                event_id=f"e{start + i}",
+                subject=f"p{(start + i) % 5000}",
+                time_us=start + i,
+                leaf=json.dumps({"id": f"e{start + i}", "pad": rng.randbytes(120).hex()}).encode(),
+            )
+            for i in range(n)
+        ]
+        await sequencer.apply(recs, verdicts)
+    build_s = time.perf_counter() - t0
+    reader = LedgerReader(store, signer, "bench")
+    size = sequencer.head.log_size
+    times, sizes = [], []
+    for _ in range(300):
+        eid = f"e{rng.randrange(size)}"
+        t = time.perf_counter()
+        proof = await reader.inclusion(eid, size)
+        times.append((time.perf_counter() - t) * 1000)
+        sizes.append(len(proof.hashes) * 32)
+    return statistics.median(times), int(statistics.median(sizes)), build_s
+
+
+async def main() -> None:
+    stack = test_stack()
+    stack.up(services=False)
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_url, tz_aware=True)
+    try:
+        name = f"bench_ledger_{uuid4().hex[:6]}"
+        rate = await ingest(stack, client[name])
+        await client.drop_database(name)
+        name = f"bench_ledger_{uuid4().hex[:6]}"
+        proof_ms, proof_bytes, build_s = await proofs(client[name])
+        await client.drop_database(name)
+    finally:
+        await client.close()
+    print(
+        json.dumps(
+            {
+                "ingest_events_per_s": round(rate),
+                "ingest_events": INGEST_EVENTS,
+                "verify_workers": os.cpu_count(),
+                "inclusion_proof_ms_1m": round(proof_ms, 3),
+                "proof_bytes_1m": proof_bytes,
+                "log_size": LOG_SIZE,
+                "build_1m_log_s": round(build_s, 1),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
