@@ -48,7 +48,7 @@ def service_url(stack: Any, name: str) -> str:
 
 
 def operator_file(stack: Any) -> Path:
-    return Path(stack.base) / "operator.json"
+    return Path(stack.base) / "operator" / "operator.json"
 
 
 def load_operator(stack: Any) -> TestUser:

@@ -17,7 +17,8 @@ class Settings(ServiceSettings):
     mongo: MongoSettings = MongoSettings(database="phr_kgc")
     #: SRS nodes needed to re-encrypt (t of N), published in the system parameters
     threshold: int = Field(default=2, ge=1)
-    #: the operator's credential (mode 0600); default: operator.json beside the registry
+    #: the operator's credential (mode 0600); default: operator/operator.json beside the
+    #: registry, so that directory serves as the operator's PHR_HOME for the `phr` command
     operator_file: Path | None = None
     access_token_ttl_s: int = Field(default=300, ge=10, le=3600)
     challenge_ttl_s: int = Field(default=60, ge=5, le=600)
@@ -30,4 +31,4 @@ class Settings(ServiceSettings):
         if self.operator_file is not None:
             return self.operator_file
         base = self.registry_file.parent if self.registry_file else Path(".local")
-        return base / "operator.json"
+        return base / "operator" / "operator.json"

@@ -37,6 +37,7 @@ from phr.crypto.keys import PatientMasterKey
 from phr.crypto.manifest import SignedRecordManifest, verify_manifest
 from phr.crypto.signing import SigningKey, VerifyKey
 from phr.crypto.stream import DEFAULT_CHUNK_SIZE
+from phr.sdk.errors import ApiError, problem_body
 
 ChunkFactory = Callable[[], AsyncIterator[bytes] | Iterable[bytes]]
 #: where a segment's ciphertext comes from: bytes, a file, or a factory of chunk iterators
@@ -46,20 +47,8 @@ T = TypeVar("T")
 TokenSource = str | Callable[[], str] | Callable[[], Awaitable[str]]
 
 
-class RecordsError(Exception):
+class RecordsError(ApiError):
     """owner-api refused or failed a call; ``problem`` is its RFC 9457 body."""
-
-    def __init__(self, status: int, problem: Mapping[str, Any]) -> None:
-        self.status = status
-        self.problem = dict(problem)
-        self.slug = str(problem.get("type", "")).rsplit("/", 1)[-1]
-        self.detail = str(problem.get("detail", ""))
-        super().__init__(f"{status} {problem.get('title', 'error')}: {self.detail}")
-
-    @property
-    def retryable(self) -> bool:
-        """A dependency was down: the same call may succeed later."""
-        return self.status in (502, 503, 504) and self.slug != "segment-corrupted"
 
 
 class IntegrityError(Exception):
@@ -381,13 +370,7 @@ def _upload_id_for(signed: SignedRecordManifest) -> str:
 
 
 def _error(resp: httpx.Response) -> RecordsError:
-    try:
-        body = resp.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        body = {"title": resp.reason_phrase, "detail": resp.text[:200]}
-    return RecordsError(resp.status_code, body)
+    return RecordsError(resp.status_code, problem_body(resp))
 
 
 async def _chunks(source: Path | ChunkFactory, chunk_size: int) -> AsyncIterator[bytes]:

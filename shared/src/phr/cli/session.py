@@ -1,0 +1,145 @@
+"""One invocation's state: options, the user's home, keys, verified parameters, a token.
+
+Every command runs through :func:`run`, which turns every failure a person can meet
+(system not running, wrong passphrase, no permission, bad FHIR, …) into one line on
+stderr and a non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import typer
+
+from phr.cli.home import DEFAULT_KGC_URL, CliError, Home, Profile
+from phr.cli.output import fail
+from phr.crypto.errors import CryptoError, WrongPassphrase
+from phr.crypto.export import KeyMaterial
+from phr.fhir.validate import FhirValidationError
+from phr.identity.params import ParamsInvalid, SystemParams
+from phr.sdk.errors import ApiError, Unreachable
+from phr.sdk.identity import IdentityClient
+
+T = TypeVar("T")
+
+
+@dataclass
+class Session:
+    home: Home
+    as_json: bool = False
+    passphrase_file: Path | None = None
+    kgc_url_option: str | None = None
+    _keys: KeyMaterial | None = field(default=None, repr=False)
+    _params: SystemParams | None = None
+    _token: str | None = field(default=None, repr=False)
+
+    # ---------------------------------------------------------------- identity
+
+    @property
+    def kgc_url(self) -> str:
+        if self.kgc_url_option:
+            return self.kgc_url_option
+        env = os.environ.get("PHR_KGC_URL")
+        if env:
+            return env
+        if self.home.exists():
+            return self.home.load_profile().kgc_url
+        return DEFAULT_KGC_URL
+
+    def profile(self) -> Profile:
+        return self.home.load_profile()
+
+    def passphrase(self, *, confirm: bool = False) -> str:
+        if self.passphrase_file is not None:
+            try:
+                return self.passphrase_file.read_text().rstrip("\n")
+            except OSError as exc:
+                raise CliError(f"cannot read the passphrase file: {exc.strerror}") from None
+        env = os.environ.get("PHR_PASSPHRASE")
+        if env:
+            return env
+        try:
+            text: str = typer.prompt(
+                "Passphrase", hide_input=True, confirmation_prompt=confirm, err=True
+            )
+        except typer.Abort:
+            raise CliError(
+                "a passphrase is needed (prompt, PHR_PASSPHRASE or --passphrase-file)"
+            ) from None
+        return text
+
+    def keys(self) -> KeyMaterial:
+        if self._keys is None:
+            phrase = self.passphrase() if self.home.needs_passphrase() else None
+            self._keys = self.home.load_keys(phrase)
+        return self._keys
+
+    def kgc(self) -> IdentityClient:
+        return IdentityClient(self.kgc_url)
+
+    async def params(self) -> SystemParams:
+        """The system parameters, verified against the KGC key pinned in the profile."""
+        if self._params is None:
+            profile = self.home.load_profile() if self.home.profile_file.exists() else None
+            async with self.kgc() as kgc:
+                params, pin = await kgc.params(profile.pin if profile else None)
+            if profile is not None and profile.pin != pin:
+                self.home.save_profile(profile.model_copy(update={"pin": pin}))
+            self._params = params
+        return self._params
+
+    async def token(self) -> str:
+        if self._token is None:
+            profile = self.profile()
+            keys = self.keys()
+            async with self.kgc() as kgc:
+                self._token = await kgc.login(profile.user_id, keys.user.signing)
+        return self._token
+
+    async def service_url(self, name: str) -> str:
+        params = await self.params()
+        entry = params.services.get(name)
+        if entry is None or not entry.url:
+            raise CliError(f"the system parameters name no {name} service")
+        return entry.url
+
+
+def run(session: Session, work: Callable[[], Awaitable[T]]) -> T:
+    """Run a command's coroutine; report any failure on one line and exit non-zero."""
+    try:
+        return asyncio.run(work())  # type: ignore[arg-type]
+    except (Unreachable, httpx.TransportError) as exc:
+        fail(f"{exc} — is the system running? (`make run`)")
+    except ApiError as exc:
+        fail(_api_message(exc))
+    except WrongPassphrase:
+        fail("wrong passphrase (or the keystore was altered)")
+    except FhirValidationError as exc:
+        fail(f"invalid FHIR: {exc}")
+    except ParamsInvalid as exc:
+        fail(f"system parameters rejected: {exc}")
+    except (CliError, CryptoError) as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "))
+    raise AssertionError("unreachable")
+
+
+def _api_message(exc: ApiError) -> str:
+    hints = {401: "not logged in or token refused", 403: "no permission", 404: "not found"}
+    title = exc.problem.get("title") or hints.get(exc.status, "request failed")
+    detail = f": {exc.detail}" if exc.detail else ""
+    return f"{title} ({exc.status}){detail}"
+
+
+def session_from(ctx: typer.Context) -> Session:
+    obj: Any = ctx.obj
+    if not isinstance(obj, Session):
+        raise CliError("internal: no session")
+    return obj

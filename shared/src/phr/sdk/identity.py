@@ -1,0 +1,128 @@
+"""The KGC from a client's side: pinned system parameters, enrolment, login, directory.
+
+kgc = IdentityClient("http://127.0.0.1:8001")
+params, pin = await kgc.params(pin=None)          # first use pins the KGC key
+user_id, status = await kgc.enrol(keys, role="patient")
+token = await kgc.login(user_id, keys.signing)
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from phr.crypto.keys import UserKeys
+from phr.crypto.signing import SigningKey, b64u_encode
+from phr.identity.params import ParamsPin, SystemParams, verify_params
+from phr.identity.proofs import enrolment_message, login_message
+from phr.sdk.errors import Unreachable, raise_for_problem
+
+
+def enrolment_request(
+    keys: UserKeys, role: str, org: str | None = None, dept: str | None = None
+) -> dict[str, Any]:
+    """A signed enrolment body: the attributes bound to both public keys (proof of possession)."""
+    pub = keys.public()
+    body: dict[str, Any] = {
+        "role": role,
+        "organisation_id": org,
+        "department": dept,
+        "ed25519_public": pub.verify.b64(),
+        "umbral_public": pub.pre.b64(),
+    }
+    body["proof"] = b64u_encode(keys.signing.sign(enrolment_message(**body)))
+    return body
+
+
+class IdentityClient:
+    """Calls the KGC. Methods that need a caller take his bearer token."""
+
+    def __init__(self, base_url: str, *, http: httpx.AsyncClient | None = None) -> None:
+        self.url = base_url.rstrip("/")
+        self._own_http = http is None
+        self.http = http or httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._own_http:
+            await self.http.aclose()
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        ok: tuple[int, ...] = (200,),
+        **kw: Any,
+    ) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            resp = await self.http.request(method, self.url + path, headers=headers, **kw)
+        except httpx.TransportError as exc:
+            raise Unreachable(f"cannot reach the KGC at {self.url} ({type(exc).__name__})") from exc
+        raise_for_problem(resp, ok)
+        return resp.json() if resp.content else None
+
+    async def params(self, pin: ParamsPin | None) -> tuple[SystemParams, ParamsPin]:
+        """Fetch and verify the signed parameters (pinning the KGC key on first use)."""
+        doc = await self._call("GET", "/v1/params")
+        return verify_params(doc, pin)
+
+    async def enrol(
+        self, keys: UserKeys, role: str, org: str | None = None, dept: str | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = await self._call(
+            "POST", "/v1/users", json=enrolment_request(keys, role, org, dept), ok=(201,)
+        )
+        return body
+
+    async def login(self, user_id: str, signing: SigningKey) -> str:
+        challenge = await self._call("POST", "/v1/auth/challenge", json={"user_id": user_id})
+        sig = signing.sign(login_message(user_id=user_id, nonce=challenge["nonce"]))
+        answer = await self._call(
+            "POST",
+            "/v1/auth/token",
+            json={"user_id": user_id, "nonce": challenge["nonce"], "signature": b64u_encode(sig)},
+        )
+        token: str = answer["access_token"]
+        return token
+
+    async def user(self, token: str, user_id: str) -> dict[str, Any]:
+        doc: dict[str, Any] = await self._call("GET", f"/v1/users/{user_id}", token=token)
+        return doc
+
+    async def find_users(self, token: str, selector: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = await self._call(
+            "GET", "/v1/users", token=token, params={"selector": selector}
+        )
+        return found
+
+    async def create_org(self, token: str, name: str, kind: str) -> dict[str, Any]:
+        doc: dict[str, Any] = await self._call(
+            "POST", "/v1/orgs", token=token, json={"name": name, "kind": kind}, ok=(201,)
+        )
+        return doc
+
+    async def approve(self, token: str, user_id: str) -> dict[str, Any]:
+        doc: dict[str, Any] = await self._call("POST", f"/v1/users/{user_id}/approve", token=token)
+        return doc
+
+    async def revoke(self, token: str, user_id: str, reason: str) -> dict[str, Any]:
+        doc: dict[str, Any] = await self._call(
+            "POST", f"/v1/users/{user_id}/revoke", token=token, json={"reason": reason}
+        )
+        return doc
+
+    async def trace(self, token: str, leaked: dict[str, Any]) -> dict[str, Any]:
+        doc: dict[str, Any] = await self._call("POST", "/v1/trace", token=token, json=leaked)
+        return doc
