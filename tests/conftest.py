@@ -26,3 +26,18 @@ def stack() -> Iterator[Any]:
     yield s
     if not reuse:
         s.down()
+
+
+@pytest.fixture
+def empty_stack() -> Iterator[Any]:
+    """A second deployment with its own ports and data, empty at the start, servers only.
+
+    For tests that replay a stream into an empty deployment; stopped and wiped after.
+    """
+    s = test_stack(extra_offset=50)
+    s.reset()
+    try:
+        s.up(services=False)
+        yield s
+    finally:
+        s.reset()

@@ -47,7 +47,9 @@ class Profile:
     ports: dict[str, int]
 
 
-def _profile(name: str) -> Profile:
+def _profile(name: str, extra_offset: int = 0) -> Profile:
+    # Every port, and SeaweedFS's gRPC ports (its port + 10000), stays below 32768, the
+    # start of Linux's ephemeral range: an outgoing connection never takes one of ours.
     dev = {
         "kafka": 9092,
         "mongo": 27017,
@@ -55,7 +57,7 @@ def _profile(name: str) -> Profile:
         "weed_master": 9333,
         "weed_volume": 9340,
         "weed_filer": 8888,
-        "weed_admin": 23646,
+        "weed_admin": 9646,
         "kgc": 8001,
         "owner_api": 8002,
         "user_api": 8003,
@@ -69,15 +71,15 @@ def _profile(name: str) -> Profile:
     if name == "dev":
         ports, base = dev, ROOT / ".local"
     elif name == "test":
-        # Far from the dev ports, so `make test` runs beside `make run`.
-        ports = {k: v + 20000 if v < 40000 else v + 1000 for k, v in dev.items()}
-        ports["mongo"] = 28017
+        # Apart from the dev ports and their gRPC twins, so `make test` runs beside `make run`.
+        ports = {k: v + 5000 for k, v in dev.items()}
+        ports["mongo"] = 17017
         base = ROOT / ".local" / "test"
     else:
         raise SystemExit(f"unknown profile {name!r} (dev or test)")
     # PHR_PORT_OFFSET shifts every port (and the data dir), so several test runs can
     # share a machine; single ports can still be set with PHR_<NAME>_PORT.
-    offset = int(os.environ.get("PHR_PORT_OFFSET", "0"))
+    offset = int(os.environ.get("PHR_PORT_OFFSET", "0")) + extra_offset
     if offset:
         base = base.with_name(f"{base.name}-{offset}")
     ports = {k: int(os.environ.get(f"PHR_{k.upper()}_PORT", v + offset)) for k, v in ports.items()}

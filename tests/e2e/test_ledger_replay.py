@@ -1,6 +1,7 @@
 """Dump every event topic, reset to an empty deployment, replay: a byte-identical chain.
 
-Runs last of the ledger tests: it resets the test stack (data of every server).
+The replay goes into a second, empty deployment (the ``empty_stack`` fixture) that holds
+the same keys, so the session's stack is left alone.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.mark.timeout(600)
-async def test_replayed_dump_rebuilds_a_byte_identical_chain(stack: Any, tmp_path: Path) -> None:
+async def test_replayed_dump_rebuilds_a_byte_identical_chain(
+    stack: Any, empty_stack: Any, tmp_path: Path
+) -> None:
     tag = f"replay{uuid4().hex[:8]}"
     events = make_events(producer_key(stack), 500, 9, tag)
     await publish(stack.kafka_bootstrap, list(events))
@@ -43,10 +46,13 @@ async def test_replayed_dump_rebuilds_a_byte_identical_chain(stack: Any, tmp_pat
     out = tmp_path / "events.ndjson"
     assert await dump_topics(stack.kafka_bootstrap, out, DEFAULT_TOPICS) > 500
 
-    stack.reset()
-    stack.up(services=False)
-    assert await replay_lines(stack.kafka_bootstrap, out.read_text().splitlines()) > 500
-    stack.up()
+    # The same keys (registry), an empty deployment: servers first, the stream, then services.
+    empty_stack.secrets_dir.mkdir(parents=True, exist_ok=True)
+    for secret in [*stack.secrets_dir.glob("*.ed25519"), *stack.secrets_dir.glob("*.x25519")]:
+        (empty_stack.secrets_dir / secret.name).write_bytes(secret.read_bytes())
+    assert await replay_lines(empty_stack.kafka_bootstrap, out.read_text().splitlines()) > 500
+    empty_stack.up()
+    stack = empty_stack
 
     async def rebuilt() -> list[tuple[bytes, bytes]] | None:
         chain = await chain_from_db(stack, LEDGER_DBS[0], len(original))

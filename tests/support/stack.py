@@ -24,10 +24,14 @@ def stack_module() -> ModuleType:
     return module
 
 
-def test_stack() -> Any:
-    """The `test` profile (PHR_PORT_OFFSET moves it for parallel runs)."""
+def test_stack(extra_offset: int = 0) -> Any:
+    """The `test` profile (PHR_PORT_OFFSET moves it for parallel runs).
+
+    ``extra_offset`` gives a second, independent stack (own ports and data) for tests
+    that must start from an empty deployment.
+    """
     mod = stack_module()
-    return mod.Stack(mod._profile(os.environ.get("PHR_TEST_PROFILE", "test")))
+    return mod.Stack(mod._profile(os.environ.get("PHR_TEST_PROFILE", "test"), extra_offset))
 
 
 test_stack.__test__ = False  # type: ignore[attr-defined]
