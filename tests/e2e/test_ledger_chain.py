@@ -27,7 +27,10 @@ from tests.support.waiting import eventually
 pytestmark = pytest.mark.e2e
 
 
-async def test_replicas_build_identical_chains_and_reject_forgeries(stack: Any) -> None:
+async def test_replicas_build_identical_chains_and_reject_forgeries(
+    stack: Any, operator_token: str
+) -> None:
+    admin = {"Authorization": f"Bearer {operator_token}"}
     key = producer_key(stack)
     tag = f"chain{uuid4().hex[:8]}"
     events = make_events(key, 300, 7, tag)
@@ -46,7 +49,10 @@ async def test_replicas_build_identical_chains_and_reject_forgeries(stack: Any) 
     async def sealed() -> bool:
         async with httpx.AsyncClient() as client:
             for url in urls:
-                trail = [(await client.get(f"{url}/v1/audit/{tag}-{s}")).json() for s in range(7)]
+                trail = [
+                    (await client.get(f"{url}/v1/audit/{tag}-{s}", headers=admin)).json()
+                    for s in range(7)
+                ]
                 if sum(len(t["entries"]) for t in trail) != 300:
                     return False
         return True
@@ -74,7 +80,10 @@ async def test_replicas_build_identical_chains_and_reject_forgeries(stack: Any) 
         assert info["ed25519_public"] == pub.b64()
         note = (await client.get(f"{url}/v1/checkpoint")).text
         cp = verify_checkpoint(note, info["origin"], pub)
-        trail = AuditTrailOut.model_validate((await client.get(f"{url}/v1/audit/{tag}-3")).json())
+        audit = await client.get(f"{url}/v1/audit/{tag}-3", headers=admin)
+        trail = AuditTrailOut.model_validate(audit.json())
+        anonymous = await client.get(f"{url}/v1/audit/{tag}-3")
+        assert anonymous.status_code == 401
         tcp = verify_checkpoint(trail.checkpoint, info["origin"], pub)
         assert len(trail.entries) == len([e for e in events if e.subject == f"{tag}-3"])
         for proof in trail.entries:

@@ -24,7 +24,8 @@ import httpx
 from phr.crypto.export import import_secret_keys
 from phr.crypto.keys import UserKeys
 from phr.crypto.signing import b64u_encode
-from phr.identity.proofs import enrolment_message, login_message
+from phr.identity.proofs import login_message
+from phr.sdk.identity import enrolment_request
 from tests.support.stack import stack_module
 
 
@@ -62,16 +63,7 @@ def enrol_body(
     keys: UserKeys, role: str, org: str | None = None, dept: str | None = None
 ) -> dict[str, Any]:
     """A signed enrolment request for ``keys`` (proof of possession included)."""
-    pub = keys.public()
-    body: dict[str, Any] = {
-        "role": role,
-        "organisation_id": org,
-        "department": dept,
-        "ed25519_public": pub.verify.b64(),
-        "umbral_public": pub.pre.b64(),
-    }
-    body["proof"] = b64u_encode(keys.signing.sign(enrolment_message(**body)))
-    return body
+    return enrolment_request(keys, role, org, dept)
 
 
 class KgcClient:

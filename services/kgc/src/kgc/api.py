@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
-from kgc.deps import CorrelationDep, DirectoryDep, LoginDep, ParamsDep, TracerDep
+from kgc.deps import CorrelationDep, DirectoryDep, GroupsDep, LoginDep, ParamsDep, TracerDep
 from kgc.models import (
     ChallengeRequest,
     ChallengeResponse,
     EnrolRequest,
     EnrolResponse,
+    GroupCreate,
+    GroupView,
+    MemberKey,
     OrgCreate,
     OrgView,
     RevokeRequest,
@@ -158,3 +161,39 @@ async def trace(
     body: TraceRequest, admin: RequireAdmin, tracer: TracerDep, cid: CorrelationDep
 ) -> TraceResponse:
     return await tracer.trace(body, admin, cid)
+
+
+# ---------------------------------------------------------------- groups (see kgc.groups)
+
+
+@router.post(
+    "/groups",
+    tags=["groups"],
+    status_code=201,
+    summary="The key pair of an attribute selector (201 new, 200 existing; idempotent)",
+    responses={400: _PROBLEM},
+)
+async def create_group(
+    body: GroupCreate, caller: CurrentPrincipal, groups: GroupsDep, response: Response
+) -> GroupView:
+    if not (caller.role in ("patient", "caregiver") or caller.is_staff or caller.is_service):
+        raise Forbidden("patients, caregivers, staff and services may create groups")
+    doc, created = await groups.create(body.selector, caller.sub)
+    if not created:
+        response.status_code = 200
+    return GroupView.model_validate(groups.view(doc))
+
+
+@router.get("/groups/{group_id}", tags=["groups"], summary="A group's selector and public keys")
+async def get_group(group_id: str, _: CurrentPrincipal, groups: GroupsDep) -> GroupView:
+    return GroupView.model_validate(groups.view(await groups.get(group_id)))
+
+
+@router.get(
+    "/groups/{group_id}/member-key",
+    tags=["groups"],
+    summary="The group's secret keys, sealed to the calling member's Umbral key",
+    responses={403: _PROBLEM, 404: _PROBLEM},
+)
+async def member_key(group_id: str, caller: CurrentPrincipal, groups: GroupsDep) -> MemberKey:
+    return MemberKey.model_validate(await groups.member_keys(group_id, caller.sub))

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from fastapi import Depends, Request
 
+from kgc.groups import GroupKeys
 from kgc.tokens import LoginService
 from kgc.tracing import Tracer
 from kgc.users import Directory
@@ -28,6 +29,11 @@ async def get_tracer(request: Request) -> Tracer:
     return tracer
 
 
+async def get_groups(request: Request) -> GroupKeys:
+    groups: GroupKeys = request.state.groups
+    return groups
+
+
 async def get_params(request: Request) -> SignedParams:
     params: SignedParams = request.state.params
     return params
@@ -47,3 +53,4 @@ LoginDep = Annotated[LoginService, Depends(get_login)]
 TracerDep = Annotated[Tracer, Depends(get_tracer)]
 ParamsDep = Annotated[SignedParams, Depends(get_params)]
 CorrelationDep = Annotated[str | None, Depends(correlation_id)]
+GroupsDep = Annotated[GroupKeys, Depends(get_groups)]

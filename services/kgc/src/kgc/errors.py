@@ -4,16 +4,19 @@ DomainError
 ├── BadRequest
 │   ├── InvalidKey (400)            a public key that does not parse
 │   ├── ProofInvalid (400)          enrolment not signed by the enrolled key
-│   └── UnreadableSecret (400)      a leaked key given for tracing does not parse
+│   ├── UnreadableSecret (400)      a leaked key given for tracing does not parse
+│   └── SelectorInvalid (400)       a group selector with unknown keys or no staff role
 ├── Unauthorized
 │   └── LoginFailed (401)           unknown/expired/used challenge, bad signature
 ├── Forbidden
 │   ├── NotActive (403)             pending or revoked user asks for a token
-│   └── NotYourOrganisation (403)   an admin acts outside his organisation
+│   ├── NotYourOrganisation (403)   an admin acts outside his organisation
+│   └── NotAGroupMember (403)       asks for a group key without matching its selector
 ├── NotFound
 │   ├── UserNotFound (404)
 │   ├── OrganisationNotFound (404)
-│   └── UnknownKey (404)            a traced key belongs to nobody enrolled
+│   ├── UnknownKey (404)            a traced key belongs to nobody enrolled
+│   └── GroupNotFound (404)
 ├── Conflict
 │   ├── KeyAlreadyEnrolled (409)
 │   ├── OrganisationExists (409)
@@ -84,3 +87,15 @@ class NotPending(Conflict):
 
 class LoginRateLimited(TooManyRequests):
     title, slug = "Too many failed logins", "login-rate-limited"
+
+
+class SelectorInvalid(BadRequest):
+    title, slug = "Invalid group selector", "selector-invalid"
+
+
+class NotAGroupMember(Forbidden):
+    title, slug = "Not a member of this group", "not-a-group-member"
+
+
+class GroupNotFound(NotFound):
+    title, slug = "Group not found", "group-not-found"

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 import kgc
 from kgc import api
+from kgc.groups import GroupKeys
 from kgc.operator import ensure_operator
 from kgc.params import build_params
 from kgc.settings import Settings
@@ -40,6 +41,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             token_ttl_s=settings.access_token_ttl_s,
         )
         runtime.state["directory"] = directory
+        groups = GroupKeys(store, runtime.signing_key)
+        directory.revocation_hooks.append(groups.rotate_for_revoked)
+        runtime.state["groups"] = groups
         runtime.state["login"] = LoginService(
             store,
             TokenSigner(runtime.signing_key, KGC_ISSUER),

@@ -129,3 +129,34 @@ class TraceResponse(BaseModel):
     key_kind: Literal["umbral", "ed25519"]
     key_fingerprint: str
     revoked: bool
+
+
+class GroupCreate(_In):
+    #: attribute selector, e.g. {"role": "doctor", "org": "org_1"} (keys role, org, dept)
+    selector: dict[str, str] = Field(min_length=1, max_length=3)
+
+
+class GroupView(BaseModel):
+    group_id: str
+    selector: dict[str, str]
+    #: current key version (new grants use it); older versions stay valid for old grants
+    version: int
+    #: base64url Umbral public key of the current version
+    public_key: str
+    #: every version's public key
+    public_keys: dict[str, str]
+
+
+class SealedGroupKey(BaseModel):
+    version: int
+    public_key: str
+    #: base64url KeyCapsule (phr.crypto.pre.seal_to_key) of the 32-byte group secret key,
+    #: sealed to the member's own Umbral public key
+    sealed_secret: str
+
+
+class MemberKey(BaseModel):
+    group_id: str
+    user_id: str
+    version: int
+    keys: list[SealedGroupKey]

@@ -6,6 +6,7 @@ users       {_id: user id, role, organisation_id, department, display_name, stat
              unique: ed25519_fp, umbral_fp (a key belongs to one user: tracing relies on it)
 orgs        {_id: org id, name (unique), kind, created_by, created_at}
 challenges  {_id: nonce, user_id, expires_at}  TTL-deleted; taken at most once
+groups      {_id: group id, selector, version, created_by, created_at, rotated_at}
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from phr.service.mongo import Document
 USERS = "users"
 ORGS = "orgs"
 CHALLENGES = "challenges"
+GROUPS = "groups"
 
 
 class Duplicate(Exception):
@@ -45,6 +47,7 @@ class KgcStore:
         self.users = db[USERS]
         self.orgs = db[ORGS]
         self.challenges = db[CHALLENGES]
+        self.groups = db[GROUPS]
 
     async def ensure_indexes(self) -> None:
         await self.users.create_index("ed25519_fp", unique=True)
@@ -112,3 +115,24 @@ class KgcStore:
         if doc is None or doc["expires_at"] <= datetime.now(UTC):
             return None
         return doc
+
+    # ---------------------------------------------------------------- groups
+
+    async def insert_group(self, doc: Document) -> bool:
+        """False if the group exists already (same id: same selector)."""
+        try:
+            await self.groups.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def get_group(self, group_id: str) -> Document | None:
+        return await self.groups.find_one({"_id": group_id})
+
+    async def all_groups(self) -> list[Document]:
+        return [doc async for doc in self.groups.find()]
+
+    async def bump_group_version(self, group_id: str) -> None:
+        await self.groups.update_one(
+            {"_id": group_id}, {"$inc": {"version": 1}, "$set": {"rotated_at": datetime.now(UTC)}}
+        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,6 +70,8 @@ class Directory:
         self.key: SigningKey = runtime.signing_key
         self.credential_ttl_s = credential_ttl_s
         self._known_orgs: set[str] = set()
+        #: called with the revoked user's document after his revocation is emitted
+        self.revocation_hooks: list[Callable[[Document], Awaitable[Any]]] = []
 
     # ---------------------------------------------------------------- credentials
 
@@ -226,6 +229,8 @@ class Directory:
             correlation_id=correlation_id,
         )
         log.info("user.revoked", user_id=user_id, revoked_by=by)
+        for hook in self.revocation_hooks:
+            await hook(updated)
         return updated
 
     # ---------------------------------------------------------------- organisations

@@ -1,8 +1,9 @@
 """HTTP API of the ledger; thin handlers over the reader.
 
-Everything here is public for now: blocks, checkpoints and proofs are meant for anyone
-to verify. TODO(auth): restrict ``/v1/audit/{subject}`` to the patient, his delegates
-and auditors once phr.service.auth lands (it lists who did what to whom).
+Blocks, checkpoints and proofs are public: anyone may verify the log, and its events
+carry pseudonymous ids, segment names, hashes and sealed kfrags, never health data.
+The audit trail, a ready-made view of who did what to one patient, is for that patient,
+admins and services only.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from phr.ledger.wire import (
     InclusionProofOut,
     LedgerKeyOut,
 )
+from phr.service.auth import CurrentPrincipal
+from phr.service.problems import Forbidden
 
 router = APIRouter(prefix="/v1", tags=["ledger"])
 
@@ -106,8 +109,13 @@ async def get_consistency(
 
 @router.get("/audit/{subject}", summary="Every event about a patient, each with its proof")
 async def get_audit_trail(
-    subject: str, reader: ReaderDep, limit: Annotated[int, Query(ge=1, le=5000)] = 1000
+    subject: str,
+    reader: ReaderDep,
+    caller: CurrentPrincipal,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
 ) -> AuditTrailOut:
+    if caller.sub != subject and not (caller.is_service or caller.role == "admin"):
+        raise Forbidden("a patient's audit trail is for him, admins and services")
     return await reader.audit_trail(subject, limit)
 
 

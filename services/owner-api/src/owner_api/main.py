@@ -5,12 +5,16 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import owner_api
-from owner_api import api
+from owner_api import api, sharing_api
 from owner_api.cloud import CloudStore
+from owner_api.delegations import DelegationService
+from owner_api.directory import KgcDirectory
+from owner_api.grants import GrantService
+from owner_api.keys import KeyService
 from owner_api.outbox import OutboxRelay
 from owner_api.records import RecordService
 from owner_api.settings import Settings
-from owner_api.store import RecordStore
+from owner_api.store import AclStore, RecordStore
 from owner_api.sweeper import UploadSweeper
 from phr.service.app import create_service_app
 from phr.service.auth import get_authenticator_from_state
@@ -24,6 +28,21 @@ def cloud_store_url(settings: Settings) -> str:
     if settings.registry_file is None:
         raise ValueError("owner-api: set CLOUD_STORE_URL or REGISTRY_FILE")
     return Registry.load(settings.registry_file).url("cloud-store")
+
+
+def kgc_url(settings: Settings) -> str:
+    if settings.kgc_url:
+        return settings.kgc_url
+    if settings.registry_file is None:
+        raise ValueError("owner-api: set KGC_URL or REGISTRY_FILE")
+    return Registry.load(settings.registry_file).url("kgc")
+
+
+def srs_node_ids(settings: Settings) -> list[str]:
+    """The SRS nodes every grant must carry a kfrag for (none known: not checked)."""
+    if settings.registry_file is None:
+        return []
+    return sorted(Registry.load(settings.registry_file).srs_nodes())
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -42,7 +61,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             store, cloud, ttl_s=settings.pending_ttl_s, interval_s=settings.sweep_interval_s
         )
         records = RecordService(store, cloud, runtime, settings, sweeper, on_outbox=relay.wake)
-        runtime.state |= {"records": records, "store": store, "outbox": relay}
+        directory = KgcDirectory(
+            kgc_url(settings), auth.service_token, timeout_s=settings.kgc_timeout_s
+        )
+        runtime.stack.push_async_callback(directory.aclose)
+        acl = AclStore(runtime.db)
+        await acl.ensure_indexes()
+        wake = relay.wake
+        runtime.state |= {
+            "records": records,
+            "store": store,
+            "outbox": relay,
+            "grants": GrantService(
+                acl, directory, runtime, nodes=srs_node_ids(settings), on_outbox=wake
+            ),
+            "keys": KeyService(acl, store, runtime, on_outbox=wake),
+            "delegations": DelegationService(acl, directory, runtime, on_outbox=wake),
+        }
         runtime.background("outbox-relay", relay.run)
         runtime.background("upload-sweeper", sweeper.run)
 
@@ -50,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         name="owner-api",
         package="owner-api",
         settings=settings,
-        routers=[api.router],
+        routers=[api.router, sharing_api.router],
         setup=setup,
         auth=True,
         description=owner_api.__doc__ or "",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from owner_api.errors import ManifestInvalid, UploadMalformed, UploadTooLarge
 from owner_api.models import ID_PATTERN, UploadIn
 from owner_api.settings import Settings
 from phr.crypto.manifest import RecordManifest, SegmentEntry, verify_manifest
 from phr.crypto.signing import SignatureInvalid, VerifyKey
+from phr.events.records import RecordUploaded, SegmentSummary
 from phr.fhir.segments import SEGMENTS
 from phr.identity.tokens import Principal
 from phr.service.mongo import Document
@@ -79,3 +81,32 @@ def segment_summary(entry: SegmentEntry) -> Document:
         "tag_count": entry.tag_count,
         "resource_count": entry.resource_count,
     }
+
+
+def uploaded_event(
+    doc: Document, manifest: RecordManifest, uploaded_at: datetime
+) -> RecordUploaded:
+    """``record.uploaded`` for a committed record, with each segment's capsule.
+
+    SRS nodes re-encrypt the capsule announced here and pick the key grant by its
+    ``key_version``, so that is the version the capsule opens with (``capsule_version``:
+    equal to the ciphertext's version at upload, newer after a re-wrap). ``uploaded_at``
+    is the commit time, the same in every announcement of the record (``data_from``).
+    """
+    return RecordUploaded(
+        patient_id=doc["patient_id"],
+        record_id=doc["record_id"],
+        uploaded_by=doc["uploaded_by"],
+        uploaded_at=uploaded_at,
+        manifest_sha256=doc["manifest_sha256"],
+        segments=[
+            SegmentSummary(
+                segment=e.name,
+                key_version=e.capsule_version,
+                size=e.size,
+                sha256=e.sha256,
+                capsule=e.capsule,
+            )
+            for e in manifest.segments
+        ],
+    )

@@ -11,14 +11,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime
 
 import structlog
 
 from owner_api.store import RecordStore
+from phr.events.base import EventData
 from phr.events.envelope import Envelope
 from phr.service.kafka import EventPublisher
+from phr.service.mongo import Document
+from phr.service.runtime import ServiceRuntime
 
 log = structlog.get_logger("owner_api.outbox")
+
+
+def outbox_doc(
+    runtime: ServiceRuntime, type: str, data: EventData, *, subject: str, key: str
+) -> Document:
+    """The outbox document of one event, ``_id = "<type>:<key>"``: a key names one change,
+    so writing the same change twice (a retried request) fails on the unique ``_id``."""
+    event = runtime.event(
+        type,
+        data,
+        subject=subject,
+        correlation_id=structlog.contextvars.get_contextvars().get("correlation_id"),
+    )
+    return {
+        "_id": f"{type}:{key}",
+        "event_id": str(event.id),
+        "envelope": event.to_json_bytes().decode(),
+        "created_at": datetime.now(UTC),
+        "sent_at": None,
+    }
 
 
 class OutboxRelay:

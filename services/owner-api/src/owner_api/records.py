@@ -37,13 +37,14 @@ from owner_api.errors import (
     UploadInterrupted,
     UploadMalformed,
 )
-from owner_api.manifests import check_upload, segment_summary
+from owner_api.manifests import check_upload, segment_summary, uploaded_event
 from owner_api.models import UploadIn
 from owner_api.settings import Settings
 from owner_api.store import Duplicate, RecordStore, record_key
 from owner_api.sweeper import UploadSweeper
 from phr.crypto.canonical import canonical_json
-from phr.events.records import RecordDeleted, RecordUploaded, SegmentSummary
+from phr.crypto.manifest import RecordManifest
+from phr.events.records import RecordDeleted, RecordUploaded
 from phr.identity.tokens import Principal
 from phr.service.mongo import Document
 from phr.service.runtime import ServiceRuntime
@@ -243,23 +244,11 @@ class RecordService:
             raise UploadIncomplete(f"segments not stored yet: {missing}", missing=missing)
         record_id = doc["record_id"]
         await self.cloud.put_tags(patient_id, record_id, doc.get("tags", {}))
-        data = RecordUploaded(
-            patient_id=patient_id,
-            record_id=record_id,
-            uploaded_by=doc["uploaded_by"],
-            manifest_sha256=doc["manifest_sha256"],
-            segments=[
-                SegmentSummary(
-                    segment=s["name"],
-                    key_version=s["key_version"],
-                    size=s["size"],
-                    sha256=s["sha256"],
-                )
-                for s in doc["segments"]
-            ],
-        )
+        committed_at = datetime.now(UTC)
+        manifest = RecordManifest.model_validate(doc["signed_manifest"]["manifest"])
+        data = uploaded_event(doc, manifest, committed_at)
         outbox = self._outbox_doc("record.uploaded", patient_id, record_id, data)
-        if not await self.store.commit(patient_id, record_id, outbox):
+        if not await self.store.commit(patient_id, record_id, outbox, at=committed_at):
             now = await self.store.get(patient_id, record_id)
             if now is None or now["status"] != "committed":
                 raise UploadConflict("the upload was aborted or deleted during the commit")

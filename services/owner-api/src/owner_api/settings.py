@@ -31,5 +31,8 @@ class Settings(ServiceSettings):
     sweep_interval_s: float = Field(default=60.0, gt=0)
     #: how often the outbox relay looks for unsent events when not woken by a commit
     relay_interval_s: float = Field(default=1.0, gt=0)
+    #: the KGC's base URL (directory of users and groups); default: the registry's entry
+    kgc_url: str | None = None
+    kgc_timeout_s: float = Field(default=5.0, gt=0)
     #: timeout of one call to cloud-store that moves no ciphertext, seconds
     cloud_store_timeout_s: float = Field(default=10.0, gt=0)

@@ -10,8 +10,19 @@ The only module of owner-api that imports pymongo.
      created_at, touched_at, committed_at, deleted_at, deleted_by}
 
 ``outbox``: events written in the same transaction as the state change they announce,
-``_id = "<type>:<patient>/<record>"`` (so each record announces each change once),
-relayed to Kafka by :mod:`owner_api.outbox`.
+``_id = "<type>:<aggregate key>"`` (so each change is announced once; see each
+service for its key), relayed to Kafka by :mod:`owner_api.outbox`.
+
+The access-control collections (:class:`AclStore`)::
+
+    grants       _id "<patient>/<grant>": {patient_id, grant_id, grantee_user_id,
+                 grantee_group, group_id, receiving_pk, segments, not_before, expires_at,
+                 data_from, purpose, emergency, threshold, key_versions: [{segment,
+                 key_version}], granted_by, on_behalf_of, status, content_sha256,
+                 created_at, revoked_at, revoked_by, revoked_on_behalf_of}
+    patients     _id patient: {versions: {segment: n}, signed_keys, emergency_segments}
+    delegations  _id "<patient>/<delegate>": {patient_id, delegate_user_id, delegation_id,
+                 segments, active, sealed_keys: {segment: {version: b64u}}, changed_at}
 """
 
 from __future__ import annotations
@@ -30,6 +41,9 @@ from phr.service.mongo import Document
 RECORDS: Final = "records"
 OUTBOX: Final = "outbox"
 CONTRIBUTORS: Final = "contributors"
+GRANTS: Final = "grants"
+PATIENTS: Final = "patients"
+DELEGATIONS: Final = "delegations"
 T = TypeVar("T")
 
 
@@ -62,6 +76,33 @@ class RecordStore:
             return await session.with_transaction(fn)
 
     # ---------------------------------------------------------------- records
+
+    async def replace_manifest(
+        self,
+        patient_id: str,
+        record_id: str,
+        expected_sha256: str,
+        update: Document,
+        outbox_doc: Document,
+    ) -> bool:
+        """A committed record's manifest replaced (re-wrapped capsules) with its event."""
+
+        async def txn(session: AsyncClientSession) -> bool:
+            result = await self.records.update_one(
+                {
+                    "_id": record_key(patient_id, record_id),
+                    "status": "committed",
+                    "manifest_sha256": expected_sha256,
+                },
+                {"$set": update},
+                session=session,
+            )
+            if result.matched_count != 1:
+                return False
+            await self.outbox.insert_one(outbox_doc, session=session)
+            return True
+
+        return await self._transaction(txn)
 
     async def insert_pending(self, doc: Document) -> None:
         try:
@@ -100,11 +141,14 @@ class RecordStore:
             return_document=ReturnDocument.AFTER,
         )
 
-    async def commit(self, patient_id: str, record_id: str, outbox_doc: Document) -> bool:
-        """pending -> committed and the outbox event, atomically; False if not pending."""
+    async def commit(
+        self, patient_id: str, record_id: str, outbox_doc: Document, at: datetime | None = None
+    ) -> bool:
+        """pending -> committed (at ``at``) and the outbox event, atomically; False if not
+        pending."""
 
         async def txn(session: AsyncClientSession) -> bool:
-            now = datetime.now(UTC)
+            now = at or datetime.now(UTC)
             result = await self.records.update_one(
                 {"_id": record_key(patient_id, record_id), "status": "pending"},
                 {
@@ -223,6 +267,141 @@ class RecordStore:
 
     async def is_contributor(self, patient_id: str, org_id: str) -> bool:
         return await self.contributors.find_one({"_id": f"{patient_id}/{org_id}"}) is not None
+
+
+class AclStore:
+    """Grants, the patient's key versions and emergency segments, delegations.
+
+    Every change that announces an event writes its outbox document in the same
+    transaction; a duplicate outbox id means the change was made already (a retry).
+    """
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.db = db
+        self.grants = db[GRANTS]
+        self.patients = db[PATIENTS]
+        self.delegations = db[DELEGATIONS]
+        self.outbox = db[OUTBOX]
+
+    async def ensure_indexes(self) -> None:
+        await self.grants.create_index([("patient_id", ASCENDING), ("created_at", ASCENDING)])
+        await self.delegations.create_index([("patient_id", ASCENDING)])
+        await self.delegations.create_index([("delegate_user_id", ASCENDING)])
+
+    async def _with_events(
+        self,
+        change: Callable[[AsyncClientSession], Awaitable[bool]],
+        outbox_docs: list[Document],
+    ) -> bool:
+        """Run ``change``; if it applies (True), add the events. False: nothing written."""
+
+        async def txn(session: AsyncClientSession) -> bool:
+            if not await change(session):
+                return False
+            if outbox_docs:
+                await self.outbox.insert_many(outbox_docs, session=session)
+            return True
+
+        async with self.db.client.start_session() as session:
+            try:
+                return await session.with_transaction(txn)
+            except DuplicateKeyError:
+                return False
+
+    # ---------------------------------------------------------------- grants
+
+    async def insert_grant(self, doc: Document, outbox_doc: Document) -> bool:
+        async def change(session: AsyncClientSession) -> bool:
+            await self.grants.insert_one(doc, session=session)
+            return True
+
+        return await self._with_events(change, [outbox_doc])
+
+    async def get_grant(self, patient_id: str, grant_id: str) -> Document | None:
+        return await self.grants.find_one({"_id": f"{patient_id}/{grant_id}"})
+
+    async def list_grants(self, patient_id: str) -> list[Document]:
+        cursor = self.grants.find({"patient_id": patient_id}).sort("created_at", ASCENDING)
+        return [d async for d in cursor]
+
+    async def add_key_versions(
+        self, patient_id: str, grant_id: str, versions: list[Document], outbox_doc: Document
+    ) -> bool:
+        async def change(session: AsyncClientSession) -> bool:
+            result = await self.grants.update_one(
+                {"_id": f"{patient_id}/{grant_id}", "status": "active"},
+                {"$addToSet": {"key_versions": {"$each": versions}}},
+                session=session,
+            )
+            return result.matched_count == 1
+
+        return await self._with_events(change, [outbox_doc])
+
+    async def revoke_grant(
+        self, patient_id: str, grant_id: str, update: Document, outbox_doc: Document
+    ) -> bool:
+        async def change(session: AsyncClientSession) -> bool:
+            result = await self.grants.update_one(
+                {"_id": f"{patient_id}/{grant_id}", "status": "active"},
+                {"$set": {"status": "revoked", **update}},
+                session=session,
+            )
+            return result.matched_count == 1
+
+        return await self._with_events(change, [outbox_doc])
+
+    # ---------------------------------------------------------------- patient keys
+
+    async def patient(self, patient_id: str) -> Document:
+        return await self.patients.find_one({"_id": patient_id}) or {"_id": patient_id}
+
+    async def rotate(
+        self,
+        patient_id: str,
+        segments: list[str],
+        events: Callable[[dict[str, int]], list[Document]],
+    ) -> dict[str, int]:
+        """Each segment's version + 1 (from 1 when never rotated), with their events."""
+        new: dict[str, int] = {}
+
+        async def change(session: AsyncClientSession) -> bool:
+            doc = await self.patients.find_one({"_id": patient_id}, session=session) or {}
+            versions = doc.get("versions", {})
+            new.clear()
+            new.update({s: int(versions.get(s, 1)) + 1 for s in segments})
+            await self.patients.update_one(
+                {"_id": patient_id},
+                {"$set": {f"versions.{s}": v for s, v in new.items()}},
+                upsert=True,
+                session=session,
+            )
+            await self.outbox.insert_many(events(new), session=session)
+            return True
+
+        async with self.db.client.start_session() as session:
+            await session.with_transaction(change)
+        return new
+
+    async def set_patient_fields(self, patient_id: str, fields: Document) -> None:
+        await self.patients.update_one({"_id": patient_id}, {"$set": fields}, upsert=True)
+
+    # ---------------------------------------------------------------- delegations
+
+    async def get_delegation(self, patient_id: str, delegate_id: str) -> Document | None:
+        return await self.delegations.find_one({"_id": f"{patient_id}/{delegate_id}"})
+
+    async def delegations_of(self, patient_id: str) -> list[Document]:
+        cursor = self.delegations.find({"patient_id": patient_id}).sort("_id", ASCENDING)
+        return [d async for d in cursor]
+
+    async def put_delegation(self, doc: Document, outbox_doc: Document) -> bool:
+        async def change(session: AsyncClientSession) -> bool:
+            await self.delegations.replace_one(
+                {"_id": doc["_id"]}, doc, upsert=True, session=session
+            )
+            return True
+
+        return await self._with_events(change, [outbox_doc])
 
 
 def without_id(doc: Document) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
+from phr.events.selectors import selector_matches
 from phr.identity.roles import STAFF
 from srs.models import GrantInfo, RecordInfo
 
@@ -50,15 +51,6 @@ BEFORE_DATA_FROM: Final = "record predates the grant's data_from"
 NO_KEY_GRANT: Final = "no key grant for this key version"
 BREAKGLASS_NEEDS_REASON: Final = "break-glass needs a reason"
 REENCRYPTION_FAILED: Final = "re-encryption failed"
-
-#: selector keys a group grant may use, and the token attribute each one reads
-_SELECTOR_KEYS: Final[Mapping[str, str]] = {
-    "role": "role",
-    "org": "org",
-    "organisation_id": "org",
-    "dept": "dept",
-    "department": "dept",
-}
 
 
 @dataclass(frozen=True)
@@ -97,15 +89,8 @@ Decision = Allowed | Denied
 
 
 def group_matches(selector: Mapping[str, str] | None, caller: Caller) -> bool:
-    """Every selector attribute equals the caller's; an empty or unknown selector matches
-    nobody (fail closed)."""
-    if not selector:
-        return False
-    for key, wanted in selector.items():
-        attribute = _SELECTOR_KEYS.get(key)
-        if attribute is None or caller.attribute(attribute) != wanted:
-            return False
-    return True
+    """Every selector attribute equals the caller's (see :mod:`phr.events.selectors`)."""
+    return selector_matches(selector, role=caller.role, org=caller.org, dept=caller.dept)
 
 
 def addressed_to(grant: GrantInfo, caller: Caller) -> bool:

@@ -46,6 +46,8 @@ from phr.events.catalog import parse_data
 from phr.events.envelope import Envelope, EnvelopeInvalid
 from phr.events.records import RecordDeleted, RecordUploaded
 from phr.events.users import UserEnrolled, UserRevoked
+from phr.service.producers import KGC, OWNER_API
+from phr.service.producers import producer_verifier as verify_producers
 from srs.errors import AuthorUnknown, GrantRejected
 from srs.models import (
     Delegation,
@@ -61,8 +63,6 @@ from srs.verification import NodeIdentity, verify_acl_grant
 
 log = structlog.get_logger("srs.handlers")
 
-OWNER_API: Final = "owner-api"
-KGC: Final = "kgc"
 #: the only producer each consumed type may come from
 PRODUCERS: Final[Mapping[str, str]] = {
     "acl.granted": OWNER_API,
@@ -79,20 +79,8 @@ GRANTEE_REVOKED: Final = "grantee revoked"
 
 
 def producer_verifier(keys: Mapping[str, VerifyKey]) -> Callable[[Envelope], Awaitable[None]]:
-    """A consumer ``verify`` hook: the right producer, and its signature holds."""
-
-    async def verify(event: Envelope) -> None:
-        producer = PRODUCERS.get(event.type)
-        if producer is None:
-            return  # not ours: the consumer skips it unapplied
-        if event.source != producer:
-            raise EnvelopeInvalid(f"{event.type} from {event.source!r}, only {producer} may")
-        key = keys.get(producer)
-        if key is None:
-            raise EnvelopeInvalid(f"no public key known for {producer}")
-        event.verify(key)
-
-    return verify
+    """A consumer ``verify`` hook: the right producer (:data:`PRODUCERS`), and its signature."""
+    return verify_producers(keys, PRODUCERS)
 
 
 @dataclass

@@ -4,6 +4,7 @@ from phr.client.access import (
     decrypt_record,
     decrypt_segment,
     grantee_secret,
+    open_granted,
     owner_secret,
 )
 from phr.client.grant import Grant, SrsNode, make_grant
@@ -33,6 +34,7 @@ __all__ = [
     "encrypt_segment",
     "grantee_secret",
     "make_grant",
+    "open_granted",
     "owner_secret",
     "rewrap_capsule",
     "rotate_segment",

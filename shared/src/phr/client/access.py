@@ -9,7 +9,13 @@ from phr.crypto.errors import FormatError
 from phr.crypto.grants import GrantDocument
 from phr.crypto.keys import PatientMasterKey, UserKeys
 from phr.crypto.manifest import RecordManifest, SegmentEntry, SignedRecordManifest, verify_manifest
-from phr.crypto.pre import KeyCapsule, open_capsule, open_reencrypted
+from phr.crypto.pre import (
+    KeyCapsule,
+    PreSecretKey,
+    open_capsule,
+    open_reencrypted,
+    open_reencrypted_skipping,
+)
 from phr.crypto.segment_secret import SegmentSecret
 from phr.crypto.signing import VerifyKey
 from phr.crypto.stream import ByteSource, SegmentContext, SegmentDecryptor
@@ -35,6 +41,31 @@ def grantee_secret(
     verifying, delegating, _ = grant.keys()
     return open_reencrypted(
         user.pre,
+        KeyCapsule.from_b64(entry.capsule),
+        cfrags,
+        threshold=grant.threshold,
+        verifying_pk=verifying,
+        delegating_pk=delegating,
+    )
+
+
+def open_granted(
+    receiving_sk: PreSecretKey, entry: SegmentEntry, grant: GrantDocument, cfrags: Sequence[bytes]
+) -> tuple[SegmentSecret, list[int]]:
+    """Like :func:`grantee_secret`, tolerating lying nodes: cfrags that do not verify are
+    skipped; the capsule opens with ``threshold`` valid ones.
+
+    ``receiving_sk`` is the key the grant names (``grant.receiving_pk``): the user's own,
+    or a group key he holds. Returns the secret and the indices of rejected cfrags;
+    raises ``NotEnoughFragments`` below the threshold of valid ones.
+    """
+    if grant.segment != entry.name:
+        raise FormatError(f"grant is for {grant.segment!r}, segment is {entry.name!r}")
+    if receiving_sk.public_key().b64() != grant.receiving_pk:
+        raise FormatError("the grant names another receiving key")
+    verifying, delegating, _ = grant.keys()
+    return open_reencrypted_skipping(
+        receiving_sk,
         KeyCapsule.from_b64(entry.capsule),
         cfrags,
         threshold=grant.threshold,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from phr.crypto.grants import GrantDocument, SignedGrant, sign_grant
 from phr.crypto.keys import PatientMasterKey
-from phr.crypto.pre import PrePublicKey, generate_kfrags
+from phr.crypto.pre import PrePublicKey, PreSecretKey, generate_kfrags
 from phr.crypto.seal import NodePublicKey, seal
 from phr.crypto.signing import SigningKey
 
@@ -45,12 +45,49 @@ def make_grant(
     purpose: str | None = None,
 ) -> Grant:
     """One kfrag per node (N = len(nodes)); any ``threshold`` nodes together re-encrypt."""
+    return make_grant_from_keys(
+        master.segment_secret_key(segment, key_version),
+        master.kfrag_signer(),
+        author,
+        patient_id=patient_id,
+        grantee_id=grantee_id,
+        grantee_pk=grantee_pk,
+        segment=segment,
+        key_version=key_version,
+        nodes=nodes,
+        threshold=threshold,
+        grant_id=grant_id,
+        not_before=not_before,
+        expires_at=expires_at,
+        purpose=purpose,
+    )
+
+
+def make_grant_from_keys(
+    segment_sk: PreSecretKey,
+    kfrag_signer: PreSecretKey,
+    author: SigningKey,
+    *,
+    patient_id: str,
+    grantee_id: str,
+    grantee_pk: PrePublicKey,
+    segment: str,
+    key_version: int,
+    nodes: Sequence[SrsNode],
+    threshold: int,
+    grant_id: str | None = None,
+    not_before: str | None = None,
+    expires_at: str | None = None,
+    purpose: str | None = None,
+) -> Grant:
+    """:func:`make_grant` from a segment secret key held directly (a delegate's case:
+    the patient handed him that key; he signs kfrags with his own Umbral key)."""
     if len({n.node_id for n in nodes}) != len(nodes):
         raise ValueError("SRS node ids must be unique")
     grant_id = grant_id or str(uuid.uuid4())
-    segment_sk = master.segment_secret_key(segment, key_version)
-    signer = master.kfrag_signer()
-    kfrags = generate_kfrags(segment_sk, grantee_pk, signer, threshold=threshold, shares=len(nodes))
+    kfrags = generate_kfrags(
+        segment_sk, grantee_pk, kfrag_signer, threshold=threshold, shares=len(nodes)
+    )
     sealed = {
         node.node_id: seal(node.public_key, kfrag, node_id=node.node_id, grant_id=grant_id)
         for node, kfrag in zip(nodes, kfrags, strict=True)
@@ -64,7 +101,7 @@ def make_grant(
         threshold=threshold,
         delegating_pk=segment_sk.public_key().b64(),
         receiving_pk=grantee_pk.b64(),
-        verifying_pk=signer.public_key().b64(),
+        verifying_pk=kfrag_signer.public_key().b64(),
         kfrag_sha256={n: hashlib.sha256(s).hexdigest() for n, s in sealed.items()},
         not_before=not_before,
         expires_at=expires_at,

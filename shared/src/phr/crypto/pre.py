@@ -232,3 +232,72 @@ def open_reencrypted(
     if raw is None:
         raise CapsuleOpenError("capsule does not open with these cfrags")
     return _secret(bytes(raw))
+
+
+def open_reencrypted_skipping(
+    receiving_sk: PreSecretKey,
+    capsule: KeyCapsule,
+    cfrags: Sequence[bytes],
+    *,
+    threshold: int,
+    verifying_pk: PrePublicKey,
+    delegating_pk: PrePublicKey,
+) -> tuple[SegmentSecret, list[int]]:
+    """Like :func:`open_reencrypted`, but a cfrag that does not verify is skipped.
+
+    For a reader that gathers cfrags from N nodes of which some may lie: every cfrag is
+    checked (so a liar is named even when honest nodes suffice), forged, foreign or
+    garbage ones are set aside, and the capsule opens with the distinct ones that
+    verify. Returns the secret and the indices of the cfrags rejected; raises
+    :class:`NotEnoughFragments` when fewer than ``threshold`` verify.
+    """
+    umbral_capsule = capsule._umbral()
+    receiving_pk = receiving_sk.public_key()._umbral()
+    verified: list[umbral_pre.VerifiedCapsuleFrag] = []
+    seen: set[bytes] = set()
+    rejected: list[int] = []
+    for i, cfrag in enumerate(cfrags):
+        if cfrag in seen:
+            continue
+        try:
+            verified.append(
+                umbral_pre.CapsuleFrag.from_bytes(cfrag).verify(
+                    umbral_capsule, verifying_pk._umbral(), delegating_pk._umbral(), receiving_pk
+                )
+            )
+            seen.add(cfrag)
+        except (_VerificationError, ValueError, TypeError):
+            rejected.append(i)
+    if len(verified) < threshold:
+        raise NotEnoughFragments(
+            f"{len(verified)} valid cfrags ({len(rejected)} rejected), threshold is {threshold}"
+        )
+    try:
+        raw = umbral_pre.decrypt_reencrypted(
+            receiving_sk._sk, delegating_pk._umbral(), umbral_capsule, verified, capsule.wrapped
+        )
+    except ValueError as exc:
+        raise CapsuleOpenError("capsule does not open with these cfrags") from exc
+    if raw is None:
+        raise CapsuleOpenError("capsule does not open with these cfrags")
+    return _secret(bytes(raw)), rejected
+
+
+def seal_to_key(receiving_pk: PrePublicKey, plaintext: bytes) -> KeyCapsule:
+    """Encrypt short key material (a secret key) to an Umbral public key.
+
+    Used to hand a group secret to a member, or a segment key to a delegate; the
+    result opens only with :func:`open_sealed_key` and the matching secret key.
+    """
+    capsule, wrapped = umbral_pre.encrypt(receiving_pk._umbral(), plaintext)
+    return KeyCapsule(bytes(capsule), bytes(wrapped))
+
+
+def open_sealed_key(receiving_sk: PreSecretKey, sealed: KeyCapsule) -> bytes:
+    """Open what :func:`seal_to_key` sealed; :class:`CapsuleOpenError` for another key."""
+    try:
+        return bytes(
+            umbral_pre.decrypt_original(receiving_sk._sk, sealed._umbral(), sealed.wrapped)
+        )
+    except ValueError as exc:
+        raise CapsuleOpenError("sealed key does not open with this key") from exc
