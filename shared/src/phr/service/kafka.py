@@ -84,6 +84,7 @@ async def kafka_consumer(
         session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=settings.heartbeat_interval_ms,
         request_timeout_ms=max(settings.request_timeout_ms, settings.session_timeout_ms + 1000),
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
     )
     await _start_with_retry(consumer.start)
     try:

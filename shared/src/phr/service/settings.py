@@ -33,6 +33,9 @@ class KafkaSettings(BaseModel):
     #: events; each batch is one broker round trip (an S3 write on Tansu), so a burst of
     #: requests waits on many round trips. Must stay below max_request_size (1 MiB).
     max_batch_bytes: int = 512 * 1024
+    #: longest a fetch waits for new records; bounds how soon a revocation is seen
+    #: (aiokafka's 500 ms default would eat half of the 1 s revocation budget)
+    fetch_max_wait_ms: int = 100
 
 
 class MongoSettings(BaseModel):
