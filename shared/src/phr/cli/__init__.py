@@ -9,6 +9,7 @@ import typer
 
 from phr.cli import identity as _identity
 from phr.cli import records as _records
+from phr.cli import sharing as _sharing
 from phr.cli.home import Home
 from phr.cli.session import Session
 
@@ -27,6 +28,7 @@ app.add_typer(_events.app, name="events")
 app.add_typer(_ledger.app, name="ledger")
 _identity.register(app)
 _records.register(app)
+_sharing.register(app)
 
 
 @app.callback()

@@ -70,6 +70,12 @@ def enrol(
                 pin=pin,
             )
         )
+        if master is not None:
+            # Publish the segment public keys, so contributors can write to this patient.
+            from phr.cli.sharing import sharing_client
+
+            async with sharing_client(s) as sharing:
+                await sharing.publish_keys(answer["user_id"])
         return {
             "user_id": answer["user_id"],
             "status": answer["status"],

@@ -14,6 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from phr.cli.home import CliError
 from phr.cli.output import emit, err_console
 from phr.cli.session import Session, run, session_from
+from phr.cli.sharing import sharing_client
 from phr.client.record import OwnerKeys
 from phr.sdk.records import RecordsClient
 
@@ -69,11 +70,13 @@ def upload(
         patient_id = _patient(s, patient)
         if material.master is None or patient_id != material.user_id:
             raise CliError("only the patient uploads with his own keys (contributors: later)")
+        async with sharing_client(s) as sharing:
+            versions = await sharing.versions(patient_id)  # encrypt to the current keys
         async with records_client(s) as client, progress(s, f"encrypting and uploading {bundle}"):
             info = await client.upload_record(
                 doc,
                 patient_id=patient_id,
-                keys=OwnerKeys(material.master),
+                keys=OwnerKeys(material.master, versions),
                 author=material.user.signing,
             )
         return info.model_dump(mode="json")
