@@ -8,6 +8,7 @@ ciphertext and decrypts on the client.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,15 @@ from phr.sdk.access import AccessDenied, AccessError
 from phr.sdk.records import new_record_id
 from tests.support.identity import bearer, service_url
 from tests.support.records import marked_bundle
-from tests.support.sharing import World, grant, lying_node, reader, restart, sharing_world
+from tests.support.sharing import (
+    SLOW_S,
+    World,
+    grant,
+    lying_node,
+    reader,
+    restart,
+    sharing_world,
+)
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -158,6 +167,19 @@ async def test_forged_cfrags_are_detected_and_honest_nodes_suffice(
         assert seg.rejected_nodes == ["srs-3"]
         assert seg.nodes == ["srs-1", "srs-2"]
     assert segments_in(opened.bundle) == {"labs", "conditions"}
+
+
+async def test_a_slow_node_is_left_behind(stack: Any, shared: Shared) -> None:
+    async with lying_node(stack, impersonate="srs-3", mode="slow"):
+        async with reader(stack, shared.world.doctor) as doctor:
+            started = time.monotonic()
+            opened = await doctor.open_record(
+                shared.patient_id, shared.record_id, ["labs"], validate=False
+            )
+            # the per-node timeout (2 s) bounds the wait, not the slow node (3 s)
+            assert time.monotonic() - started < SLOW_S
+    assert opened.access.answered_nodes == ["srs-1", "srs-2"]
+    assert segments_in(opened.bundle) == {"labs"}
 
 
 async def test_requests_cfrags_and_ciphertext_are_bound_to_their_user(

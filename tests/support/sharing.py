@@ -225,7 +225,10 @@ def port_of(stack: Any, name: str) -> int:
     return int(stack.p.ports[service_spec(name).port_key])
 
 
-ForgeMode = Literal["foreign", "garbage"]
+#: foreign: cfrags from someone else's kfrag; garbage: random bytes; slow: answers only
+#: after ``SLOW_S`` seconds (past user-api's per-node timeout)
+ForgeMode = Literal["foreign", "garbage", "slow"]
+SLOW_S = 3.0
 
 
 def foreign_cfrag(receiving_pk: PrePublicKey) -> bytes:
@@ -245,7 +248,8 @@ def foreign_cfrag(receiving_pk: PrePublicKey) -> bytes:
 
 
 def lying_node_app(stack: Any, impersonate: str, honest: str, mode: ForgeMode) -> FastAPI:
-    """An SRS node that signs with ``impersonate``'s real key but returns forged cfrags.
+    """An SRS node that signs with ``impersonate``'s real key but returns forged cfrags
+    (or answers too late).
 
     It asks the honest node (with the caller's own token) for a genuine answer, swaps
     every cfrag for a forged one, names itself ``impersonate`` and signs the result:
@@ -261,6 +265,8 @@ def lying_node_app(stack: Any, impersonate: str, honest: str, mode: ForgeMode) -
     @app.post("/v1/reencrypt")
     async def reencrypt_route(request: Request) -> JSONResponse:
         body = await request.json()
+        if mode == "slow":
+            await asyncio.sleep(SLOW_S)
         async with httpx.AsyncClient(timeout=5) as http:
             resp = await http.post(
                 f"{honest_url}/v1/reencrypt",

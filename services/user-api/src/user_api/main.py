@@ -2,19 +2,97 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import httpx
 from fastapi import FastAPI
 
 import user_api
+from phr.crypto.signing import VerifyKey
 from phr.service.app import create_service_app
+from phr.service.auth import get_authenticator_from_state, issuer_keys
+from phr.service.producers import producer_verifier
+from phr.service.registry import Registry
+from phr.service.runtime import ServiceRuntime
+from user_api import api
+from user_api.access import AccessService
+from user_api.events import TOPICS, TYPES, EventHandlers, producer_rules
+from user_api.fanout import SrsFanout, SrsNodeRef
+from user_api.search import SearchService
 from user_api.settings import Settings
+from user_api.store import MongoStore
+from user_api.upstream import Upstream
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+
+    async def setup(runtime: ServiceRuntime) -> None:
+        if settings.registry_file is None:
+            raise ValueError("user-api needs REGISTRY_FILE (owner-api, cloud-store, SRS nodes)")
+        registry = Registry.load(settings.registry_file)
+        store = MongoStore(runtime.db)
+        await store.ensure_indexes()
+        runtime.consume(
+            TOPICS,
+            EventHandlers(store),
+            verify=producer_verifier(issuer_keys(registry), producer_rules(registry)),
+            types=TYPES,
+        )
+        runtime.checks["events"] = _consumer_ready(runtime)
+        auth = get_authenticator_from_state(runtime.state)
+        # One pool for every upstream: SRS nodes, owner-api and cloud-store (the
+        # per-node timeout is enforced by the fan-out itself).
+        http = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.upstream_timeout_s, connect=2.0),
+            limits=httpx.Limits(max_connections=128, max_keepalive_connections=32),
+        )
+        runtime.stack.push_async_callback(http.aclose)
+        upstream = Upstream(
+            http,
+            owner_api=registry.url("owner-api"),
+            cloud_store=registry.url("cloud-store"),
+            token=auth.service_token,
+        )
+        nodes = [
+            SrsNodeRef(name, entry.url.rstrip("/"), VerifyKey.from_b64(entry.ed25519_public))
+            for name, entry in registry.srs_nodes().items()
+        ]
+        runtime.state.update(
+            user_store=store,
+            search_service=SearchService(
+                store, upstream, max_records=settings.max_records_per_patient
+            ),
+            access_service=AccessService(
+                runtime,
+                store,
+                upstream,
+                SrsFanout(http, nodes, timeout_s=settings.srs_timeout_s),
+                threshold=settings.srs_threshold,
+                access_ttl_s=settings.access_ttl_s,
+                retention_s=settings.access_retention_s,
+            ),
+        )
+
     return create_service_app(
         name="user-api",
         package="user-api",
         settings=settings,
+        routers=[api.router],
+        setup=setup,
         auth=True,
         description=user_api.__doc__ or "",
     )
+
+
+def _consumer_ready(runtime: ServiceRuntime) -> Any:
+    """Ready once the grant/break-glass consumer holds its partitions and has polled."""
+
+    async def check(_: float) -> None:
+        for worker in runtime.consumers:
+            mine = worker.group_id == runtime.name
+            if mine and worker.polls > 0 and worker.consumer.assignment():
+                return
+        raise ConnectionError("event consumer not assigned yet")
+
+    return check

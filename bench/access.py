@@ -1,0 +1,109 @@
+"""A data user's read of a 2 MB record, end to end, against a running stack.
+
+    PHR_PORT_OFFSET=1500 uv run python bench/access.py --profile test
+
+- ``access_2mb_p50_ms``: ``AccessClient.fetch_record`` of one ~2 MB FHIR record (the
+  Synthea fixture grown to 2 MB of JSON, every segment granted to the doctor), from
+  the call to the merged Bundle: ``POST /v1/access`` (``access.requested`` published,
+  manifest from owner-api, three SRS nodes asked at once, each publishing its access
+  events before it answers), every node signature, grant and cfrag verified, the
+  ciphertext streamed from cloud-store through user-api, SHA-256 checked, decrypted,
+  merged. FHIR schema validation excluded (as in bench/records.py). Median of ``--n``.
+- ``access_request_p50_ms``: the ``POST /v1/access`` round trip alone (cfrags opened).
+- ``client_cpu_p50_ms``: CPU time of the reader's process per read (verification,
+  capsules, SHA-256, AES-GCM, JSON parsing and merging of 2 MB of FHIR).
+- ``load_avg_1m``: the machine's load when the figures were taken (2 cores, shared).
+
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.records import bundle_of  # noqa: E402
+from phr.client import OwnerKeys, encrypt_record  # noqa: E402
+from phr.sdk.records import new_record_id  # noqa: E402
+from tests.support.sharing import grant, reader, sharing_world  # noqa: E402
+from tests.support.stack import stack_module  # noqa: E402
+
+MB = 10**6
+
+
+def p50(values: list[float]) -> float:
+    return round(statistics.median(values) * 1000, 1)
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--profile", default=os.environ.get("PHR_PROFILE", "test"))
+    ap.add_argument("--n", type=int, default=30)
+    args = ap.parse_args()
+    mod = stack_module()
+    stack = mod.Stack(mod._profile(args.profile))
+    world = await sharing_world(stack)
+    patient = world.patient
+    bundle = bundle_of(2 * MB)
+    record = encrypt_record(
+        bundle,
+        patient_id=patient.id,
+        record_id=new_record_id(),
+        keys=OwnerKeys(patient.master),
+        author=patient.user.keys.signing,
+        validate=False,
+    )
+    rid = record.manifest.record_id
+    async with patient.records() as records:
+        await records.upload_encrypted_record(record)
+    segments = sorted(record.segments)
+    await grant(stack, patient, world.doctor, segments)
+
+    async with reader(stack, world.doctor) as doctor:
+        deadline = time.monotonic() + 60
+        while True:  # every node has the grant and the record
+            access = await doctor.request_access(patient.id, rid)
+            if len(access.opened) == len(segments) and len(access.answered_nodes) == 3:
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"not readable: {access.denied}")
+            await asyncio.sleep(0.2)
+        full, requests, cpu = [], [], []
+        for i in range(args.n + 3):
+            c0 = time.process_time()
+            t0 = time.perf_counter()
+            got = await doctor.fetch_record(patient.id, rid, validate=False)
+            t1 = time.perf_counter()
+            c1 = time.process_time()
+            await doctor.request_access(patient.id, rid)
+            t2 = time.perf_counter()
+            if i >= 3:  # warm-ups
+                full.append(t1 - t0)
+                requests.append(t2 - t1)
+                cpu.append(c1 - c0)
+        assert len(got["entry"]) == len(bundle["entry"])
+    out: dict[str, Any] = {
+        "record_json_bytes": len(json.dumps(bundle)),
+        "ciphertext_bytes": sum(e.size for e in record.manifest.segments),
+        "segments": len(segments),
+        "access_2mb_p50_ms": p50(full),
+        "access_2mb_p90_ms": round(sorted(full)[int(len(full) * 0.9) - 1] * 1000, 1),
+        "access_request_p50_ms": p50(requests),
+        "client_cpu_p50_ms": p50(cpu),
+        "load_avg_1m": os.getloadavg()[0],
+        "n": args.n,
+    }
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

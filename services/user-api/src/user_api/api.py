@@ -1,0 +1,120 @@
+"""user-api's HTTP routes: thin handlers over SearchService and AccessService."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
+
+from phr.service.auth import PatientSelf
+from phr.service.problems import PROBLEM_JSON
+from user_api.deps import AccessDep, BearerToken, DataUser, SearchDep, StoreDep
+from user_api.models import (
+    ID_PATTERN,
+    AccessIn,
+    AccessOut,
+    BreakglassList,
+    BreakglassOut,
+    SearchIn,
+    SearchOut,
+    SharedOut,
+)
+
+router = APIRouter(prefix="/v1")
+
+Id = Annotated[str, Path(pattern=ID_PATTERN)]
+
+
+def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"content": {PROBLEM_JSON: {}}} for code in codes}
+
+
+@router.post(
+    "/search",
+    tags=["search"],
+    summary="Segments granted to the caller that hold every trapdoor's keyword",
+    responses=_problems(401, 403, 503),
+)
+async def search(body: SearchIn, caller: DataUser, searches: SearchDep) -> SearchOut:
+    return SearchOut(matches=await searches.search(caller, body.trapdoors, body.patient_id))
+
+
+@router.get(
+    "/shared",
+    tags=["search"],
+    summary="Patients who granted the caller segments, and their records holding them",
+    responses=_problems(401, 403, 503),
+)
+async def shared(
+    caller: DataUser,
+    searches: SearchDep,
+    patient_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+) -> SharedOut:
+    return SharedOut(patients=await searches.shared_with(caller, patient_id))
+
+
+@router.post(
+    "/access",
+    tags=["access"],
+    summary="Ask every SRS node for cfrags of a record's segments (t of N suffice)",
+    responses=_problems(401, 403, 404, 410, 422, 503),
+)
+async def request_access(
+    body: AccessIn, caller: DataUser, token: BearerToken, access: AccessDep, request: Request
+) -> AccessOut:
+    correlation_id: str | None = getattr(request.state, "correlation_id", None)
+    return await access.request_access(caller, token, body, correlation_id=correlation_id)
+
+
+@router.get(
+    "/access/{request_id}/segments/{segment}",
+    tags=["access"],
+    summary="A granted segment's ciphertext (streamed; this request's caller, while valid)",
+    response_class=StreamingResponse,
+    responses=_problems(401, 403, 404, 410, 503),
+)
+async def download_segment(
+    request_id: Id, segment: Id, caller: DataUser, access: AccessDep
+) -> StreamingResponse:
+    blob = await access.open_segment(caller, request_id, segment)
+    headers = {"X-Content-SHA256": blob.sha256, "Content-Length": str(blob.size)}
+    return StreamingResponse(
+        blob.chunks,
+        media_type="application/octet-stream",
+        headers=headers,
+        background=BackgroundTask(blob.aclose),
+    )
+
+
+@router.get(
+    "/breakglass",
+    tags=["break-glass"],
+    summary="Break-glass accesses to the caller's own records, flagged for review",
+    responses=_problems(401, 403),
+)
+async def breakglass(
+    patient_id: Annotated[str, Query(pattern=ID_PATTERN)],
+    _: PatientSelf,
+    store: StoreDep,
+) -> BreakglassList:
+    docs = await store.breakglass_of(patient_id)
+    return BreakglassList(
+        patient_id=patient_id,
+        accesses=[
+            BreakglassOut(
+                request_id=str(d["_id"]),
+                patient_id=d["patient_id"],
+                record_id=d.get("record_id"),
+                requester_id=d["requester_id"],
+                segments=sorted(d.get("segments", [])),
+                reason=d["reason"],
+                nodes=sorted(d.get("nodes", [])),
+                expires_in_s=int(d.get("expires_in_s", 0)),
+                first_seen=d["first_seen"],
+                review=d.get("review", "pending"),
+            )
+            for d in docs
+        ],
+    )

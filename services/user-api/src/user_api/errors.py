@@ -1,0 +1,71 @@
+"""This service's errors (rendered as RFC 9457 problem+json by phr.service.problems).
+
+DomainError (phr.service.problems)
+├── Forbidden (403)
+│   ├── NotADataUser              a service token where a data user's is needed
+│   ├── NotYourRequest            another user's access request
+│   └── SegmentNotGranted         a segment the access request did not obtain
+├── NotFound (404)
+│   ├── AccessRequestNotFound
+│   └── RecordNotFound            owner-api knows no such committed record
+├── Gone (410)
+│   ├── AccessExpired             the request's download window has passed
+│   └── RecordGone                the record was deleted
+├── BreakglassNeedsReason (422)   break-glass asked without a reason
+└── Unavailable (503)
+    ├── SrsUnavailable            fewer than t SRS nodes answered; names the others
+    ├── UpstreamUnavailable       owner-api or cloud-store did not answer
+    └── AuditUnavailable          access.requested could not be published
+"""
+
+from __future__ import annotations
+
+from phr.service.problems import DomainError, Forbidden, NotFound, Unavailable
+
+
+class NotADataUser(Forbidden):
+    title, slug = "Not a data user", "not-a-data-user"
+
+
+class NotYourRequest(Forbidden):
+    title, slug = "Not your access request", "not-your-request"
+
+
+class SegmentNotGranted(Forbidden):
+    title, slug = "Segment not granted", "segment-not-granted"
+
+
+class AccessRequestNotFound(NotFound):
+    title, slug = "Access request not found", "access-request-not-found"
+
+
+class RecordNotFound(NotFound):
+    title, slug = "Record not found", "record-not-found"
+
+
+class Gone(DomainError):
+    status, title, slug = 410, "Gone", "gone"
+
+
+class AccessExpired(Gone):
+    title, slug = "Access expired", "access-expired"
+
+
+class RecordGone(Gone):
+    title, slug = "Record deleted", "record-gone"
+
+
+class BreakglassNeedsReason(DomainError):
+    status, title, slug = 422, "Break-glass needs a reason", "breakglass-needs-reason"
+
+
+class SrsUnavailable(Unavailable):
+    title, slug = "Not enough SRS nodes", "srs-unavailable"
+
+
+class UpstreamUnavailable(Unavailable):
+    title, slug = "Upstream service unavailable", "upstream-unavailable"
+
+
+class AuditUnavailable(Unavailable):
+    title, slug = "Audit trail unavailable", "audit-unavailable"

@@ -1,0 +1,118 @@
+"""Request and response bodies of user-api's routes (what the OpenAPI shows)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+HEX64 = r"^[0-9a-f]{64}$"
+
+Id = Annotated[str, Field(pattern=ID_PATTERN)]
+Trapdoor = Annotated[str, Field(pattern=HEX64)]
+
+
+class SearchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    trapdoors: list[Trapdoor] = Field(
+        min_length=1,
+        max_length=32,
+        description="HMAC trapdoors of one search key; a segment matches if it has them all",
+    )
+    patient_id: Id | None = Field(default=None, description="only this patient's records")
+
+
+class SearchMatch(BaseModel):
+    patient_id: str
+    record_id: str
+    segment: str
+
+
+class SearchOut(BaseModel):
+    matches: list[SearchMatch]
+
+
+class SharedRecord(BaseModel):
+    record_id: str
+    uploaded_by: str = Field(description="the patient, or a contributor (own search keys)")
+    uploaded_at: datetime | None
+    segments: dict[str, int] = Field(description="granted segment -> key version")
+
+
+class SharedPatient(BaseModel):
+    patient_id: str
+    segments: list[str] = Field(description="segments granted to the caller")
+    records: list[SharedRecord]
+
+
+class SharedOut(BaseModel):
+    patients: list[SharedPatient]
+
+
+class AccessIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    patient_id: Id
+    record_id: Id
+    segments: list[Id] | None = Field(
+        default=None, min_length=1, max_length=32, description="default: every segment"
+    )
+    breakglass: bool = Field(default=False, description="emergency access (needs a reason)")
+    breakglass_reason: str | None = Field(default=None, max_length=2000)
+
+    @property
+    def reason(self) -> str | None:
+        return (self.breakglass_reason or "").strip() or None
+
+
+class CfragOut(BaseModel):
+    node_id: str
+    cfrag: str
+    signed_grant: dict[str, Any]
+    grant_id: str
+    key_version: int
+    breakglass: bool = False
+
+
+class GrantedSegment(BaseModel):
+    key_version: int
+    grant_id: str
+    threshold: int
+    breakglass: bool
+    cfrags: list[CfragOut]
+    download: str = Field(description="path of the ciphertext, for this request's caller")
+
+
+class AccessOut(BaseModel):
+    request_id: str
+    patient_id: str
+    record_id: str
+    requester_id: str
+    expires_at: datetime = Field(description="the ciphertext downloads work until then")
+    signed_manifest: dict[str, Any]
+    segments: dict[str, GrantedSegment]
+    denied: list[dict[str, Any]]
+    breakglass: dict[str, Any] | None = None
+    nodes: dict[str, str] = Field(description="node id -> 'answered' or why not")
+    node_answers: list[dict[str, Any]] = Field(
+        description="every verified node answer as signed, so the reader can check it himself"
+    )
+
+
+class BreakglassOut(BaseModel):
+    request_id: str
+    patient_id: str
+    record_id: str | None
+    requester_id: str
+    segments: list[str]
+    reason: str
+    nodes: list[str]
+    expires_in_s: int
+    first_seen: datetime
+    review: str
+
+
+class BreakglassList(BaseModel):
+    patient_id: str
+    accesses: list[BreakglassOut]

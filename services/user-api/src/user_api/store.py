@@ -1,0 +1,156 @@
+"""user-api's Mongo: grant metadata, access requests, break-glass accesses.
+
+The only module that imports pymongo. Every write an event handler makes takes the
+consumer's session, so it commits together with the processed-event record.
+
+Collections:
+
+- ``grants``: ``{_id: grant_id, patient_id, grantee_user_id, grantee_group, group_role,
+  segments, not_before, expires_at, data_from, emergency, key_versions, revoked}``;
+  metadata only, never a kfrag. A revocation that arrives first leaves a revoked stub,
+  so the grant cannot come back.
+- ``access_requests``: what one access obtained, for its requester to download within
+  ``expires_at``; kept until ``purge_at`` (TTL index) for audit.
+- ``breakglass``: one document per break-glass request (every node's
+  ``access.breakglass`` merged), flagged ``review: pending`` for the patient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from phr.events.access import AccessBreakglass
+from phr.events.acl import AclGranted, AclRevoked
+from phr.identity.tokens import Principal
+from phr.service.mongo import Document
+from user_api.grants import GrantView
+
+GRANTS: Final = "grants"
+ACCESS_REQUESTS: Final = "access_requests"
+BREAKGLASS: Final = "breakglass"
+
+Session = AsyncClientSession | None
+
+
+class MongoStore:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.grants = db[GRANTS]
+        self.requests = db[ACCESS_REQUESTS]
+        self.breakglass = db[BREAKGLASS]
+
+    async def ensure_indexes(self) -> None:
+        await self.grants.create_index([("grantee_user_id", ASCENDING)])
+        await self.grants.create_index([("group_role", ASCENDING)])
+        await self.grants.create_index([("patient_id", ASCENDING)])
+        await self.requests.create_index([("purge_at", ASCENDING)], expireAfterSeconds=0)
+        await self.breakglass.create_index([("patient_id", ASCENDING), ("first_seen", DESCENDING)])
+
+    # ------------------------------------------------------------ grants (events)
+
+    async def put_grant(self, data: AclGranted, session: Session = None) -> None:
+        """Keep a grant's metadata; a re-sent grant (key rotation) adds its key versions."""
+        group = dict(data.grantee_group) if data.grantee_group else None
+        await self.grants.update_one(
+            {"_id": data.grant_id},
+            {
+                "$set": {
+                    "patient_id": data.patient_id,
+                    "grantee_user_id": data.grantee_user_id,
+                    "grantee_group": group,
+                    # group grants are looked up by role first, then matched in full
+                    "group_role": group.get("role") if group else None,
+                    "segments": sorted(set(data.segments)),
+                    "not_before": data.not_before,
+                    "expires_at": data.expires_at,
+                    "data_from": data.data_from,
+                    "emergency": data.emergency,
+                    "updated_at": datetime.now(UTC),
+                },
+                "$addToSet": {
+                    "key_versions": {
+                        "$each": [f"{k.segment}/v{k.key_version}" for k in data.key_grants]
+                    }
+                },
+                "$setOnInsert": {"revoked": False},
+            },
+            upsert=True,
+            session=session,
+        )
+
+    async def revoke_grant(self, data: AclRevoked, session: Session = None) -> None:
+        await self.grants.update_one(
+            {"_id": data.grant_id},
+            {
+                "$set": {"revoked": True, "revoked_at": datetime.now(UTC)},
+                "$setOnInsert": {"patient_id": data.patient_id, "segments": []},
+            },
+            upsert=True,
+            session=session,
+        )
+
+    async def grants_for(self, caller: Principal, patient_id: str | None = None) -> list[GrantView]:
+        """Unrevoked grants that may address ``caller`` (the caller of
+        :func:`user_api.grants.scope_for` checks selectors and times)."""
+        query: dict[str, Any] = {
+            "revoked": False,
+            "$or": [
+                {"grantee_user_id": caller.sub},
+                {
+                    "grantee_user_id": None,
+                    "grantee_group": {"$ne": None},
+                    "group_role": {"$in": [caller.role, None]},
+                },
+            ],
+        }
+        if patient_id is not None:
+            query["patient_id"] = patient_id
+        return [GrantView.from_doc(d) async for d in self.grants.find(query)]
+
+    # ------------------------------------------------------------ access requests
+
+    async def put_request(self, doc: Document) -> None:
+        await self.requests.insert_one(doc)
+
+    async def get_request(self, request_id: str) -> Document | None:
+        return await self.requests.find_one({"_id": request_id})
+
+    # ------------------------------------------------------------ break-glass
+
+    async def note_breakglass(
+        self, data: AccessBreakglass, at: datetime, session: Session = None
+    ) -> None:
+        """Merge one node's announcement into the request's break-glass entry."""
+        await self.breakglass.update_one(
+            {"_id": data.request_id},
+            {
+                "$setOnInsert": {
+                    "patient_id": data.patient_id,
+                    "record_id": data.record_id,
+                    "requester_id": data.requester_id,
+                    "reason": data.reason,
+                    "first_seen": at,
+                    "review": "pending",
+                },
+                "$addToSet": {
+                    "segments": {"$each": list(data.segments)},
+                    "nodes": data.node_id or "?",
+                },
+                "$max": {"expires_in_s": data.expires_in_s},
+            },
+            upsert=True,
+            session=session,
+        )
+
+    async def breakglass_of(self, patient_id: str, limit: int = 500) -> Sequence[Document]:
+        cursor = (
+            self.breakglass.find({"patient_id": patient_id})
+            .sort([("first_seen", DESCENDING)])
+            .limit(limit)
+        )
+        return [d async for d in cursor]

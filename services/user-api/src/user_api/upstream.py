@@ -1,0 +1,152 @@
+"""owner-api and cloud-store over HTTP, with this service's own token.
+
+owner-api serves a record's signed manifest (capsules) and a patient's record list to
+services; cloud-store serves ciphertext (streamed, with its SHA-256) and trapdoor
+search, to services only. Failing to reach either becomes :class:`UpstreamUnavailable`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+import structlog
+
+from phr.service.problems import DomainError
+from user_api.errors import RecordGone, RecordNotFound, UpstreamUnavailable
+
+log = structlog.get_logger("user_api.upstream")
+
+TokenSource = Callable[[], str]
+
+
+def blob_key(patient_id: str, record_id: str, segment: str, key_version: int) -> str:
+    """owner-api's object key scheme for a segment's ciphertext in cloud-store."""
+    return f"{patient_id}/{record_id}/{segment}/v{key_version}"
+
+
+@dataclass(frozen=True)
+class RecordSummary:
+    record_id: str
+    uploaded_by: str
+    uploaded_at: datetime | None
+    segments: dict[str, int]  # name -> key version
+
+
+@dataclass(frozen=True)
+class BlobStream:
+    """An open download: iterate ``chunks`` (or call ``aclose``) to release it."""
+
+    size: int
+    sha256: str
+    chunks: AsyncIterator[bytes]
+    aclose: Callable[[], Any]
+
+
+class Upstream:
+    """The calls user-api makes to owner-api and cloud-store."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, *, owner_api: str, cloud_store: str, token: TokenSource
+    ) -> None:
+        self._http = http
+        self._owner = owner_api.rstrip("/")
+        self._cloud = cloud_store.rstrip("/")
+        self._token = token
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token()}"}
+
+    async def _call(self, service: str, method: str, url: str, **kw: Any) -> httpx.Response:
+        try:
+            return await self._http.request(method, url, headers=self._auth(), **kw)
+        except httpx.TransportError as exc:
+            raise UpstreamUnavailable(
+                f"{service} did not answer ({type(exc).__name__})", service=service
+            ) from exc
+
+    # ------------------------------------------------------------ owner-api
+
+    async def signed_manifest(self, patient_id: str, record_id: str) -> dict[str, Any]:
+        url = f"{self._owner}/v1/patients/{patient_id}/records/{record_id}"
+        resp = await self._call("owner-api", "GET", url)
+        if resp.status_code == 404:
+            raise RecordNotFound(f"no record {record_id} of patient {patient_id}")
+        if resp.status_code == 410:
+            raise RecordGone(f"record {record_id} was deleted")
+        _raise_for("owner-api", resp)
+        manifest: dict[str, Any] = resp.json()["signed_manifest"]
+        return manifest
+
+    async def records_of(self, patient_id: str, limit: int) -> list[RecordSummary]:
+        url = f"{self._owner}/v1/patients/{patient_id}/records"
+        resp = await self._call("owner-api", "GET", url, params={"limit": limit})
+        _raise_for("owner-api", resp)
+        out = []
+        for r in resp.json():
+            stamp = r.get("committed_at") or r.get("created_at")
+            out.append(
+                RecordSummary(
+                    record_id=r["record_id"],
+                    uploaded_by=r["uploaded_by"],
+                    uploaded_at=datetime.fromisoformat(stamp) if stamp else None,
+                    segments={s["name"]: int(s["key_version"]) for s in r["segments"]},
+                )
+            )
+        return out
+
+    # ------------------------------------------------------------ cloud-store
+
+    async def search(
+        self, trapdoors: list[str], patient_ids: list[str], limit: int = 1000
+    ) -> list[dict[str, str]]:
+        body = {"trapdoors": trapdoors, "patient_ids": patient_ids, "limit": limit}
+        resp = await self._call("cloud-store", "POST", f"{self._cloud}/v1/search", json=body)
+        _raise_for("cloud-store", resp)
+        matches: list[dict[str, str]] = resp.json()["matches"]
+        return matches
+
+    async def open_blob(self, key: str) -> BlobStream:
+        """Start streaming a ciphertext; errors come before the first byte."""
+        request = self._http.build_request(
+            "GET",
+            f"{self._cloud}/v1/blobs/{key}",
+            headers=self._auth(),
+            # ciphertext may be large: only connecting is bounded tightly
+            timeout=httpx.Timeout(60.0, connect=2.0),
+        )
+        try:
+            resp = await self._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise UpstreamUnavailable(
+                f"cloud-store did not answer ({type(exc).__name__})", service="cloud-store"
+            ) from exc
+        if resp.status_code != 200:
+            await resp.aread()
+            await resp.aclose()
+            if resp.status_code == 404:
+                raise RecordGone(f"the ciphertext {key} is no longer stored")
+            _raise_for("cloud-store", resp)
+        return BlobStream(
+            size=int(resp.headers.get("X-Content-Length", resp.headers.get("Content-Length", 0))),
+            sha256=resp.headers.get("X-Content-SHA256", ""),
+            chunks=resp.aiter_raw(),
+            aclose=resp.aclose,
+        )
+
+
+def _raise_for(service: str, resp: httpx.Response) -> None:
+    if resp.status_code < 400:
+        return
+    try:
+        detail = str(resp.json().get("detail", ""))
+    except ValueError:
+        detail = resp.text[:200]
+    log.warning("upstream.failed", service=service, status=resp.status_code, detail=detail)
+    if resp.status_code >= 500:
+        raise UpstreamUnavailable(f"{service} failed ({resp.status_code})", service=service)
+    # A 4xx between services is our bug (token, path), never the caller's.
+    raise DomainError(f"{service} refused a call ({resp.status_code})")

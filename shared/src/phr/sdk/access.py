@@ -1,0 +1,631 @@
+"""``AccessClient``: a data user searches and reads the segments patients granted him.
+
+Everything secret stays here: user-api and the SRS nodes forward cfrags and ciphertext
+but hold no key, and this client trusts neither. For each record it reads it checks
+
+- the manifest's signature (and its author, if ``expected_author`` is given);
+- every SRS node's answer: signed by that node's key (from the KGC's parameters or the
+  registry) and answering this request for this user; others are ignored;
+- every cfrag against the capsule and the patient-signed grant: a forged or foreign
+  cfrag is skipped and the capsule opens with ``threshold`` honest ones;
+- the ciphertext's SHA-256 against the manifest, then AES-GCM per chunk;
+
+and merges the granted segments into one FHIR Bundle::
+
+    async with AccessClient(user_api_url, token, keys=my_keys, node_keys=keys,
+                            threshold=2) as reader:
+        bundle = await reader.fetch_record(patient_id, record_id)           # granted only
+        matches = await reader.search(["loinc:4548-4", "glucose"])         # all patients
+
+Search keys. Keyword tags are HMACs under a per-segment search key that travels inside
+the segment's capsule (data key || search key, see ``phr.crypto.segment_secret``):
+the patient's own uploads use one search key per (patient, segment, key version),
+derived from his master secret; a contributor's upload has a fresh one per record
+segment. A reader therefore has none before he first opens a capsule. ``search``
+bootstraps them (:meth:`AccessClient.search_keys`):
+
+1. ``GET /v1/shared`` lists the patients who granted him segments and their records
+   holding those segments (user-api scopes it from its grant index);
+2. per (patient, segment, key version) of the patient's own uploads, one record is
+   enough, plus every contributor-written record segment;
+3. ``POST /v1/access`` for those records (audited like any access; no ciphertext is
+   downloaded) and opening the capsules with the cfrags yields the search keys,
+   cached in this client;
+4. per distinct search key, the query terms become trapdoors
+   (``phr.client.search.trapdoors_for``) and one ``POST /v1/search`` asks for
+   segments holding them all; user-api returns only granted segments.
+
+Pass ``search_keys=`` (from an earlier :meth:`search_keys`) to skip the bootstrap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+
+from phr.client.access import decrypt_record, open_granted
+from phr.client.search import trapdoors_for
+from phr.client.srs import NodeAnswerInvalid, verify_node_answer
+from phr.crypto.errors import CryptoError
+from phr.crypto.grants import GrantDocument, verify_grant
+from phr.crypto.keys import UserKeys
+from phr.crypto.manifest import RecordManifest, SegmentEntry, verify_manifest
+from phr.crypto.pre import PreSecretKey
+from phr.crypto.segment_secret import SegmentSecret
+from phr.crypto.signing import SignatureInvalid, VerifyKey, b64u_decode
+from phr.identity.params import SystemParams
+
+T = TypeVar("T")
+TokenSource = str | Callable[[], str] | Callable[[], Awaitable[str]]
+#: (grantee id, receiving public key) of a group grant -> the group secret, if a member
+#: (e.g. ``phr.sdk.groups.member_group_key``); called once per key not held yet
+GroupKeyResolver = Callable[[str, str], Awaitable[PreSecretKey | None]]
+#: cloud-store accepts at most this many trapdoors in one query
+MAX_TRAPDOORS = 32
+
+
+# -------------------------------------------------------------------- errors
+
+
+class AccessError(Exception):
+    """user-api refused or failed a call; ``problem`` is its RFC 9457 body."""
+
+    def __init__(self, status: int, problem: Mapping[str, Any]) -> None:
+        self.status = status
+        self.problem = dict(problem)
+        self.slug = str(problem.get("type", "")).rsplit("/", 1)[-1]
+        self.detail = str(problem.get("detail", ""))
+        super().__init__(f"{status} {problem.get('title', 'error')}: {self.detail}")
+
+    @property
+    def retryable(self) -> bool:
+        """Not enough SRS nodes (or another dependency) answered: retry later."""
+        return self.status in (502, 503, 504)
+
+
+class AccessDenied(Exception):
+    """Segments asked for were not granted (``denied``: segment -> reason)."""
+
+    def __init__(self, record_id: str, denied: Mapping[str, str]) -> None:
+        self.record_id = record_id
+        self.denied = dict(denied)
+        what = ", ".join(f"{s} ({r})" for s, r in sorted(self.denied.items()))
+        super().__init__(f"record {record_id}: access denied to {what}")
+
+
+class AccessIntegrityError(Exception):
+    """What came back does not check out: manifest, node answers, cfrags or ciphertext."""
+
+
+# -------------------------------------------------------------------- results
+
+
+class SearchKey:
+    """One segment search key and what it covers. Its repr never shows the key."""
+
+    __slots__ = ("key", "patient_id", "segments")
+
+    def __init__(self, patient_id: str, key: bytes, segments: Iterable[str] = ()) -> None:
+        self.patient_id = patient_id
+        self.key = bytes(key)
+        self.segments: set[str] = set(segments)
+
+    def __repr__(self) -> str:
+        return f"SearchKey(patient_id={self.patient_id!r}, segments={sorted(self.segments)})"
+
+
+@dataclass(frozen=True, order=True)
+class Match:
+    patient_id: str
+    record_id: str
+    segment: str
+
+
+@dataclass
+class SegmentGrant:
+    """A segment opened from verified cfrags (the secret never leaves this process)."""
+
+    segment: str
+    secret: SegmentSecret = field(repr=False)
+    grant: GrantDocument
+    nodes: list[str]
+    rejected_nodes: list[str]
+    breakglass: bool
+
+
+@dataclass
+class OpenedAccess:
+    """An access request, verified: which segments opened, which were denied."""
+
+    request_id: str
+    patient_id: str
+    record_id: str
+    signed_manifest: dict[str, Any]
+    manifest: RecordManifest
+    opened: dict[str, SegmentGrant]
+    denied: dict[str, str]
+    answered_nodes: list[str]
+    #: nodes whose answers did not verify, or whose cfrags were forged
+    suspicious_nodes: dict[str, str]
+    breakglass: dict[str, Any] | None
+
+
+@dataclass
+class OpenedRecord:
+    bundle: dict[str, Any]
+    access: OpenedAccess
+
+
+# -------------------------------------------------------------------- the client
+
+
+class AccessClient:
+    """A user-api client for one data user (his token and secret keys)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: TokenSource,
+        *,
+        keys: UserKeys,
+        node_keys: Mapping[str, VerifyKey],
+        threshold: int,
+        user_id: str | None = None,
+        group_keys: Sequence[PreSecretKey] = (),
+        group_key_resolver: GroupKeyResolver | None = None,
+        http: httpx.AsyncClient | None = None,
+        concurrency: int = 8,
+        timeout_s: float = 60.0,
+    ) -> None:
+        self._own_http = http is None
+        self._http = http or httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=5.0))
+        self._base = base_url.rstrip("/")
+        self._token = token
+        self._limit = asyncio.Semaphore(concurrency)
+        self.keys = keys
+        self.node_keys = dict(node_keys)
+        self.threshold = threshold
+        self.user_id = user_id
+        #: receiving keys by public key: the user's own and group keys he holds
+        self._receiving = {k.public_key().b64(): k for k in (keys.pre, *group_keys)}
+        self._resolve_group_key = group_key_resolver
+        #: (patient, record, segment) -> search key, from capsules opened so far
+        self._search_keys: dict[tuple[str, str, str], bytes] = {}
+
+    @classmethod
+    def from_params(
+        cls, base_url: str, token: TokenSource, *, keys: UserKeys, params: SystemParams, **kw: Any
+    ) -> AccessClient:
+        """Node keys and threshold from the KGC's verified system parameters."""
+        node_keys = {n.id: VerifyKey.from_b64(n.ed25519_public) for n in params.srs.nodes}
+        return cls(
+            base_url, token, keys=keys, node_keys=node_keys, threshold=params.srs.threshold, **kw
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._own_http:
+            await self._http.aclose()
+
+    # ---------------------------------------------------------------- plumbing
+
+    async def _headers(self) -> dict[str, str]:
+        token = self._token if isinstance(self._token, str) else self._token()
+        if not isinstance(token, str):
+            token = await token
+        return {"Authorization": f"Bearer {token}"}
+
+    async def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        resp = await self._http.request(
+            method, f"{self._base}{path}", headers=await self._headers(), **kw
+        )
+        if resp.status_code != 200:
+            raise _error(resp)
+        return resp
+
+    async def whoami(self) -> str:
+        """This user's id, from his token (cached)."""
+        if self.user_id is None:
+            resp = await self._request("GET", "/v1/whoami")
+            self.user_id = str(resp.json()["sub"])
+        return self.user_id
+
+    # ---------------------------------------------------------------- access
+
+    async def request_access(
+        self,
+        patient_id: str,
+        record_id: str,
+        segments: Iterable[str] | None = None,
+        *,
+        breakglass_reason: str | None = None,
+        expected_author: VerifyKey | None = None,
+    ) -> OpenedAccess:
+        """Ask for cfrags (no ciphertext yet) and open every granted segment's capsule."""
+        answer = await self._post_access(patient_id, record_id, segments, breakglass_reason)
+        return await self._open(answer, patient_id, record_id, expected_author)
+
+    async def _post_access(
+        self,
+        patient_id: str,
+        record_id: str,
+        segments: Iterable[str] | None,
+        breakglass_reason: str | None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"patient_id": patient_id, "record_id": record_id}
+        if segments is not None:
+            body["segments"] = list(segments)
+        if breakglass_reason is not None:
+            body |= {"breakglass": True, "breakglass_reason": breakglass_reason}
+        resp = await self._request("POST", "/v1/access", json=body)
+        answer: dict[str, Any] = resp.json()
+        return answer
+
+    async def _open(
+        self,
+        answer: Mapping[str, Any],
+        patient_id: str,
+        record_id: str,
+        expected_author: VerifyKey | None,
+    ) -> OpenedAccess:
+        me = await self.whoami()
+        await self._fetch_group_keys(answer)
+        opened = await asyncio.to_thread(
+            self._open_access, answer, me, patient_id, record_id, expected_author
+        )
+        for name, seg in opened.opened.items():
+            self._search_keys[(patient_id, record_id, name)] = seg.secret.search_key
+        return opened
+
+    async def _fetch_group_keys(self, answer: Mapping[str, Any]) -> None:
+        """Ask the resolver for receiving keys named by grants that this reader lacks
+        (the grants are verified later, when the cfrags are opened)."""
+        if self._resolve_group_key is None:
+            return
+        wanted: dict[str, str] = {}
+        for body in answer.get("node_answers", []):
+            for item in body.get("granted", []) if isinstance(body, dict) else []:
+                try:
+                    grant = item["signed_grant"]["grant"]
+                    pk, grantee = str(grant["receiving_pk"]), str(grant["grantee_id"])
+                except (KeyError, TypeError):
+                    continue
+                if pk not in self._receiving:
+                    wanted[pk] = grantee
+        for pk, grantee in wanted.items():
+            secret = await self._resolve_group_key(grantee, pk)
+            if secret is not None and secret.public_key().b64() == pk:
+                self._receiving[pk] = secret
+
+    def _open_access(
+        self,
+        answer: Mapping[str, Any],
+        me: str,
+        patient_id: str,
+        record_id: str,
+        expected_author: VerifyKey | None,
+    ) -> OpenedAccess:
+        request_id = str(answer.get("request_id", ""))
+        try:
+            manifest = verify_manifest(answer["signed_manifest"], expected_author=expected_author)
+        except (KeyError, SignatureInvalid) as exc:
+            raise AccessIntegrityError(f"record {record_id}: manifest does not verify") from exc
+        if manifest.patient_id != patient_id or manifest.record_id != record_id:
+            raise AccessIntegrityError("user-api served the manifest of another record")
+        expected = {
+            "request_id": request_id,
+            "patient_id": patient_id,
+            "record_id": record_id,
+            "requester_id": me,
+        }
+        suspicious: dict[str, str] = {}
+        answers: dict[str, dict[str, Any]] = {}
+        for body in answer.get("node_answers", []):
+            node_id = str(body.get("node_id", "")) if isinstance(body, dict) else ""
+            key = self.node_keys.get(node_id)
+            if key is None or node_id in answers:
+                suspicious[node_id or "?"] = "unknown or repeated node"
+                continue
+            try:
+                answers[node_id] = verify_node_answer(node_id, key, body, expected)
+            except NodeAnswerInvalid as exc:
+                suspicious[node_id] = str(exc)
+        denied = {str(d["segment"]): str(d.get("reason", "")) for d in answer.get("denied", [])}
+        wanted = set(answer.get("segments", {})) | {
+            g["segment"] for a in answers.values() for g in a.get("granted", [])
+        }
+        opened: dict[str, SegmentGrant] = {}
+        for segment in sorted(wanted - set(denied)):
+            try:
+                entry = manifest.segment(segment)
+            except KeyError:
+                continue
+            result = self._open_segment(patient_id, entry, answers, suspicious)
+            if isinstance(result, SegmentGrant):
+                opened[segment] = result
+            else:
+                denied[segment] = result
+        breakglass = answer.get("breakglass")
+        return OpenedAccess(
+            request_id=request_id,
+            patient_id=patient_id,
+            record_id=record_id,
+            signed_manifest=dict(answer["signed_manifest"]),
+            manifest=manifest,
+            opened=opened,
+            denied=denied,
+            answered_nodes=sorted(answers),
+            suspicious_nodes=suspicious,
+            breakglass=breakglass if isinstance(breakglass, dict) else None,
+        )
+
+    def _open_segment(
+        self,
+        patient_id: str,
+        entry: SegmentEntry,
+        answers: Mapping[str, Mapping[str, Any]],
+        suspicious: dict[str, str],
+    ) -> SegmentGrant | str:
+        """Open one capsule from the verified answers' cfrags, or say why not."""
+        # Group cfrags by the exact signed grant: a node lying about the grant ends up
+        # alone in its group and cannot reach the threshold.
+        groups: dict[str, list[tuple[str, bytes, bool]]] = {}
+        documents: dict[str, GrantDocument] = {}
+        for node_id, body in sorted(answers.items()):
+            for item in body.get("granted", []):
+                if item.get("segment") != entry.name:
+                    continue
+                try:
+                    doc = verify_grant(item["signed_grant"])
+                    cfrag = b64u_decode(item["cfrag"])
+                except (KeyError, TypeError, ValueError, SignatureInvalid):
+                    suspicious[node_id] = "unverifiable grant or cfrag"
+                    continue
+                if (
+                    doc.patient_id != patient_id
+                    or doc.segment != entry.name
+                    or doc.key_version != entry.capsule_version
+                ):
+                    suspicious[node_id] = "grant for another patient, segment or key version"
+                    continue
+                signature = str(item["signed_grant"].get("signature"))
+                grant_key = hashlib.sha256(signature.encode()).hexdigest()
+                documents[grant_key] = doc
+                groups.setdefault(grant_key, []).append(
+                    (node_id, cfrag, bool(item.get("breakglass")))
+                )
+        if not groups:
+            return "no node granted it"
+        failure = "not enough valid cfrags"
+        for grant_key, items in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+            doc = documents[grant_key]
+            receiving = self._receiving.get(doc.receiving_pk)
+            if receiving is None:
+                failure = "granted to a key this reader does not hold"
+                continue
+            threshold = max(doc.threshold, self.threshold)
+            if len(items) < threshold:
+                continue
+            try:
+                secret, rejected = open_granted(receiving, entry, doc, [c for _, c, _ in items])
+            except CryptoError as exc:
+                failure = f"capsule does not open ({type(exc).__name__})"
+                for node_id, _, _ in items:
+                    suspicious.setdefault(node_id, "cfrag did not verify")
+                continue
+            bad = [items[i][0] for i in rejected]
+            for node_id in bad:
+                suspicious[node_id] = "forged cfrag"
+            return SegmentGrant(
+                segment=entry.name,
+                secret=secret,
+                grant=doc,
+                nodes=[n for n, _, _ in items if n not in bad],
+                rejected_nodes=bad,
+                breakglass=any(b for _, _, b in items),
+            )
+        return failure
+
+    async def download_segment(
+        self, request_id: str, segment: str, entry: SegmentEntry | None = None
+    ) -> bytes:
+        """A granted segment's ciphertext; its SHA-256 is checked against ``entry`` if given
+        (:meth:`open_record` checks it while decrypting, against the verified manifest)."""
+        async with self._limit:
+            resp = await self._request("GET", f"/v1/access/{request_id}/segments/{segment}")
+        data = resp.content
+        if entry is not None and hashlib.sha256(data).hexdigest() != entry.sha256:
+            raise AccessIntegrityError(f"segment {segment}: ciphertext SHA-256 does not match")
+        return data
+
+    async def open_record(
+        self,
+        patient_id: str,
+        record_id: str,
+        segments: Iterable[str] | None = None,
+        *,
+        breakglass_reason: str | None = None,
+        allow_partial: bool = False,
+        expected_author: VerifyKey | None = None,
+        validate: bool = True,
+    ) -> OpenedRecord:
+        """Access, verify, download and decrypt; the Bundle holds only granted segments.
+
+        With ``segments`` named, every one must be granted (else :class:`AccessDenied`)
+        unless ``allow_partial``; with ``segments=None`` the record's granted segments
+        are read and :class:`AccessDenied` is raised only if none is.
+        """
+        asked = list(segments) if segments is not None else None
+        await self.whoami()
+        answer = await self._post_access(patient_id, record_id, asked, breakglass_reason)
+        # Fetch the ciphertext user-api says is granted while the capsules open: both are
+        # checked later (cfrags here, the SHA-256 against the verified manifest when
+        # decrypting), so starting early trusts nothing.
+        request_id = str(answer.get("request_id", ""))
+        downloads = {
+            name: asyncio.ensure_future(self.download_segment(request_id, name))
+            for name in answer.get("segments", {})
+        }
+        try:
+            access = await self._open(answer, patient_id, record_id, expected_author)
+            if not access.opened or (asked is not None and access.denied and not allow_partial):
+                raise AccessDenied(record_id, access.denied or {"*": "nothing granted"})
+            missing = set(access.opened) - set(downloads)
+            downloads |= {
+                n: asyncio.ensure_future(self.download_segment(request_id, n)) for n in missing
+            }
+            names = sorted(access.opened)
+            ciphertexts = dict(
+                zip(names, await _gather(*(downloads[n] for n in names)), strict=True)
+            )
+        finally:
+            for task in downloads.values():
+                task.cancel()
+            await asyncio.gather(*downloads.values(), return_exceptions=True)
+        try:
+            bundle = await asyncio.to_thread(
+                decrypt_record,
+                access.signed_manifest,
+                secrets={n: s.secret for n, s in access.opened.items()},
+                ciphertexts={n: [c] for n, c in ciphertexts.items()},
+                expected_author=expected_author,
+                validate=validate,
+            )
+        except CryptoError as exc:
+            raise AccessIntegrityError(f"record {record_id}: {exc}") from exc
+        return OpenedRecord(bundle, access)
+
+    async def fetch_record(
+        self,
+        patient_id: str,
+        record_id: str,
+        segments: Iterable[str] | None = None,
+        breakglass_reason: str | None = None,
+        **kw: Any,
+    ) -> dict[str, Any]:
+        """The record as a FHIR Bundle holding only the granted segments (see open_record)."""
+        opened = await self.open_record(
+            patient_id, record_id, segments, breakglass_reason=breakglass_reason, **kw
+        )
+        return opened.bundle
+
+    # ---------------------------------------------------------------- search
+
+    async def shared(self, patient_id: str | None = None) -> list[dict[str, Any]]:
+        """Patients who granted this user segments, with their records holding them."""
+        params = {"patient_id": patient_id} if patient_id else {}
+        resp = await self._request("GET", "/v1/shared", params=params)
+        patients: list[dict[str, Any]] = resp.json()["patients"]
+        return patients
+
+    async def search_keys(self, patient_id: str | None = None) -> list[SearchKey]:
+        """The search keys of segments granted to this user (bootstrap, see module doc)."""
+        to_open: dict[tuple[str, str], set[str]] = {}  # (patient, record) -> segments
+        for patient in await self.shared(patient_id):
+            pid = patient["patient_id"]
+            covered: set[tuple[str, int]] = set()
+            for record in patient["records"]:
+                own = record["uploaded_by"] == pid
+                for segment, version in record["segments"].items():
+                    if (pid, record["record_id"], segment) in self._search_keys:
+                        if own:
+                            covered.add((segment, version))
+                        continue
+                    if own and (segment, version) in covered:
+                        continue  # the patient's key for this segment and version is known
+                    if own:
+                        covered.add((segment, version))
+                    to_open.setdefault((pid, record["record_id"]), set()).add(segment)
+
+        async def open_one(pid: str, rid: str, segments: set[str]) -> None:
+            async with self._limit:
+                try:
+                    await self.request_access(pid, rid, sorted(segments))
+                except AccessError as exc:
+                    if exc.status in (404, 410):
+                        return  # deleted meanwhile
+                    raise
+
+        await _gather(*(open_one(p, r, s) for (p, r), s in to_open.items()))
+        by_key: dict[tuple[str, bytes], SearchKey] = {}
+        for (pid, _, segment), key in self._search_keys.items():
+            if patient_id is not None and pid != patient_id:
+                continue
+            sk = by_key.setdefault((pid, key), SearchKey(pid, key))
+            sk.segments.add(segment)
+        return list(by_key.values())
+
+    async def search(
+        self,
+        terms: Iterable[str],
+        *,
+        patient_id: str | None = None,
+        search_keys: Iterable[SearchKey] | None = None,
+    ) -> list[Match]:
+        """Granted segments holding every term (``loinc:4548-4``, ``system|code`` or words)."""
+        terms = list(terms)
+        keys = list(search_keys) if search_keys is not None else await self.search_keys(patient_id)
+        if patient_id is not None:
+            keys = [k for k in keys if k.patient_id == patient_id]
+
+        async def one(sk: SearchKey) -> list[Match]:
+            trapdoors = sorted(set(trapdoors_for(sk.key, terms).values()))
+            if not trapdoors:
+                return []
+            if len(trapdoors) > MAX_TRAPDOORS:
+                raise ValueError(f"at most {MAX_TRAPDOORS} keywords per search")
+            async with self._limit:
+                resp = await self._request(
+                    "POST",
+                    "/v1/search",
+                    json={"trapdoors": trapdoors, "patient_id": sk.patient_id},
+                )
+            return [
+                Match(m["patient_id"], m["record_id"], m["segment"])
+                for m in resp.json()["matches"]
+                if m["patient_id"] == sk.patient_id
+            ]
+
+        found = await _gather(*(one(k) for k in keys))
+        return sorted({m for matches in found for m in matches})
+
+
+# -------------------------------------------------------------------- helpers
+
+
+def _error(resp: httpx.Response) -> AccessError:
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        body = {"title": resp.reason_phrase, "detail": resp.text[:200]}
+    return AccessError(resp.status_code, body)
+
+
+async def _gather(*aws: Awaitable[T]) -> list[T]:
+    """Like asyncio.gather, but the first failure cancels the rest before it propagates."""
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
