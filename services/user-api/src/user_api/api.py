@@ -9,7 +9,7 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from phr.service.auth import PatientSelf
-from phr.service.problems import PROBLEM_JSON
+from phr.service.problems import PROBLEM_JSON, BadRequest
 from user_api.deps import AccessDep, BearerToken, DataUser, SearchDep, StoreDep
 from user_api.models import (
     ID_PATTERN,
@@ -51,8 +51,13 @@ async def shared(
     caller: DataUser,
     searches: SearchDep,
     patient_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    emergency: Annotated[
+        bool, Query(description="include break-glass segments (needs patient_id)")
+    ] = False,
 ) -> SharedOut:
-    return SharedOut(patients=await searches.shared_with(caller, patient_id))
+    if emergency and patient_id is None:
+        raise BadRequest("emergency listings are per patient: give patient_id")
+    return SharedOut(patients=await searches.shared_with(caller, patient_id, emergency=emergency))
 
 
 @router.post(

@@ -37,9 +37,17 @@ class SearchService:
         self.upstream = upstream
         self.max_records = max_records
 
-    async def scope(self, caller: Principal, patient_id: str | None) -> Scope:
+    async def scope(
+        self, caller: Principal, patient_id: str | None, *, emergency: bool = False
+    ) -> Scope:
         grants = await self.store.grants_for(caller, patient_id)
-        return scope_for(caller, grants, now=datetime.now(UTC), patient_id=patient_id)
+        return scope_for(
+            caller,
+            grants,
+            now=datetime.now(UTC),
+            patient_id=patient_id,
+            include_emergency=emergency,
+        )
 
     async def search(
         self, caller: Principal, trapdoors: list[str], patient_id: str | None
@@ -68,9 +76,15 @@ class SearchService:
         )
         return matches
 
-    async def shared_with(self, caller: Principal, patient_id: str | None) -> list[SharedPatient]:
-        """Per granting patient: the segments granted and the records holding them."""
-        scope = await self.scope(caller, patient_id)
+    async def shared_with(
+        self, caller: Principal, patient_id: str | None, *, emergency: bool = False
+    ) -> list[SharedPatient]:
+        """Per granting patient: the segments granted and the records holding them.
+
+        ``emergency`` (one patient only) adds the segments break-glass may open, so a
+        clinician can find the records to open in an emergency.
+        """
+        scope = await self.scope(caller, patient_id, emergency=emergency)
         listings = await asyncio.gather(
             *(self.upstream.records_of(p, self.max_records) for p in scope.patient_ids)
         )

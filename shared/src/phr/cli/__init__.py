@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from phr.cli import access as _access
+from phr.cli import demo as _demo
 from phr.cli import identity as _identity
 from phr.cli import records as _records
 from phr.cli import sharing as _sharing
@@ -29,6 +31,8 @@ app.add_typer(_ledger.app, name="ledger")
 _identity.register(app)
 _records.register(app)
 _sharing.register(app)
+_access.register(app)
+_demo.register(app)
 
 
 @app.callback()

@@ -11,7 +11,7 @@ import typer
 
 from phr.cli.home import CliError, Profile
 from phr.cli.output import emit, err_console
-from phr.cli.session import run, session_from
+from phr.cli.session import Session, run, session_from
 from phr.crypto.export import KeyMaterial, export_secret_keys
 from phr.crypto.keys import PatientMasterKey, UserKeys
 
@@ -48,41 +48,7 @@ def enrol(
         raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}", param_hint="--role")
 
     async def work() -> dict[str, Any]:
-        if s.home.exists():
-            raise CliError(f"{s.home.path} already holds an identity; use another PHR_HOME")
-        user = UserKeys.generate()
-        master = PatientMasterKey.generate() if role == "patient" else None
-        async with s.kgc() as kgc:
-            params, pin = await kgc.params(None)  # first use: pin the KGC key
-            answer = await kgc.enrol(user, role, org, department)
-        passphrase = s.passphrase(confirm=True)
-        material = KeyMaterial(user=user, master=master, user_id=answer["user_id"])
-        s.home.save_keys(material, passphrase)
-        s.home.save_profile(
-            Profile(
-                user_id=answer["user_id"],
-                role=role,
-                name=name,
-                organisation_id=org,
-                department=department,
-                status=answer["status"],
-                kgc_url=s.kgc_url,
-                pin=pin,
-            )
-        )
-        if master is not None:
-            # Publish the segment public keys, so contributors can write to this patient.
-            from phr.cli.sharing import sharing_client
-
-            async with sharing_client(s) as sharing:
-                await sharing.publish_keys(answer["user_id"])
-        return {
-            "user_id": answer["user_id"],
-            "status": answer["status"],
-            "role": role,
-            "home": str(s.home.path),
-            "kgc_fingerprint": params.kgc.fingerprint,
-        }
+        return await create_identity(s, name=name, role=role, org=org, department=department)
 
     out = run(s, work)
     lines = [f"enrolled [bold]{out['user_id']}[/] as {role} ({out['status']})"]
@@ -91,6 +57,47 @@ def enrol(
             "an admin of your organisation must approve you: phr approve " + out["user_id"]
         )
     emit(out, as_json=s.as_json, lines=lines)
+
+
+async def create_identity(
+    s: Session, *, name: str, role: str, org: str | None, department: str | None
+) -> dict[str, Any]:
+    """Make keys, pin the KGC, enrol, and keep keystore and profile in ``s.home``."""
+    if s.home.exists():
+        raise CliError(f"{s.home.path} already holds an identity; use another PHR_HOME")
+    passphrase = s.passphrase(confirm=True)  # before enrolling: nothing half-made
+    user = UserKeys.generate()
+    master = PatientMasterKey.generate() if role == "patient" else None
+    async with s.kgc() as kgc:
+        params, pin = await kgc.params(None)  # first use: pin the KGC key
+        answer = await kgc.enrol(user, role, org, department)
+    material = KeyMaterial(user=user, master=master, user_id=answer["user_id"])
+    s.home.save_keys(material, passphrase)
+    s.home.save_profile(
+        Profile(
+            user_id=answer["user_id"],
+            role=role,
+            name=name,
+            organisation_id=org,
+            department=department,
+            status=answer["status"],
+            kgc_url=s.kgc_url,
+            pin=pin,
+        )
+    )
+    if master is not None:
+        # Publish the segment public keys, so contributors can write to this patient.
+        from phr.cli.sharing import sharing_client
+
+        async with sharing_client(s) as sharing:
+            await sharing.publish_keys(answer["user_id"])
+    return {
+        "user_id": answer["user_id"],
+        "status": answer["status"],
+        "role": role,
+        "home": str(s.home.path),
+        "kgc_fingerprint": params.kgc.fingerprint,
+    }
 
 
 def whoami(ctx: typer.Context) -> None:

@@ -8,6 +8,9 @@ from typing import Annotated
 import httpx
 import typer
 
+from phr.cli.home import CliError
+from phr.cli.output import emit
+from phr.cli.session import Session, run
 from phr.crypto.signing import VerifyKey
 from phr.ledger.verify import (
     ChainState,
@@ -54,18 +57,36 @@ def verify_ledger(url: str, key: VerifyKey | None, origin: str | None) -> dict[s
 
 @app.command("verify")
 def verify(
-    url: Annotated[str, typer.Option("--url", help="ledger base URL")],
+    ctx: typer.Context,
+    url: Annotated[
+        str | None, typer.Option("--url", help="ledger base URL (default: from the KGC)")
+    ] = None,
     key: Annotated[
-        str | None, typer.Option("--key", help="ledger Ed25519 public key (base64url); pin it")
+        str | None,
+        typer.Option("--key", help="ledger Ed25519 public key (base64url; default: the KGC's)"),
     ] = None,
     origin: Annotated[str | None, typer.Option("--origin", help="checkpoint origin")] = None,
 ) -> None:
-    """Check the whole chain and the latest checkpoint offline.
+    """Check the whole chain and the latest checkpoint offline, with only the ledger's key.
 
-    Without --key the key the ledger serves is trusted (on first use); pin it with --key.
+    By default the ledger's URL and key come from the KGC's signed system parameters
+    (pinned on first use); give --url and --key to check any ledger by hand.
 
-    Example: uv run phr ledger verify --url http://127.0.0.1:8005
+    Example: uv run phr ledger verify
     """
+    session = ctx.obj if isinstance(ctx.obj, Session) else None
+
+    async def locate() -> tuple[str, str | None]:
+        assert session is not None
+        params = await session.params()
+        if params.ledger is None:
+            raise CliError("the system parameters name no ledger")
+        return url or await session.service_url("ledger"), key or params.ledger.ed25519_public
+
+    if url is None or key is None:
+        if session is None:
+            raise typer.BadParameter("give --url and --key")
+        url, key = run(session, locate)
     try:
         pinned = VerifyKey.from_b64(key) if key else None
         summary = verify_ledger(url, pinned, origin)
@@ -73,4 +94,12 @@ def verify(
     except (LedgerVerificationError, httpx.HTTPError, ValueError) as exc:
         typer.echo(json.dumps({"ok": False, "error": str(exc)}))
         raise typer.Exit(1) from exc
-    typer.echo(json.dumps(summary))
+    as_json = session.as_json if session is not None else True
+    emit(
+        summary,
+        as_json=as_json,
+        lines=[
+            f"ledger verified: {summary['blocks']} blocks, {summary['log_size']} events, "
+            f"root {str(summary['log_root'])[:16]}…, checkpoint signed by the pinned key"
+        ],
+    )

@@ -12,6 +12,7 @@ gives back the source entries in their order; merging some gives a Bundle of tho
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -73,7 +74,8 @@ def merge_segments(
         "type": types.pop() if len(types) == 1 else "collection",
     }
     if bundle_id is not None:
-        bundle["id"] = bundle_id
+        # FHIR ids allow [A-Za-z0-9-.]{1,64}: our record ids ("r_…") are mapped onto that.
+        bundle["id"] = re.sub(r"[^A-Za-z0-9\-.]", "-", bundle_id)[:64]
     if bundle["type"] == "collection":
         # A collection carries no transaction instructions.
         entries = [

@@ -527,9 +527,16 @@ class AccessClient:
 
     # ---------------------------------------------------------------- search
 
-    async def shared(self, patient_id: str | None = None) -> list[dict[str, Any]]:
-        """Patients who granted this user segments, with their records holding them."""
-        params = {"patient_id": patient_id} if patient_id else {}
+    async def shared(
+        self, patient_id: str | None = None, *, emergency: bool = False
+    ) -> list[dict[str, Any]]:
+        """Patients who granted this user segments, with their records holding them.
+
+        ``emergency`` (with ``patient_id``) also lists what break-glass may open.
+        """
+        params: dict[str, Any] = {"patient_id": patient_id} if patient_id else {}
+        if emergency:
+            params["emergency"] = "true"
         resp = await self._request("GET", "/v1/shared", params=params)
         patients: list[dict[str, Any]] = resp.json()["patients"]
         return patients
