@@ -30,14 +30,27 @@ def stack() -> Iterator[Any]:
 
 @pytest.fixture
 def empty_stack() -> Iterator[Any]:
-    """A second deployment with its own ports and data, empty at the start, servers only.
+    """A deployment of its own (ports, data), empty at the start, servers only.
 
     For tests that replay a stream into an empty deployment; stopped and wiped after.
     """
-    s = test_stack(extra_offset=50)
+    s = test_stack(extra_offset=100)
     s.reset()
     try:
         s.up(services=False)
+        yield s
+    finally:
+        s.reset()
+
+
+@pytest.fixture
+def isolated_stack() -> Iterator[Any]:
+    """A whole deployment of its own (servers and services), fresh, for disruptive tests
+    (killing ledgers, floods of events) that must not load or disturb the session's."""
+    s = test_stack(extra_offset=50)
+    s.reset()
+    try:
+        s.up()
         yield s
     finally:
         s.reset()

@@ -68,7 +68,8 @@ async def ready(url: str) -> bool:
 
 
 @pytest.mark.timeout(600)
-async def test_killed_ledgers_lose_duplicate_and_reorder_nothing(stack: Any) -> None:
+async def test_killed_ledgers_lose_duplicate_and_reorder_nothing(isolated_stack: Any) -> None:
+    stack = isolated_stack
     rng = random.Random(int.from_bytes(os.urandom(4)))
     tag = f"crash{uuid4().hex[:8]}"
     events = make_events(producer_key(stack), TOTAL, 50, tag)

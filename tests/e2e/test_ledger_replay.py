@@ -1,7 +1,8 @@
-"""Dump every event topic, reset to an empty deployment, replay: a byte-identical chain.
+"""Dump every event topic, replay into an empty deployment: a byte-identical chain.
 
-The replay goes into a second, empty deployment (the ``empty_stack`` fixture) that holds
-the same keys, so the session's stack is left alone.
+The SRS nodes rebuild the same grant state from the replay. The source is a deployment
+of its own (``isolated_stack``); the replay goes into a second, empty one
+(``empty_stack``) that holds the same keys, so the session's stack is left alone.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import httpx
 import pytest
 
 from phr.cli.events import DEFAULT_TOPICS, dump_topics, replay_lines
+from phr.identity.tokens import TokenSigner
+from tests.support.identity import service_url
 from tests.support.ledger import (
     LEDGER_DBS,
     chain_from_db,
@@ -23,6 +27,7 @@ from tests.support.ledger import (
     producer_key,
     publish,
 )
+from tests.support.sharing import grant, key_of, revoke, sharing_world
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -30,12 +35,26 @@ pytestmark = pytest.mark.e2e
 
 @pytest.mark.timeout(600)
 async def test_replayed_dump_rebuilds_a_byte_identical_chain(
-    stack: Any, empty_stack: Any, tmp_path: Path
+    isolated_stack: Any, empty_stack: Any, tmp_path: Path
 ) -> None:
+    stack = isolated_stack
     tag = f"replay{uuid4().hex[:8]}"
+    # Real grant state at the SRS nodes: two grants, one of them revoked.
+    world = await sharing_world(stack)
+    kept = await grant(stack, world.patient, world.doctor, ["labs", "conditions"])
+    gone = await grant(stack, world.patient, world.insurer, ["insurance"])
+    await revoke(stack, world.patient, gone.grant_id)
     events = make_events(producer_key(stack), 500, 9, tag)
     await publish(stack.kafka_bootstrap, list(events))
     url = ledger_urls(stack)[0]
+
+    async def nodes_settled() -> dict[str, Any] | None:
+        state = await srs_state(stack, world.patient.id)
+        statuses = {g["grant_id"]: g["status"] for s in state.values() for g in s}
+        done = statuses.get(kept.grant_id) == "active" and statuses.get(gone.grant_id) == "revoked"
+        return state if done and len(state) == 3 else None
+
+    srs_before = await eventually(nodes_settled, timeout=60, interval=0.5)
 
     async def sealed() -> bool:
         done = len(await entries_from_db(stack, LEDGER_DBS[0], tag)) == 500
@@ -64,6 +83,33 @@ async def test_replayed_dump_rebuilds_a_byte_identical_chain(
         lambda: _prefix(stack, LEDGER_DBS[1], len(original)), timeout=300, interval=1.0
     )
     assert chain2 == original
+
+    async def same_grants() -> bool:
+        return await srs_state(stack, world.patient.id) == srs_before
+
+    await eventually(same_grants, timeout=120, interval=1.0)
+
+
+async def srs_state(stack: Any, patient_id: str) -> dict[str, Any]:
+    """Each SRS node's grants of a patient (no kfrags), asked with a service token."""
+    token = TokenSigner(key_of(stack, "owner-api"), "owner-api").mint_service()
+    state: dict[str, Any] = {}
+    async with httpx.AsyncClient(timeout=10) as http:
+        for node in ("srs-1", "srs-2", "srs-3"):
+            resp = await http.get(
+                f"{service_url(stack, node)}/v1/grants",
+                params={"patient_id": patient_id},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            resp.raise_for_status()
+            state[node] = sorted(
+                (
+                    {k: g.get(k) for k in ("grant_id", "status", "segments", "key_versions")}
+                    for g in resp.json()["grants"]
+                ),
+                key=lambda g: str(g["grant_id"]),
+            )
+    return state
 
 
 async def _prefix(stack: Any, db: str, n: int) -> list[tuple[bytes, bytes]] | None:

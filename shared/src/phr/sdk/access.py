@@ -44,8 +44,7 @@ import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -60,9 +59,9 @@ from phr.crypto.pre import PreSecretKey
 from phr.crypto.segment_secret import SegmentSecret
 from phr.crypto.signing import SignatureInvalid, VerifyKey, b64u_decode
 from phr.identity.params import SystemParams
+from phr.sdk.base import BearerClient, TokenSource
 
 T = TypeVar("T")
-TokenSource = str | Callable[[], str] | Callable[[], Awaitable[str]]
 #: (grantee id, receiving public key) of a group grant -> the group secret, if a member
 #: (e.g. ``phr.sdk.groups.member_group_key``); called once per key not held yet
 GroupKeyResolver = Callable[[str, str], Awaitable[PreSecretKey | None]]
@@ -165,7 +164,7 @@ class OpenedRecord:
 # -------------------------------------------------------------------- the client
 
 
-class AccessClient:
+class AccessClient(BearerClient):
     """A user-api client for one data user (his token and secret keys)."""
 
     def __init__(
@@ -183,10 +182,8 @@ class AccessClient:
         concurrency: int = 8,
         timeout_s: float = 60.0,
     ) -> None:
-        self._own_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=5.0))
+        super().__init__(token, http=http, timeout_s=timeout_s)
         self._base = base_url.rstrip("/")
-        self._token = token
         self._limit = asyncio.Semaphore(concurrency)
         self.keys = keys
         self.node_keys = dict(node_keys)
@@ -208,28 +205,7 @@ class AccessClient:
             base_url, token, keys=keys, node_keys=node_keys, threshold=params.srs.threshold, **kw
         )
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._own_http:
-            await self._http.aclose()
-
     # ---------------------------------------------------------------- plumbing
-
-    async def _headers(self) -> dict[str, str]:
-        token = self._token if isinstance(self._token, str) else self._token()
-        if not isinstance(token, str):
-            token = await token
-        return {"Authorization": f"Bearer {token}"}
 
     async def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
         resp = await self._http.request(

@@ -25,8 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict
@@ -37,6 +36,7 @@ from phr.crypto.keys import PatientMasterKey
 from phr.crypto.manifest import SignedRecordManifest, verify_manifest
 from phr.crypto.signing import SigningKey, VerifyKey
 from phr.crypto.stream import DEFAULT_CHUNK_SIZE
+from phr.sdk.base import BearerClient, TokenSource
 from phr.sdk.errors import ApiError, problem_body
 
 ChunkFactory = Callable[[], AsyncIterator[bytes] | Iterable[bytes]]
@@ -44,7 +44,6 @@ ChunkFactory = Callable[[], AsyncIterator[bytes] | Iterable[bytes]]
 #: (called once per attempt, so a retry can send the same bytes again)
 SegmentSource = bytes | Path | ChunkFactory
 T = TypeVar("T")
-TokenSource = str | Callable[[], str] | Callable[[], Awaitable[str]]
 
 
 class RecordsError(ApiError):
@@ -104,7 +103,7 @@ def new_record_id() -> str:
     return "r_" + uuid.uuid4().hex
 
 
-class RecordsClient:
+class RecordsClient(BearerClient):
     """An owner-api client for one user (his token)."""
 
     def __init__(
@@ -117,35 +116,12 @@ class RecordsClient:
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         timeout_s: float = 60.0,
     ) -> None:
-        self._own_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=5.0))
+        super().__init__(token, http=http, timeout_s=timeout_s)
         self._base = base_url.rstrip("/")
-        self._token = token
         self._limit = asyncio.Semaphore(concurrency)
         self.chunk_size = chunk_size
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._own_http:
-            await self._http.aclose()
-
     # ---------------------------------------------------------------- plumbing
-
-    async def _headers(self) -> dict[str, str]:
-        token = self._token if isinstance(self._token, str) else self._token()
-        if not isinstance(token, str):
-            token = await token
-        return {"Authorization": f"Bearer {token}"}
 
     def _url(self, patient_id: str, path: str = "") -> str:
         return f"{self._base}/v1/patients/{patient_id}{path}"

@@ -22,10 +22,9 @@ revokes within his scope with the segment keys the patient sealed to him (see
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict
@@ -39,9 +38,9 @@ from phr.crypto.published_keys import PatientKeys, SegmentPublicKey, sign_patien
 from phr.crypto.seal import NodePublicKey
 from phr.crypto.signing import b64u_encode
 from phr.identity.params import ParamsPin, SystemParams, verify_params
+from phr.sdk.base import BearerClient, TokenSource
 from phr.sdk.errors import ApiError, Unreachable, problem_body
 
-TokenSource = str | Callable[[], str] | Callable[[], Awaitable[str]]
 EMERGENCY_GROUPS: tuple[dict[str, str], ...] = ({"role": "doctor"}, {"role": "nurse"})
 
 
@@ -100,7 +99,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-class SharingClient:
+class SharingClient(BearerClient):
     """Grants, rotation, delegation and emergency segments for one caller (his token)."""
 
     def __init__(
@@ -115,36 +114,16 @@ class SharingClient:
         pin: ParamsPin | None = None,
         http: httpx.AsyncClient | None = None,
     ) -> None:
-        self._own_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
+        super().__init__(token, http=http, timeout_s=30.0)
         self._owner = owner_api_url.rstrip("/")
         self._kgc = kgc_url.rstrip("/")
-        self._token = token
         self.keys = keys
         self.user_id = user_id
         self.master = master
         self.pin = pin
         self._params: SystemParams | None = None
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._own_http:
-            await self._http.aclose()
-
     # ---------------------------------------------------------------- plumbing
-
-    async def _headers(self) -> dict[str, str]:
-        token = self._token if isinstance(self._token, str) else self._token()
-        if not isinstance(token, str):
-            token = await token
-        return {"Authorization": f"Bearer {token}"}
 
     async def _call(self, method: str, url: str, *, ok: Sequence[int] = (200,), **kw: Any) -> Any:
         try:

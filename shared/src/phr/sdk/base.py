@@ -1,0 +1,44 @@
+"""What every SDK client shares: one httpx client, bearer tokens, async context use."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Self
+
+import httpx
+
+#: a token, or something that gives one (e.g. a login that refreshes it)
+TokenSource = str | Callable[[], str] | Callable[[], Awaitable[str]]
+
+
+class BearerClient:
+    """Holds the HTTP client (closed on exit if it made it) and the caller's token."""
+
+    def __init__(
+        self, token: TokenSource, *, http: httpx.AsyncClient | None = None, timeout_s: float = 60.0
+    ) -> None:
+        self._own_http = http is None
+        self._http = http or httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=5.0))
+        self._token = token
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._own_http:
+            await self._http.aclose()
+
+    async def _headers(self) -> dict[str, str]:
+        token = self._token if isinstance(self._token, str) else self._token()
+        if not isinstance(token, str):
+            token = await token
+        return {"Authorization": f"Bearer {token}"}
