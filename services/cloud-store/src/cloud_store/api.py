@@ -26,6 +26,7 @@ from cloud_store.errors import (
 from cloud_store.index import TagIndex
 from cloud_store.settings import Settings
 from phr.service.auth import require_role
+from phr.service.deps import from_state
 
 router = APIRouter(
     prefix="/v1",
@@ -42,23 +43,13 @@ BlobKey = Annotated[str, Path(pattern=KEY_PATTERN, description="object key")]
 Id = Annotated[str, Path(pattern=ID_PATTERN)]
 
 
-def get_blobs(request: Request) -> BlobStore:
-    blobs: BlobStore = request.state.blobs
-    return blobs
-
-
-def get_index(request: Request) -> TagIndex:
-    index: TagIndex = request.state.index
-    return index
-
-
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.state.runtime.settings
     return settings
 
 
-BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
-IndexDep = Annotated[TagIndex, Depends(get_index)]
+BlobsDep = Annotated[BlobStore, from_state("blobs")]
+IndexDep = Annotated[TagIndex, from_state("index")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 

@@ -12,31 +12,7 @@ from kgc.tokens import LoginService
 from kgc.tracing import Tracer
 from kgc.users import Directory
 from phr.identity.params import SignedParams
-
-
-async def get_directory(request: Request) -> Directory:
-    directory: Directory = request.state.directory
-    return directory
-
-
-async def get_login(request: Request) -> LoginService:
-    login: LoginService = request.state.login
-    return login
-
-
-async def get_tracer(request: Request) -> Tracer:
-    tracer: Tracer = request.state.tracer
-    return tracer
-
-
-async def get_groups(request: Request) -> GroupKeys:
-    groups: GroupKeys = request.state.groups
-    return groups
-
-
-async def get_params(request: Request) -> SignedParams:
-    params: SignedParams = request.state.params
-    return params
+from phr.service.deps import from_state
 
 
 async def correlation_id(request: Request) -> str | None:
@@ -48,9 +24,9 @@ async def correlation_id(request: Request) -> str | None:
         return None
 
 
-DirectoryDep = Annotated[Directory, Depends(get_directory)]
-LoginDep = Annotated[LoginService, Depends(get_login)]
-TracerDep = Annotated[Tracer, Depends(get_tracer)]
-ParamsDep = Annotated[SignedParams, Depends(get_params)]
+DirectoryDep = Annotated[Directory, from_state("directory")]
+LoginDep = Annotated[LoginService, from_state("login")]
+TracerDep = Annotated[Tracer, from_state("tracer")]
+ParamsDep = Annotated[SignedParams, from_state("params")]
 CorrelationDep = Annotated[str | None, Depends(correlation_id)]
-GroupsDep = Annotated[GroupKeys, Depends(get_groups)]
+GroupsDep = Annotated[GroupKeys, from_state("groups")]

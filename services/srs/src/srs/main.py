@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             on_reject=handlers.on_reject,
             types=SRS_TYPES,
         )
-        runtime.checks["events"] = _consumer_ready(runtime)
+        runtime.checks["events"] = runtime.consumer_ready_check()
         runtime.background("warm-access-topic", lambda: _warm_topic(runtime, TOPIC_ACCESS))
 
         async def emit(type: str, data: EventData, subject: str, cid: str | None) -> Any:
@@ -84,16 +84,3 @@ async def _warm_topic(runtime: ServiceRuntime, topic: str) -> None:
         await asyncio.wait_for(runtime.publisher.producer.partitions_for(topic), 10)
     except Exception as exc:  # noqa: BLE001 - only a latency optimisation
         log.info("topic.warmup_skipped", topic=topic, error_type=type(exc).__name__)
-
-
-def _consumer_ready(runtime: ServiceRuntime) -> Any:
-    """Ready once the grant/record/user consumer holds its partitions and has polled."""
-
-    async def check(_: float) -> None:
-        for worker in runtime.consumers:
-            mine = worker.group_id == runtime.name
-            if mine and worker.polls > 0 and worker.consumer.assignment():
-                return
-        raise ConnectionError("event consumer not assigned yet")
-
-    return check

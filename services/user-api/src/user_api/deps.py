@@ -8,25 +8,11 @@ from fastapi import Depends, Request
 
 from phr.identity.tokens import Principal
 from phr.service.auth import CurrentPrincipal
+from phr.service.deps import from_state
 from user_api.access import AccessService
 from user_api.errors import NotADataUser
 from user_api.search import SearchService
 from user_api.store import MongoStore
-
-
-def get_access(request: Request) -> AccessService:
-    service: AccessService = request.state.access_service
-    return service
-
-
-def get_search(request: Request) -> SearchService:
-    service: SearchService = request.state.search_service
-    return service
-
-
-def get_store(request: Request) -> MongoStore:
-    store: MongoStore = request.state.user_store
-    return store
 
 
 async def require_data_user(principal: CurrentPrincipal) -> Principal:
@@ -42,8 +28,8 @@ def bearer_token(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-AccessDep = Annotated[AccessService, Depends(get_access)]
-SearchDep = Annotated[SearchService, Depends(get_search)]
-StoreDep = Annotated[MongoStore, Depends(get_store)]
+AccessDep = Annotated[AccessService, from_state("access_service")]
+SearchDep = Annotated[SearchService, from_state("search_service")]
+StoreDep = Annotated[MongoStore, from_state("user_store")]
 DataUser = Annotated[Principal, Depends(require_data_user)]
 BearerToken = Annotated[str, Depends(bearer_token)]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 from fastapi import FastAPI
 
@@ -39,7 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             verify=producer_verifier(issuer_keys(registry), producer_rules(registry)),
             types=TYPES,
         )
-        runtime.checks["events"] = _consumer_ready(runtime)
+        runtime.checks["events"] = runtime.consumer_ready_check()
         auth = get_authenticator_from_state(runtime.state)
         # One pool for every upstream: SRS nodes, owner-api and cloud-store (the
         # per-node timeout is enforced by the fan-out itself).
@@ -83,16 +81,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth=True,
         description=user_api.__doc__ or "",
     )
-
-
-def _consumer_ready(runtime: ServiceRuntime) -> Any:
-    """Ready once the grant/break-glass consumer holds its partitions and has polled."""
-
-    async def check(_: float) -> None:
-        for worker in runtime.consumers:
-            mine = worker.group_id == runtime.name
-            if mine and worker.polls > 0 and worker.consumer.assignment():
-                return
-        raise ConnectionError("event consumer not assigned yet")
-
-    return check

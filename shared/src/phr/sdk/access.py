@@ -59,7 +59,8 @@ from phr.crypto.pre import PreSecretKey
 from phr.crypto.segment_secret import SegmentSecret
 from phr.crypto.signing import SignatureInvalid, VerifyKey, b64u_decode
 from phr.identity.params import SystemParams
-from phr.sdk.base import BearerClient, TokenSource
+from phr.sdk.base import BearerClient, TokenSource, gather_all
+from phr.sdk.errors import ApiError, problem_body
 
 T = TypeVar("T")
 #: (grantee id, receiving public key) of a group grant -> the group secret, if a member
@@ -72,20 +73,8 @@ MAX_TRAPDOORS = 32
 # -------------------------------------------------------------------- errors
 
 
-class AccessError(Exception):
+class AccessError(ApiError):
     """user-api refused or failed a call; ``problem`` is its RFC 9457 body."""
-
-    def __init__(self, status: int, problem: Mapping[str, Any]) -> None:
-        self.status = status
-        self.problem = dict(problem)
-        self.slug = str(problem.get("type", "")).rsplit("/", 1)[-1]
-        self.detail = str(problem.get("detail", ""))
-        super().__init__(f"{status} {problem.get('title', 'error')}: {self.detail}")
-
-    @property
-    def retryable(self) -> bool:
-        """Not enough SRS nodes (or another dependency) answered: retry later."""
-        return self.status in (502, 503, 504)
 
 
 class AccessDenied(Exception):
@@ -468,7 +457,7 @@ class AccessClient(BearerClient):
             }
             names = sorted(access.opened)
             ciphertexts = dict(
-                zip(names, await _gather(*(downloads[n] for n in names)), strict=True)
+                zip(names, await gather_all(*(downloads[n] for n in names)), strict=True)
             )
         finally:
             for task in downloads.values():
@@ -545,7 +534,7 @@ class AccessClient(BearerClient):
                         return  # deleted meanwhile
                     raise
 
-        await _gather(*(open_one(p, r, s) for (p, r), s in to_open.items()))
+        await gather_all(*(open_one(p, r, s) for (p, r), s in to_open.items()))
         by_key: dict[tuple[str, bytes], SearchKey] = {}
         for (pid, _, segment), key in self._search_keys.items():
             if patient_id is not None and pid != patient_id:
@@ -585,7 +574,7 @@ class AccessClient(BearerClient):
                 if m["patient_id"] == sk.patient_id
             ]
 
-        found = await _gather(*(one(k) for k in keys))
+        found = await gather_all(*(one(k) for k in keys))
         return sorted({m for matches in found for m in matches})
 
 
@@ -593,22 +582,4 @@ class AccessClient(BearerClient):
 
 
 def _error(resp: httpx.Response) -> AccessError:
-    try:
-        body = resp.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        body = {"title": resp.reason_phrase, "detail": resp.text[:200]}
-    return AccessError(resp.status_code, body)
-
-
-async def _gather(*aws: Awaitable[T]) -> list[T]:
-    """Like asyncio.gather, but the first failure cancels the rest before it propagates."""
-    tasks = [asyncio.ensure_future(a) for a in aws]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
+    return AccessError(resp.status_code, problem_body(resp))

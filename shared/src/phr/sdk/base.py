@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 import httpx
+
+T = TypeVar("T")
 
 #: a token, or something that gives one (e.g. a login that refreshes it)
 TokenSource = str | Callable[[], str] | Callable[[], Awaitable[str]]
@@ -42,3 +45,15 @@ class BearerClient:
         if not isinstance(token, str):
             token = await token
         return {"Authorization": f"Bearer {token}"}
+
+
+async def gather_all(*aws: Awaitable[T]) -> list[T]:
+    """Like asyncio.gather, but the first failure cancels the rest before it propagates."""
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -36,7 +36,7 @@ from phr.crypto.keys import PatientMasterKey
 from phr.crypto.manifest import SignedRecordManifest, verify_manifest
 from phr.crypto.signing import SigningKey, VerifyKey
 from phr.crypto.stream import DEFAULT_CHUNK_SIZE
-from phr.sdk.base import BearerClient, TokenSource
+from phr.sdk.base import BearerClient, TokenSource, gather_all
 from phr.sdk.errors import ApiError, problem_body
 
 ChunkFactory = Callable[[], AsyncIterator[bytes] | Iterable[bytes]]
@@ -192,7 +192,7 @@ class RecordsClient(BearerClient):
                         manifest.patient_id, upload_id, name, sources[name], sizes[name]
                     )
 
-            await _gather(*(send(name) for name in state.missing))
+            await gather_all(*(send(name) for name in state.missing))
         return await self.commit_upload(manifest.patient_id, upload_id)
 
     async def begin_upload(
@@ -308,7 +308,7 @@ class RecordsClient(BearerClient):
             async with self._limit:
                 return name, await self.download_segment(patient_id, record_id, name)
 
-        ciphertexts = dict(await _gather(*(fetch(n) for n in names)))
+        ciphertexts = dict(await gather_all(*(fetch(n) for n in names)))
         secrets = {n: owner_secret(master, manifest.segment(n)) for n in names}
         return await asyncio.to_thread(
             decrypt_record,
@@ -362,15 +362,3 @@ async def _chunks(source: Path | ChunkFactory, chunk_size: int) -> AsyncIterator
     else:
         for chunk in produced:
             yield bytes(chunk)
-
-
-async def _gather(*aws: Awaitable[T]) -> list[T]:
-    """Like asyncio.gather, but the first failure cancels the rest before it propagates."""
-    tasks = [asyncio.ensure_future(a) for a in aws]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise

@@ -125,6 +125,18 @@ class ServiceRuntime:
 
         self.background(f"consume:{','.join(topics)}", run)
 
+    def consumer_ready_check(self, group_id: str | None = None) -> ReadinessCheck:
+        """A readiness check: the group's consumer holds its partitions and has polled."""
+        group = group_id or self.name
+
+        async def check(_: float) -> None:
+            for worker in self.consumers:
+                if worker.group_id == group and worker.polls > 0 and worker.consumer.assignment():
+                    return
+            raise ConnectionError("event consumer not assigned yet")
+
+        return check
+
     async def stop_tasks(self) -> None:
         for task in self._tasks:
             task.cancel()
