@@ -22,10 +22,14 @@ setup: .venv/.synced  ## install uv (if missing) and every package of the worksp
 run: setup  ## start the servers and the six services on 127.0.0.1, wait until ready
 	$(STACK) up
 	@echo
-	@echo "PHR Exchange is running. Try:  uv run phr --help"
-	@echo "Stop it with:                  make down"
+	@echo "PHR Exchange is running. See the whole story:  uv run phr demo   (or: make demo)"
+	@echo "The operator's identity:  PHR_HOME=.local/operator uv run phr whoami"
+	@echo "Stop it with:             make down"
 
 up: run
+
+demo: setup  ## on a running system: hospital, doctor, nurse, insurer, patient — the whole story
+	$(UV) run --frozen phr demo
 
 down: setup  ## stop what `make run` started
 	$(STACK) down
