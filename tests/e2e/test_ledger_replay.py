@@ -85,7 +85,9 @@ async def test_replayed_dump_rebuilds_a_byte_identical_chain(
     assert chain2 == original
 
     async def same_grants() -> bool:
-        return await srs_state(stack, world.patient.id) == srs_before
+        after = await srs_state(stack, world.patient.id)
+        assert after == srs_before, (after, srs_before)
+        return True
 
     await eventually(same_grants, timeout=120, interval=1.0)
 

@@ -265,3 +265,17 @@ async def test_naive_times_from_a_producer_are_taken_as_utc(world: World) -> Non
     await world.everywhere(world.granted(data))
     grant = world.nodes["srs-1"].store.grants[data.grant_id]
     assert grant.expires_at == world.now + timedelta(hours=1)
+
+
+async def test_revoking_a_pending_grant_keeps_its_segments_on_the_tombstone(
+    world: World,
+) -> None:
+    """On a replay the revocation can come before the enrolment: same end state anyway."""
+    node = world.nodes["srs-1"]
+    data = world.grant_data()
+    await node.apply(world.granted(data))
+    await node.apply(world.revoked(data.grant_id))
+    await node.apply(world.enrolled(PATIENT, world.patient))
+    tombstone = node.store.grants[data.grant_id]
+    assert tombstone.revoked and tuple(tombstone.segments) == tuple(data.segments)
+    assert not node.store.pending and not node.store.key_grants

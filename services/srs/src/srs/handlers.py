@@ -270,11 +270,21 @@ class EventHandlers:
                 log.info("grant.pending_resolved", grant_id=data.grant_id, outcome=outcome)
 
     async def _revoked(self, event: Envelope, data: AclRevoked, session: Session | None) -> None:
+        # A grant still pending (its author's enrolment not seen yet: topics interleave
+        # differently on a replay) leaves its segments on the tombstone, so every node
+        # ends in the same state whatever the interleaving.
+        pending = [
+            p
+            for p in await self.store.pending_for_patient(data.patient_id, session)
+            if p.data.get("grant_id") == data.grant_id
+        ]
+        segments = tuple(pending[0].data.get("segments", ())) if pending else ()
         deleted = await self.store.revoke_grant(
             data.grant_id,
             patient_id=data.patient_id,
             at=self.clock(),
             reason=f"revoked by {data.revoked_by}",
+            segments=segments,
             session=session,
         )
         log.info("grant.revoked", grant_id=data.grant_id, key_grants_deleted=deleted)

@@ -67,6 +67,7 @@ class MemoryStore:
         patient_id: str,
         at: datetime,
         reason: str,
+        segments: tuple[str, ...] = (),
         session: Session | None = None,
     ) -> int:
         doomed = [k for k, kg in self.key_grants.items() if kg.grant_id == grant_id]
@@ -77,7 +78,7 @@ class MemoryStore:
             self.grants[grant_id] = GrantInfo(
                 grant_id=grant_id,
                 patient_id=patient_id,
-                segments=(),
+                segments=segments,
                 threshold=1,
                 granted_by="",
                 revoked_at=at,

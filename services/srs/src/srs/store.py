@@ -71,6 +71,7 @@ class Store(Protocol):
         patient_id: str,
         at: datetime,
         reason: str,
+        segments: tuple[str, ...] = (),
         session: Session | None = None,
     ) -> int: ...
     async def grant_ids_to_user(
@@ -359,6 +360,7 @@ class MongoStore:
         patient_id: str,
         at: datetime,
         reason: str,
+        segments: tuple[str, ...] = (),
         session: Session | None = None,
     ) -> int:
         deleted = await self.key_grants.delete_many({"grant_id": grant_id}, session=session)
@@ -369,7 +371,7 @@ class MongoStore:
             tombstone = GrantInfo(
                 grant_id=grant_id,
                 patient_id=patient_id,
-                segments=(),
+                segments=segments,
                 threshold=1,
                 granted_by="",
                 revoked_at=at,

@@ -128,6 +128,10 @@ def run(session: Session, work: Callable[[], Awaitable[T]]) -> T:
         fail(str(exc))
     except OSError as exc:
         fail(f"{exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a person gets one line, never a traceback
+        fail(str(exc) or type(exc).__name__)
     raise AssertionError("unreachable")
 
 
