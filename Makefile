@@ -59,6 +59,9 @@ fmt: setup  ## format and fix what ruff can
 snapshots: setup  ## rewrite the event schema snapshots and docs/asyncapi.json after an intended change
 	PHR_UPDATE_SNAPSHOTS=1 $(UV) run --frozen pytest -q shared/tests/events/test_schemas.py
 
+bench: setup  ## the system benchmark (JSON report in bench/results/latest.json)
+	$(UV) run --frozen python bench/system.py --start
+
 bench-crypto: setup  ## client-side crypto throughput (JSON)
 	$(UV) run --frozen python bench/crypto.py
 
