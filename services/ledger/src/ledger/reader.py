@@ -162,11 +162,19 @@ class LedgerReader:
 
     async def audit_trail(self, subject: str, limit: int = 1000) -> AuditTrailOut:
         """Every sealed event about ``subject``, each proven against the latest checkpoint."""
-        note = await self.checkpoint()
+        # One head for the note and every proof; blocks sealed meanwhile are left out
+        # (their leaves are beyond this tree), not proven against a tree that lacks them.
         head = await self.store.head()
         root = merkle.CompactRange(head.log_size, head.log_hashes).root()
+        note = self.signer.sign_checkpoint(
+            Checkpoint(self.origin, head.log_size, root), self.origin
+        )
         entries = await self.store.entries_by_subject(subject, limit)
-        proofs = [await self._inclusion(e, head.log_size, root) for e in entries]
+        proofs = [
+            await self._inclusion(e, head.log_size, root)
+            for e in entries
+            if e.leaf_index < head.log_size
+        ]
         return AuditTrailOut(
             subject=subject, checkpoint=note, tree_size=head.log_size, entries=proofs
         )
