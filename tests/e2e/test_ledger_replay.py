@@ -50,8 +50,10 @@ async def test_replayed_dump_rebuilds_a_byte_identical_chain(
 
     async def nodes_settled() -> dict[str, Any] | None:
         state = await srs_state(stack, world.patient.id)
-        statuses = {g["grant_id"]: g["status"] for s in state.values() for g in s}
-        done = statuses.get(kept.grant_id) == "active" and statuses.get(gone.grant_id) == "revoked"
+        want = {kept.grant_id: "active", gone.grant_id: "revoked"}
+        done = all(
+            {g["grant_id"]: g["status"] for g in grants} == want for grants in state.values()
+        )
         return state if done and len(state) == 3 else None
 
     srs_before = await eventually(nodes_settled, timeout=60, interval=0.5)
