@@ -562,6 +562,7 @@ class Stack:
             except ProcessLookupError:
                 pass
         self._pidfile(name).unlink(missing_ok=True)
+        _reap_children()
 
     def down(self) -> None:
         for spec in SERVICES:
@@ -600,6 +601,13 @@ class Stack:
                 }
             )
         return rows
+
+
+def _reap_children() -> None:
+    """Collect the exit status of children that ended (stopped here or killed by a test)."""
+    for proc in list(_CHILDREN):
+        if proc.poll() is not None:
+            _CHILDREN.remove(proc)
 
 
 def _write_private(path: Path, text: str) -> None:
