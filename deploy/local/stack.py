@@ -17,7 +17,6 @@ with PHR_<NAME>_PORT (for example PHR_KAFKA_PORT=9192, PHR_KGC_PORT=8101).
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import secrets
@@ -33,6 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "deploy"))
+import keys  # noqa: E402  (deploy/keys.py: key files and the registry, shared with compose)
+
 _CHILDREN: list[subprocess.Popen[bytes]] = []
 HERE = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
@@ -128,6 +130,7 @@ class Stack:
         self.data_dir = self.base / "data"
         self.secrets_dir = self.base / "secrets"
         self.venv = ROOT / ".local" / "servers-venv"
+        self._registry: Path | None = None
 
     # ---------------------------------------------------------------- install
 
@@ -192,48 +195,28 @@ class Stack:
 
     def signing_key_file(self, name: str) -> Path:
         """An Ed25519 seed per process, generated once, mode 0600."""
-        return self._secret_file(f"{name}.ed25519")
+        return keys.signing_key_file(self.secrets_dir, name)
 
     def x25519_key_file(self, name: str) -> Path:
         """An X25519 secret per SRS node (kfrags are sealed to it), mode 0600."""
-        return self._secret_file(f"{name}.x25519")
-
-    def _secret_file(self, filename: str) -> Path:
-        path = self.secrets_dir / filename
-        if not path.exists():
-            self.secrets_dir.mkdir(parents=True, exist_ok=True)
-            _write_private(path, secrets.token_bytes(32).hex())
-        return path
+        return keys.x25519_key_file(self.secrets_dir, name)
 
     def registry_file(self) -> Path:
         """Public keys and URLs of every process (no secrets), for the KGC's parameters.
 
-        ``{"services": {name: {"url", "ed25519_public", "x25519_public"?}}}``; public
-        keys are base64url of the raw 32 bytes.
+        Written once per Stack (deploy/keys.py, the same writer compose uses), not once
+        per service started.
         """
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-        from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-        def pub(key: Ed25519PrivateKey | X25519PrivateKey) -> str:
-            raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-            return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-        services: dict[str, dict[str, str]] = {}
-        for spec in SERVICES:
-            seed = bytes.fromhex(self.signing_key_file(spec.key_name or spec.name).read_text())
-            entry = {
-                "url": self.service_url(spec),
-                "ed25519_public": pub(Ed25519PrivateKey.from_private_bytes(seed)),
-            }
-            if spec.module == "srs":
-                xs = bytes.fromhex(self.x25519_key_file(spec.name).read_text())
-                entry["x25519_public"] = pub(X25519PrivateKey.from_private_bytes(xs))
-            services[spec.name] = entry
-        path = self.base / "registry.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"services": services}, indent=2, sort_keys=True))
-        return path
+        if self._registry is None:
+            self._registry = keys.write_keys(
+                self.secrets_dir,
+                [
+                    (s.name, self.service_url(s), s.key_name or s.name, s.module == "srs")
+                    for s in SERVICES
+                ],
+                registry_path=self.base / "registry.json",
+            )
+        return self._registry
 
     # ---------------------------------------------------------------- urls
 
