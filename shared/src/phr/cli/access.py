@@ -113,7 +113,7 @@ def _write_bundle(bundle: dict[str, Any], output: Path | None) -> str:
     return f"wrote {output}"
 
 
-async def _read(
+async def read_record(
     s: Session,
     patient_id: str,
     record_id: str,
@@ -152,7 +152,7 @@ def fetch(
     async def work() -> dict[str, Any]:
         pid = patient or s.profile().user_id
         async with progress(s, f"fetching and decrypting {record_id}"):
-            return await _read(s, pid, record_id, names, None)
+            return await read_record(s, pid, record_id, names, None)
 
     bundle = run(s, work)
     if s.as_json and output is None:
@@ -179,7 +179,7 @@ def breakglass(
     async def work() -> dict[str, Any]:
         record_id = record or await _latest_record(s, patient)
         async with progress(s, f"break-glass on {patient}"):
-            return await _read(s, patient, record_id, None, reason)
+            return await read_record(s, patient, record_id, None, reason)
 
     bundle = run(s, work)
     if s.as_json and output is None:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from phr.cli.access import _read, access_client, audit_trail
+from phr.cli.access import access_client, audit_trail, read_record
 from phr.cli.home import CliError, Home
 from phr.cli.identity import create_identity
 from phr.cli.output import console
@@ -130,7 +130,7 @@ def demo(
 
         for name, wanted in (("doctor", None), ("nurse", None), ("insurer", None)):
             _step(f"The {name} fetches the record")
-            bundle = await _read(people[name], pid, rid, wanted, None)
+            bundle = await read_record(people[name], pid, rid, wanted, None)
             kinds = sorted({e["resource"]["resourceType"] for e in bundle.get("entry", [])})
             _say(
                 f"{len(bundle.get('entry', []))} resources: {', '.join(kinds[:8])}"
@@ -149,7 +149,7 @@ def demo(
         async with sharing_client(patient) as sharing:
             await sharing.revoke(pid, g_doctor.grant_id)
         try:
-            await _read(people["doctor"], pid, rid, ["labs"], None)
+            await read_record(people["doctor"], pid, rid, ["labs"], None)
             raise CliError("the revoked doctor still reads labs: the demo found a bug")
         except CliError as exc:
             if "bug" in str(exc):
