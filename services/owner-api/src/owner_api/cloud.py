@@ -12,15 +12,17 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import structlog
 
 from owner_api.errors import SegmentCorrupted, SegmentMismatch, SegmentNotFound, StorageUnavailable
+from phr.service.http import HttpResponse, ServiceHttp, TransportFailed
 from phr.service.problems import DomainError
 
 log = structlog.get_logger("owner_api.cloud")
 
 TokenSource = Callable[[], str]
+#: a call carrying ciphertext (a segment up or down) may take this long
+BLOB_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -40,15 +42,11 @@ class CloudStore:
     """The calls owner-api makes to cloud-store."""
 
     def __init__(self, base_url: str, token: TokenSource, *, timeout_s: float) -> None:
-        # Uploads and downloads of big segments take long; only connecting is bounded
-        # tightly. Calls without ciphertext use ``timeout_s``.
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            timeout=httpx.Timeout(60.0, connect=2.0, pool=timeout_s),
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
-        )
+        # Uploads and downloads of big segments take long (a ciphertext call gets
+        # BLOB_TIMEOUT_S); calls without ciphertext use ``timeout_s``.
+        self._base = base_url.rstrip("/")
+        self._http = ServiceHttp(timeout_s=timeout_s, limit=64)
         self._token = token
-        self._timeout = timeout_s
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -67,40 +65,36 @@ class CloudStore:
             "Content-Type": "application/octet-stream",
         }
         try:
-            resp = await self._http.put(f"/v1/blobs/{key}", content=chunks, headers=headers)
-        except httpx.TransportError as exc:
+            resp = await self._http.upload(
+                "PUT",
+                f"{self._base}/v1/blobs/{key}",
+                chunks,
+                headers=headers,
+                timeout_s=BLOB_TIMEOUT_S,
+            )
+        except TransportFailed as exc:
             raise StorageUnavailable(
-                f"cloud-store connection failed while storing ({type(exc).__name__})"
+                f"cloud-store connection failed while storing ({exc.reason})"
             ) from exc
-        if resp.status_code == 422:
+        if resp.status == 422:
             raise SegmentMismatch(f"segment bytes do not match the manifest: {_detail(resp)}")
         _raise_for(resp, key)
 
     async def open_blob(self, key: str) -> BlobDownload:
         """Start a download; errors (missing, corrupted, S3 down) come before any byte."""
-        request = self._http.build_request("GET", f"/v1/blobs/{key}", headers=self._auth())
         try:
-            resp = await self._http.send(request, stream=True)
-        except httpx.TransportError as exc:
-            raise StorageUnavailable(
-                f"cloud-store connection failed ({type(exc).__name__})"
-            ) from exc
-        if resp.status_code != 200:
-            await resp.aread()
-            await resp.aclose()
-            _raise_for(resp, key)
-
-        async def chunks() -> AsyncIterator[bytes]:
-            try:
-                async for chunk in resp.aiter_raw():
-                    yield chunk
-            finally:
-                await resp.aclose()
-
+            url = f"{self._base}/v1/blobs/{key}"
+            resp = await self._http.stream(
+                "GET", url, headers=self._auth(), timeout_s=BLOB_TIMEOUT_S
+            )
+            if resp.status != 200:
+                _raise_for(HttpResponse(resp.status, resp.headers, await resp.read()), key)
+        except TransportFailed as exc:
+            raise StorageUnavailable(f"cloud-store connection failed ({exc.reason})") from exc
         return BlobDownload(
             size=int(resp.headers.get("X-Content-Length", "0")),
             sha256=resp.headers.get("X-Content-SHA256", ""),
-            chunks=chunks(),
+            chunks=_storage_errors(resp.chunks()),
         )
 
     async def delete_blob(self, key: str) -> None:
@@ -122,18 +116,25 @@ class CloudStore:
     ) -> None:
         try:
             resp = await self._http.request(
-                method, path, json=json, headers=self._auth(), timeout=self._timeout
+                method, f"{self._base}{path}", json=json, headers=self._auth()
             )
-        except httpx.TransportError as exc:
-            raise StorageUnavailable(
-                f"cloud-store connection failed ({type(exc).__name__})"
-            ) from exc
-        if missing_ok and resp.status_code == 404:
+        except TransportFailed as exc:
+            raise StorageUnavailable(f"cloud-store connection failed ({exc.reason})") from exc
+        if missing_ok and resp.status == 404:
             return
         _raise_for(resp, path)
 
 
-def _detail(resp: httpx.Response) -> str:
+async def _storage_errors(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """A download broken mid-way is cloud-store's failure, told as such."""
+    try:
+        async for chunk in chunks:
+            yield chunk
+    except TransportFailed as exc:
+        raise StorageUnavailable(f"cloud-store connection broke ({exc.reason})") from exc
+
+
+def _detail(resp: HttpResponse) -> str:
     try:
         body = resp.json()
     except ValueError:
@@ -141,8 +142,8 @@ def _detail(resp: httpx.Response) -> str:
     return str(body.get("detail", "")) if isinstance(body, dict) else ""
 
 
-def _raise_for(resp: httpx.Response, what: str) -> None:
-    status = resp.status_code
+def _raise_for(resp: HttpResponse, what: str) -> None:
+    status = resp.status
     if status < 300:
         return
     detail = _detail(resp)

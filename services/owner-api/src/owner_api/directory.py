@@ -10,18 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 from owner_api.errors import DirectoryUnavailable
+from phr.service.http import ServiceHttp, TransportFailed
 
 TokenSource = Callable[[], str]
 
 
 class KgcDirectory:
     def __init__(self, base_url: str, token: TokenSource, *, timeout_s: float) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), timeout=httpx.Timeout(timeout_s, connect=2.0)
-        )
+        self._base = base_url.rstrip("/")
+        self._http = ServiceHttp(timeout_s=timeout_s, limit=32)
         self._token = token
 
     async def aclose(self) -> None:
@@ -29,13 +27,15 @@ class KgcDirectory:
 
     async def _get(self, path: str) -> dict[str, Any] | None:
         try:
-            resp = await self._http.get(path, headers={"Authorization": f"Bearer {self._token()}"})
-        except httpx.HTTPError as exc:
-            raise DirectoryUnavailable(f"the KGC does not answer ({type(exc).__name__})") from None
-        if resp.status_code == 404:
+            resp = await self._http.request(
+                "GET", f"{self._base}{path}", headers={"Authorization": f"Bearer {self._token()}"}
+            )
+        except TransportFailed as exc:
+            raise DirectoryUnavailable(f"the KGC does not answer ({exc.reason})") from None
+        if resp.status == 404:
             return None
-        if resp.status_code != 200:
-            raise DirectoryUnavailable(f"the KGC answered {resp.status_code}")
+        if resp.status != 200:
+            raise DirectoryUnavailable(f"the KGC answered {resp.status}")
         body: dict[str, Any] = resp.json()
         return body
 

@@ -19,11 +19,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import structlog
 
 from phr.client.srs import NodeAnswerInvalid, verify_node_answer
 from phr.crypto.signing import VerifyKey
+from phr.service.http import ServiceHttp, TransportFailed
 
 log = structlog.get_logger("user_api.fanout")
 
@@ -73,9 +73,7 @@ class Combined:
 
 
 class SrsFanout:
-    def __init__(
-        self, http: httpx.AsyncClient, nodes: Sequence[SrsNodeRef], *, timeout_s: float
-    ) -> None:
+    def __init__(self, http: ServiceHttp, nodes: Sequence[SrsNodeRef], *, timeout_s: float) -> None:
         self.http = http
         self.nodes = list(nodes)
         self.timeout_s = timeout_s
@@ -106,15 +104,17 @@ class SrsFanout:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self.timeout_s):
-                resp = await self.http.post(
-                    f"{node.url}/v1/reencrypt", json=dict(request), headers=dict(headers)
+                resp = await self.http.request(
+                    "POST", f"{node.url}/v1/reencrypt", json=request, headers=headers
                 )
         except TimeoutError:
             return self._failed(node, "timeout")
-        except httpx.TransportError as exc:
-            return self._failed(node, f"unreachable ({type(exc).__name__})")
-        if resp.status_code != 200:
-            return self._failed(node, f"status {resp.status_code}")
+        except TransportFailed as exc:
+            if exc.timeout:
+                return self._failed(node, "timeout")
+            return self._failed(node, f"unreachable ({exc.reason})")
+        if resp.status != 200:
+            return self._failed(node, f"status {resp.status}")
         try:
             body = verify_node_answer(node.node_id, node.key, resp.json(), expected)
         except (NodeAnswerInvalid, ValueError) as exc:

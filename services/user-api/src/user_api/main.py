@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
 from fastapi import FastAPI
 
 import user_api
 from phr.crypto.signing import VerifyKey
 from phr.service.app import create_service_app
 from phr.service.auth import get_authenticator_from_state, issuer_keys
+from phr.service.http import ServiceHttp
 from phr.service.producers import producer_verifier
 from phr.service.registry import Registry
 from phr.service.runtime import ServiceRuntime
@@ -41,10 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth = get_authenticator_from_state(runtime.state)
         # One pool for every upstream: SRS nodes, owner-api and cloud-store (the
         # per-node timeout is enforced by the fan-out itself).
-        http = httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.upstream_timeout_s, connect=2.0),
-            limits=httpx.Limits(max_connections=128, max_keepalive_connections=32),
-        )
+        http = ServiceHttp(timeout_s=settings.upstream_timeout_s)
         runtime.stack.push_async_callback(http.aclose)
         upstream = Upstream(
             http,

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import httpx
 import structlog
 
+from phr.service.http import HttpResponse, ServiceHttp, TransportFailed
 from phr.service.problems import DomainError
 from user_api.errors import RecordGone, RecordNotFound, UpstreamUnavailable
 
@@ -50,7 +50,7 @@ class Upstream:
     """The calls user-api makes to owner-api and cloud-store."""
 
     def __init__(
-        self, http: httpx.AsyncClient, *, owner_api: str, cloud_store: str, token: TokenSource
+        self, http: ServiceHttp, *, owner_api: str, cloud_store: str, token: TokenSource
     ) -> None:
         self._http = http
         self._owner = owner_api.rstrip("/")
@@ -60,12 +60,12 @@ class Upstream:
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._token()}"}
 
-    async def _call(self, service: str, method: str, url: str, **kw: Any) -> httpx.Response:
+    async def _call(self, service: str, method: str, url: str, **kw: Any) -> HttpResponse:
         try:
             return await self._http.request(method, url, headers=self._auth(), **kw)
-        except httpx.TransportError as exc:
+        except TransportFailed as exc:
             raise UpstreamUnavailable(
-                f"{service} did not answer ({type(exc).__name__})", service=service
+                f"{service} did not answer ({exc.reason})", service=service
             ) from exc
 
     # ------------------------------------------------------------ owner-api
@@ -73,9 +73,9 @@ class Upstream:
     async def signed_manifest(self, patient_id: str, record_id: str) -> dict[str, Any]:
         url = f"{self._owner}/v1/patients/{patient_id}/records/{record_id}"
         resp = await self._call("owner-api", "GET", url)
-        if resp.status_code == 404:
+        if resp.status == 404:
             raise RecordNotFound(f"no record {record_id} of patient {patient_id}")
-        if resp.status_code == 410:
+        if resp.status == 410:
             raise RecordGone(f"record {record_id} was deleted")
         _raise_for("owner-api", resp)
         manifest: dict[str, Any] = resp.json()["signed_manifest"]
@@ -111,42 +111,37 @@ class Upstream:
 
     async def open_blob(self, key: str) -> BlobStream:
         """Start streaming a ciphertext; errors come before the first byte."""
-        request = self._http.build_request(
-            "GET",
-            f"{self._cloud}/v1/blobs/{key}",
-            headers=self._auth(),
-            # ciphertext may be large: only connecting is bounded tightly
-            timeout=httpx.Timeout(60.0, connect=2.0),
-        )
         try:
-            resp = await self._http.send(request, stream=True)
-        except httpx.TransportError as exc:
+            # ciphertext may be large: the whole download gets a minute
+            resp = await self._http.stream(
+                "GET", f"{self._cloud}/v1/blobs/{key}", headers=self._auth(), timeout_s=60.0
+            )
+            if resp.status != 200:
+                whole = HttpResponse(resp.status, resp.headers, await resp.read())
+                if resp.status == 404:
+                    raise RecordGone(f"the ciphertext {key} is no longer stored")
+                _raise_for("cloud-store", whole)
+        except TransportFailed as exc:
             raise UpstreamUnavailable(
-                f"cloud-store did not answer ({type(exc).__name__})", service="cloud-store"
+                f"cloud-store did not answer ({exc.reason})", service="cloud-store"
             ) from exc
-        if resp.status_code != 200:
-            await resp.aread()
-            await resp.aclose()
-            if resp.status_code == 404:
-                raise RecordGone(f"the ciphertext {key} is no longer stored")
-            _raise_for("cloud-store", resp)
         return BlobStream(
             size=int(resp.headers.get("X-Content-Length", resp.headers.get("Content-Length", 0))),
             sha256=resp.headers.get("X-Content-SHA256", ""),
-            chunks=resp.aiter_raw(),
+            chunks=resp.chunks(),
             aclose=resp.aclose,
         )
 
 
-def _raise_for(service: str, resp: httpx.Response) -> None:
-    if resp.status_code < 400:
+def _raise_for(service: str, resp: HttpResponse) -> None:
+    if resp.status < 400:
         return
     try:
         detail = str(resp.json().get("detail", ""))
     except ValueError:
         detail = resp.text[:200]
-    log.warning("upstream.failed", service=service, status=resp.status_code, detail=detail)
-    if resp.status_code >= 500:
-        raise UpstreamUnavailable(f"{service} failed ({resp.status_code})", service=service)
+    log.warning("upstream.failed", service=service, status=resp.status, detail=detail)
+    if resp.status >= 500:
+        raise UpstreamUnavailable(f"{service} failed ({resp.status})", service=service)
     # A 4xx between services is our bug (token, path), never the caller's.
-    raise DomainError(f"{service} refused a call ({resp.status_code})")
+    raise DomainError(f"{service} refused a call ({resp.status})")
