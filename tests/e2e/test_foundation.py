@@ -136,9 +136,12 @@ async def test_consumer_restarted_before_commit_applies_an_event_once(stack: Any
     try:
         async with kafka_producer(kafka) as pub:
             await pub.publish(event, topic=topic)
+        committed: list[str] = []
         # First consumer: processes the event, then "crashes" before committing.
         async with kafka_consumer(kafka, [topic], group) as consumer:
-            worker = EventConsumer(consumer, db, apply)
+            worker = EventConsumer(
+                consumer, db, apply, after_commit=lambda ev: committed.append(str(ev.id))
+            )
 
             async def crash(*_: Any, **__: Any) -> None:
                 raise ConnectionResetError("crashed before commit")
@@ -148,14 +151,18 @@ async def test_consumer_restarted_before_commit_applies_an_event_once(stack: Any
                 while worker.processed == 0:
                     await worker.poll_once(timeout_ms=500)
         assert (await db["state"].find_one({"_id": "counter"}) or {})["n"] == 1
+        assert committed == [str(event.id)]  # told once its transaction committed
         # Second consumer in the same group: the event comes again, changes nothing.
         async with kafka_consumer(kafka, [topic], group) as consumer:
-            worker = EventConsumer(consumer, db, apply)
+            worker = EventConsumer(
+                consumer, db, apply, after_commit=lambda ev: committed.append(str(ev.id))
+            )
             for _ in range(60):
                 await worker.poll_once(timeout_ms=500)
                 if worker.duplicates:
                     break
             assert worker.duplicates == 1 and worker.processed == 0
+        assert committed == [str(event.id)]  # a duplicate changed nothing: not told again
         assert (await db["state"].find_one({"_id": "counter"}) or {})["n"] == 1
     finally:
         await client.drop_database(db.name)

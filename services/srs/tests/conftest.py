@@ -6,7 +6,7 @@ Everything is in memory (``srs.memory.MemoryStore``); the crypto is the real one
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,6 +41,8 @@ class Node:
     store: MemoryStore
     handlers: EventHandlers
     processed: set[str] = field(default_factory=set)
+    #: told of each applied event, like the consumer's ``after_commit``
+    after_apply: list[Callable[[Envelope], None]] = field(default_factory=list)
 
     async def apply(self, event: Envelope, verify: Any = None) -> bool:
         """What the consumer does: verify, then apply once per (source, id)."""
@@ -51,6 +53,8 @@ class Node:
             return False
         self.processed.add(key)
         await self.handlers(event, None)
+        for hook in self.after_apply:
+            hook(event)
         return True
 
 

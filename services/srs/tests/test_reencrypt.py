@@ -14,6 +14,7 @@ from phr.crypto.signing import SigningKey, b64u_decode
 from phr.events.base import EventData
 from srs import acl
 from srs.acl import Caller
+from srs.cache import ReadCache
 from srs.errors import AuditUnavailable
 from srs.reencrypt import Reencryptor
 from srs.schemas import ReencryptRequest, ReencryptResponse
@@ -43,8 +44,11 @@ def reencryptors(world: World, audit: Audit) -> dict[str, tuple[Reencryptor, Sig
     for node_id in NODE_IDS:
         key = SigningKey.generate()
         node = world.nodes[node_id]
+        # Cached reads, dropped after each applied event as the consumer does in main.
+        reads = ReadCache(node.store, node.identity)
+        node.after_apply.append(reads.invalidate)
         out[node_id] = (
-            Reencryptor(node.store, node.identity, key, audit, clock=world.clock),
+            Reencryptor(node.store, node.identity, key, audit, clock=world.clock, reads=reads),
             key,
         )
     return out

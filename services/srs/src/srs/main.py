@@ -16,6 +16,7 @@ from phr.service.auth import issuer_keys
 from phr.service.registry import Registry
 from phr.service.runtime import ServiceRuntime
 from srs import api
+from srs.cache import ReadCache
 from srs.handlers import SRS_TYPES, EventHandlers, HandlerStats, producer_verifier
 from srs.keys import load_node_secret
 from srs.reencrypt import Reencryptor
@@ -37,13 +38,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         producers = issuer_keys(registry) if registry else {}
         stats = HandlerStats()
         handlers = EventHandlers(store, node, stats=stats)
-        # Group = node id: every node reads every event (each keeps its own state).
+        reads = ReadCache(store, node)
+        # Group = node id: every node reads every event (each keeps its own state). Each
+        # applied event drops the re-encryption path's cached reads once it has committed.
         runtime.consume(
             [TOPIC_ACL, TOPIC_USERS, TOPIC_RECORDS],
             handlers,
             verify=producer_verifier(producers),
             on_reject=handlers.on_reject,
             types=SRS_TYPES,
+            after_commit=reads.invalidate,
         )
         runtime.checks["events"] = runtime.consumer_ready_check()
         runtime.background("warm-access-topic", lambda: _warm_topic(runtime, TOPIC_ACCESS))
@@ -62,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 emit,
                 breakglass_window_s=settings.breakglass_window_s,
                 max_segments=settings.max_segments_per_request,
+                reads=reads,
             ),
         )
 

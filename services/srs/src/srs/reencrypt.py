@@ -37,12 +37,12 @@ from typing import Any
 import structlog
 
 from phr.crypto.errors import CryptoError
-from phr.crypto.grants import GrantDocument
-from phr.crypto.reencrypt import reencrypt_sealed
-from phr.crypto.signing import SigningKey, b64u_decode, b64u_encode
+from phr.crypto.pre import reencrypt_verified
+from phr.crypto.signing import SigningKey, b64u_encode
 from phr.events.access import AccessBreakglass, AccessDenied, AccessGranted
 from phr.events.base import EventData
 from srs import acl
+from srs.cache import ReadCache
 from srs.errors import AuditUnavailable, TooManySegments
 from srs.models import SegmentCapsule
 from srs.schemas import (
@@ -80,6 +80,18 @@ class Reencryptor:
     breakglass_window_s: int = 900
     max_segments: int = 32
     clock: Callable[[], datetime] = _now
+    #: the store's reads, cached until the next applied event (main wires the consumer's
+    #: after-commit hook to ``reads.invalidate``); by default nothing is cached
+    reads: ReadCache | None = None
+
+    def __post_init__(self) -> None:
+        if self.reads is None:
+            self.reads = ReadCache(self.store, self.node, capacity=0)
+
+    @property
+    def _reads(self) -> ReadCache:
+        assert self.reads is not None
+        return self.reads
 
     async def answer(
         self, caller: acl.Caller, request: ReencryptRequest, *, correlation_id: str | None = None
@@ -88,11 +100,12 @@ class Reencryptor:
         if len(segments) > self.max_segments:
             raise TooManySegments(f"at most {self.max_segments} segments per request")
         now = self.clock()
-        user = await self.store.get_user(caller.user_id)
+        reads = self._reads
+        user = await reads.get_user(caller.user_id)
         if user is not None and user.revoked and not caller.revoked:
             caller = acl.Caller(caller.user_id, caller.role, caller.org, caller.dept, True)
-        record = await self.store.get_record(request.record_id)
-        grants = await self.store.grants_for_patient(request.patient_id)
+        record = await reads.get_record(request.record_id)
+        grants = await reads.grants_for_patient(request.patient_id)
         reason = (request.breakglass_reason or "").strip() or None
 
         granted: list[SegmentCfrag] = []
@@ -161,25 +174,14 @@ class Reencryptor:
     async def _reencrypt(
         self, decision: acl.Allowed, capsule: SegmentCapsule | None
     ) -> SegmentCfrag | acl.Denied:
-        key_grant = await self.store.key_grant(
-            decision.grant_id, decision.segment, decision.key_version
-        )
-        if key_grant is None or capsule is None:
-            # Revoked between the decision and now: its kfrags are gone.
-            return acl.Denied(decision.segment, acl.GRANT_REVOKED)
         try:
-            document = GrantDocument.model_validate(key_grant.signed_grant["grant"])
-            verifying, delegating, receiving = document.keys()
-            cfrag = reencrypt_sealed(
-                self.node.secret,
-                node_id=self.node.node_id,
-                grant_id=document.grant_id,
-                sealed_kfrag=key_grant.sealed_kfrag.to_bytes(),
-                capsule=b64u_decode(capsule.capsule),
-                verifying_pk=verifying,
-                delegating_pk=delegating,
-                receiving_pk=receiving,
+            ready = await self._reads.ready_grant(
+                decision.grant_id, decision.segment, decision.key_version
             )
+            if ready is None or capsule is None:
+                # Revoked between the decision and now: its kfrags are gone.
+                return acl.Denied(decision.segment, acl.GRANT_REVOKED)
+            cfrag = reencrypt_verified(self._reads.capsule(capsule.capsule), ready.kfrag)
         except (CryptoError, ValueError, KeyError) as exc:
             log.error(
                 "reencrypt.failed",
@@ -193,7 +195,7 @@ class Reencryptor:
             grant_id=decision.grant_id,
             key_version=decision.key_version,
             cfrag=b64u_encode(cfrag),
-            signed_grant=key_grant.signed_grant,
+            signed_grant=ready.key_grant.signed_grant,
             node_id=self.node.node_id,
             breakglass=decision.breakglass,
         )

@@ -7,8 +7,35 @@ capsule for the grantee only.
 
 from __future__ import annotations
 
-from phr.crypto.pre import KeyCapsule, PrePublicKey, reencrypt
+from phr.crypto.pre import (
+    KeyCapsule,
+    PrePublicKey,
+    VerifiedKeyFrag,
+    reencrypt_verified,
+    verify_kfrag,
+)
 from phr.crypto.seal import NodeSecretKey, unseal
+
+
+def open_sealed_kfrag(
+    node_sk: NodeSecretKey,
+    *,
+    node_id: str,
+    grant_id: str,
+    sealed_kfrag: bytes,
+    verifying_pk: PrePublicKey,
+    delegating_pk: PrePublicKey,
+    receiving_pk: PrePublicKey,
+) -> VerifiedKeyFrag:
+    """Unseal this node's kfrag of a grant and verify it against the grant's keys.
+
+    Raises ``UnsealError`` (not this node's kfrag, or another grant's) or
+    ``KeyFragInvalid`` (kfrag not signed by ``verifying_pk`` for these keys).
+    """
+    kfrag = unseal(node_sk, sealed_kfrag, node_id=node_id, grant_id=grant_id)
+    return verify_kfrag(
+        kfrag, verifying_pk=verifying_pk, delegating_pk=delegating_pk, receiving_pk=receiving_pk
+    )
 
 
 def reencrypt_sealed(
@@ -30,11 +57,13 @@ def reencrypt_sealed(
     """
     if isinstance(capsule, bytes):
         capsule = KeyCapsule.from_bytes(capsule)
-    kfrag = unseal(node_sk, sealed_kfrag, node_id=node_id, grant_id=grant_id)
-    return reencrypt(
-        capsule,
-        kfrag,
+    verified = open_sealed_kfrag(
+        node_sk,
+        node_id=node_id,
+        grant_id=grant_id,
+        sealed_kfrag=sealed_kfrag,
         verifying_pk=verifying_pk,
         delegating_pk=delegating_pk,
         receiving_pk=receiving_pk,
     )
+    return reencrypt_verified(capsule, verified)

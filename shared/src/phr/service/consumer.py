@@ -24,6 +24,8 @@ from phr.service.mongo import Document
 EventHandler = Callable[[Envelope, AsyncClientSession], Awaitable[None]]
 Verifier = Callable[[Envelope], Awaitable[None]]
 RejectHook = Callable[[ConsumerRecord[bytes, bytes], str], Awaitable[None]]
+#: told of each event once its state change has committed (e.g. to drop a read cache)
+CommitHook = Callable[[Envelope], None]
 
 PROCESSED = "processed_events"
 log = structlog.get_logger("phr.consumer")
@@ -44,6 +46,7 @@ class EventConsumer:
         types: frozenset[str] | None = None,
         processed_collection: str = PROCESSED,
         group_id: str = "",
+        after_commit: CommitHook | None = None,
     ) -> None:
         self.consumer = consumer
         self.db = db
@@ -57,6 +60,7 @@ class EventConsumer:
         #: must not share processed-event records, or one would skip the other's events
         self.processed_collection = processed_collection
         self.group_id = group_id
+        self.after_commit = after_commit
         self.polls = 0
         self.skipped = 0
         self.processed = 0
@@ -129,6 +133,8 @@ class EventConsumer:
             if await self.handle_once(event):
                 self.processed += 1
                 log.debug("event.processed")
+                if self.after_commit is not None:
+                    self.after_commit(event)
             else:
                 self.duplicates += 1
                 log.info("event.duplicate_ignored")

@@ -16,7 +16,14 @@ from phr.crypto.signing import SigningKey
 from phr.events.base import EventData
 from phr.events.catalog import spec_for
 from phr.events.envelope import Envelope
-from phr.service.consumer import PROCESSED, EventConsumer, EventHandler, RejectHook, Verifier
+from phr.service.consumer import (
+    PROCESSED,
+    CommitHook,
+    EventConsumer,
+    EventHandler,
+    RejectHook,
+    Verifier,
+)
 from phr.service.health import ReadinessCheck
 from phr.service.kafka import EventPublisher, kafka_consumer
 from phr.service.mongo import Document
@@ -96,12 +103,14 @@ class ServiceRuntime:
         on_reject: RejectHook | None = None,
         types: frozenset[str] | None = None,
         processed_collection: str = PROCESSED,
+        after_commit: CommitHook | None = None,
     ) -> None:
         """Consume ``topics`` in the background with an idempotent handler.
 
         ``types`` limits the handler to those event types (others are skipped without a
         database write); ``processed_collection`` keeps this consumer's idempotency
-        records apart from another consumer's in the same database.
+        records apart from another consumer's in the same database; ``after_commit`` is
+        told of each event applied, once its transaction has committed.
         """
         group = group_id or self.name
 
@@ -116,6 +125,7 @@ class ServiceRuntime:
                     types=types,
                     processed_collection=processed_collection,
                     group_id=group,
+                    after_commit=after_commit,
                 )
                 self.consumers.append(worker)
                 try:
