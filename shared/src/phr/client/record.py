@@ -16,7 +16,7 @@ from phr.crypto.segment_secret import RandomBytes, SegmentSecret
 from phr.crypto.signing import SigningKey
 from phr.crypto.stream import DEFAULT_CHUNK_SIZE, ByteSource, SegmentContext, SegmentEncryptor
 from phr.fhir.keywords import payload_keywords
-from phr.fhir.split import payload_to_bytes, split_bundle
+from phr.fhir.split import payload_to_bytes, read_json, split_bundle
 
 
 class RecipientKeys(Protocol):
@@ -148,9 +148,7 @@ def encrypt_record(
     validate: bool = True,
 ) -> EncryptedRecord:
     """Validate, split, encrypt and sign a Bundle; one segment per non-empty category."""
-    import json
-
-    doc = json.loads(bundle) if isinstance(bundle, str | bytes) else bundle
+    doc = read_json(bundle) if isinstance(bundle, str | bytes) else bundle
     segments: dict[str, EncryptedSegment] = {}
     for seg, payload in split_bundle(doc, validate=validate).items():
         pk, version = keys.segment_key(seg.value)

@@ -41,26 +41,49 @@ def words(text: str) -> Iterator[str]:
             yield word
 
 
-def _walk(node: Any, out: set[str]) -> None:
-    if isinstance(node, dict):
-        system, code = node.get("system"), node.get("code")
-        if isinstance(system, str) and isinstance(code, str):
-            out.add(code_keyword(system, code))
-        for key, value in node.items():
-            if key in ("display", "text") and isinstance(value, str):
-                out.update(words(value))
-            elif key not in ("data", "div"):  # skip attachments and narrative XHTML
-                _walk(value, out)
-    elif isinstance(node, list):
-        for item in node:
-            _walk(item, out)
+def _collect(root: Any, codes: set[tuple[str, str]], texts: set[str]) -> None:
+    """Gather the (system, code) pairs and the display/text strings under ``root``.
+
+    Iterative (no recursion limit) and normalisation-free: a 2 MB Bundle repeats the
+    same codes and displays many times, so :func:`extract_keywords` normalises each
+    distinct one once. Attachments (``data``) and narrative XHTML (``div``) are skipped.
+    """
+    stack = [root]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node = pop()
+        if isinstance(node, dict):
+            system = node.get("system")
+            if system is not None:
+                code = node.get("code")
+                if isinstance(system, str) and isinstance(code, str):
+                    codes.add((system, code))
+            for key, value in node.items():
+                kind = type(value)  # exact types first: the common case, and cheap
+                if kind is str or (
+                    kind is not dict and kind is not list and isinstance(value, str)
+                ):
+                    if key == "display" or key == "text":
+                        texts.add(value)
+                elif (kind is dict or kind is list or isinstance(value, dict | list)) and (
+                    key != "data" and key != "div"
+                ):
+                    push(value)
+        elif isinstance(node, list):
+            for item in node:
+                if isinstance(item, dict | list):
+                    push(item)
 
 
 def extract_keywords(resources: Iterable[dict[str, Any]]) -> set[str]:
     """Every keyword of the given resources (codes and words), normalised."""
-    out: set[str] = set()
+    codes: set[tuple[str, str]] = set()
+    texts: set[str] = set()
     for resource in resources:
-        _walk(resource, out)
+        _collect(resource, codes, texts)
+    out = {code_keyword(system, code) for system, code in codes}
+    for text in texts:
+        out.update(words(text))
     return out
 
 
