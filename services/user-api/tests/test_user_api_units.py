@@ -12,6 +12,7 @@ from phr.crypto.signing import SigningKey, b64u_encode
 from phr.identity.tokens import Principal
 from user_api.fanout import NodeAnswer, combine
 from user_api.grants import GrantView, scope_for
+from user_api.store import MongoStore
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -163,3 +164,35 @@ class TestNodeAnswer:
             body.pop("node_signature")
         with pytest.raises(NodeAnswerInvalid):
             verify_node_answer(node, key.verify_key, body, expected)
+
+
+class _Collection:
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+        self.finds = 0
+
+    async def insert_one(self, doc: dict[str, Any]) -> None:
+        self.docs[doc["_id"]] = dict(doc)
+
+    async def find_one(self, query: dict[str, Any]) -> dict[str, Any] | None:
+        self.finds += 1
+        return self.docs.get(query["_id"])
+
+
+class TestRecentRequests:
+    async def test_recent_requests_skip_mongo_older_ones_come_from_it(self) -> None:
+        collections: dict[str, _Collection] = {}
+        db: Any = type(
+            "Db", (), {"__getitem__": lambda _, n: collections.setdefault(n, _Collection())}
+        )()
+        store = MongoStore(db, recent=2)
+        for i in range(3):
+            await store.put_request({"_id": f"r{i}", "requester_id": "u"})
+        requests = collections["access_requests"]
+        assert set(requests.docs) == {"r0", "r1", "r2"}  # every request is written
+        assert (await store.get_request("r2") or {})["_id"] == "r2"
+        assert (await store.get_request("r1") or {})["_id"] == "r1"
+        assert requests.finds == 0  # both from memory
+        assert (await store.get_request("r0") or {})["_id"] == "r0"  # evicted: from Mongo
+        assert await store.get_request("nope") is None
+        assert requests.finds == 2

@@ -17,6 +17,7 @@ Collections:
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -38,11 +39,19 @@ BREAKGLASS: Final = "breakglass"
 Session = AsyncClientSession | None
 
 
+#: access requests this process made lately, kept in memory too: the download that
+#: follows a request nearly always reaches the same process and then skips a Mongo read
+#: (requests are written once and never changed; Mongo keeps every one regardless)
+RECENT_REQUESTS = 10_000
+
+
 class MongoStore:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], *, recent: int = RECENT_REQUESTS) -> None:
         self.grants = db[GRANTS]
         self.requests = db[ACCESS_REQUESTS]
         self.breakglass = db[BREAKGLASS]
+        self._recent: OrderedDict[str, Document] = OrderedDict()
+        self._recent_max = recent
 
     async def ensure_indexes(self) -> None:
         await self.grants.create_index([("grantee_user_id", ASCENDING)])
@@ -116,8 +125,15 @@ class MongoStore:
 
     async def put_request(self, doc: Document) -> None:
         await self.requests.insert_one(doc)
+        if self._recent_max:
+            self._recent[str(doc["_id"])] = doc
+            if len(self._recent) > self._recent_max:
+                self._recent.popitem(last=False)
 
     async def get_request(self, request_id: str) -> Document | None:
+        found = self._recent.get(request_id)
+        if found is not None:
+            return found
         return await self.requests.find_one({"_id": request_id})
 
     # ------------------------------------------------------------ break-glass

@@ -316,12 +316,13 @@ class AccessClient(BearerClient):
             g["segment"] for a in answers.values() for g in a.get("granted", [])
         }
         opened: dict[str, SegmentGrant] = {}
+        grants = _GrantVerifier()
         for segment in sorted(wanted - set(denied)):
             try:
                 entry = manifest.segment(segment)
             except KeyError:
                 continue
-            result = self._open_segment(patient_id, entry, answers, suspicious)
+            result = self._open_segment(patient_id, entry, answers, suspicious, grants)
             if isinstance(result, SegmentGrant):
                 opened[segment] = result
             else:
@@ -346,6 +347,7 @@ class AccessClient(BearerClient):
         entry: SegmentEntry,
         answers: Mapping[str, Mapping[str, Any]],
         suspicious: dict[str, str],
+        grants: _GrantVerifier,
     ) -> SegmentGrant | str:
         """Open one capsule from the verified answers' cfrags, or say why not."""
         # Group cfrags by the exact signed grant: a node lying about the grant ends up
@@ -357,7 +359,7 @@ class AccessClient(BearerClient):
                 if item.get("segment") != entry.name:
                     continue
                 try:
-                    doc = verify_grant(item["signed_grant"])
+                    doc = grants.verify(item["signed_grant"])
                     cfrag = b64u_decode(item["cfrag"])
                 except (KeyError, TypeError, ValueError, SignatureInvalid):
                     suspicious[node_id] = "unverifiable grant or cfrag"
@@ -579,6 +581,25 @@ class AccessClient(BearerClient):
 
 
 # -------------------------------------------------------------------- helpers
+
+
+class _GrantVerifier:
+    """Verifies signed grants, each distinct one once: the t..N nodes of one access send
+    the same signed grant, and a copy is trusted only if it is equal to the verified one."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[dict[str, Any], GrantDocument]] = {}
+
+    def verify(self, signed: Any) -> GrantDocument:
+        if not isinstance(signed, dict):
+            raise TypeError("a signed grant is a JSON object")
+        key = str(signed.get("signature"))
+        seen = self._seen.get(key)
+        if seen is not None and seen[0] == signed:
+            return seen[1]
+        doc = verify_grant(signed)
+        self._seen[key] = (signed, doc)
+        return doc
 
 
 def _error(resp: httpx.Response) -> AccessError:

@@ -59,7 +59,9 @@ async def kafka_producer(settings: KafkaSettings) -> AsyncIterator[EventPublishe
         client_id=settings.client_id,
         acks="all",
         request_timeout_ms=settings.request_timeout_ms,
-        linger_ms=1,
+        # No linger: aiokafka's 1 ms linger cost ~1.2 ms per send here (measured), and
+        # messages sent while a request is in flight are batched anyway.
+        linger_ms=0,
         max_batch_size=settings.max_batch_bytes,
     )
     await _start_with_retry(producer.start)
