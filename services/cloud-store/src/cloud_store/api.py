@@ -116,13 +116,13 @@ async def get_blob(
         raise BlobNotFound(f"no blob {key}")
     headers = {"X-Content-SHA256": meta["sha256"], "X-Content-Length": str(meta["size"])}
     try:
-        stream = await blobs.get_stream(key)
         if meta["size"] <= settings.verify_before_send_bytes:
             # Small enough to check before the first byte leaves: a clean error.
-            data = b"".join([c async for c in stream])
-            if hashlib.sha256(data).hexdigest() != meta["sha256"] or len(data) != meta["size"]:
+            data = await blobs.get_bytes(key)
+            if len(data) != meta["size"] or hashlib.sha256(data).hexdigest() != meta["sha256"]:
                 raise BlobCorrupted(f"blob {key} does not match its SHA-256; it was altered")
             return Response(data, media_type="application/octet-stream", headers=headers)
+        stream = await blobs.get_stream(key)
     except BlobMissing as exc:
         raise BlobNotFound(f"blob {key} is gone from storage") from exc
     except BlobUnavailable as exc:

@@ -6,6 +6,12 @@ one part in flight), while SHA-256 is computed on the event loop. Downloads stre
 other way. Memory stays bounded by the queue plus one S3 part, whatever the size.
 Retries are off so that a stopped S3 shows up as an error at once, not a hung request.
 
+Objects up to ``PART_SIZE`` (one S3 part, which the streaming path buffers whole
+anyway) take a shorter road: the body is gathered on the loop, checked (size and
+SHA-256) before S3 sees a byte, and written with one blocking call; reads of objects
+that are sent only once verified are one blocking call too. That saves the queue,
+the thread hand-overs and the copies per chunk, and a mismatch leaves S3 untouched.
+
 S3 calls run on this store's own thread pool, never the loop's default one: an upload
 holds a thread for its whole duration, and the loop side never waits for a thread to
 hand over a chunk (the reader thread wakes it instead), so many concurrent uploads
@@ -139,6 +145,8 @@ class BlobStore:
 
         On any failure (mismatch, client gone, S3 down) nothing is left under ``key``.
         """
+        if expected_size <= PART_SIZE:
+            return await self._put_small(key, chunks, expected_size, expected_sha256)
         feed: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUE_DEPTH)
         loop = asyncio.get_running_loop()
         space = asyncio.Event()
@@ -175,6 +183,35 @@ class BlobStore:
             await self.remove(key)
             what = "size" if size != expected_size else "SHA-256"
             raise BlobMismatch(f"{what} differs from the announced one ({size} bytes, {sha})")
+        return StoredBlob(key, size, sha)
+
+    async def _put_small(
+        self, key: str, chunks: AsyncIterator[bytes], expected_size: int, expected_sha256: str
+    ) -> StoredBlob:
+        """``put_stream`` of at most one part: check everything, then one S3 PUT."""
+        pieces: list[bytes] = []
+        size = 0
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > expected_size:
+                raise BlobMismatch(f"more than the announced {expected_size} bytes")
+            pieces.append(chunk)
+        data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        sha = hashlib.sha256(data).hexdigest()
+        if size != expected_size or sha != expected_sha256:
+            what = "size" if size != expected_size else "SHA-256"
+            raise BlobMismatch(f"{what} differs from the announced one ({size} bytes, {sha})")
+        upload: asyncio.Future[object] = asyncio.ensure_future(
+            self._thread(self.client.put_object, self.bucket, key, io.BytesIO(data), len(data))
+        )
+        try:
+            # Shielded: if the request is cancelled, the PUT still ends before the removal.
+            await _s3(asyncio.shield(upload))
+        except BaseException:
+            await asyncio.wait([upload])
+            with contextlib.suppress(BlobUnavailable, BlobMissing):
+                await self.remove(key)  # else a sweeper removes it once S3 is back
+            raise
         return StoredBlob(key, size, sha)
 
     async def _abandon(
@@ -225,7 +262,17 @@ class BlobStore:
         return chunks()
 
     async def get_bytes(self, key: str) -> bytes:
-        return b"".join([c async for c in await self.get_stream(key)])
+        """The whole object, read in one blocking call; raises BlobMissing."""
+
+        def read() -> bytes:
+            resp = self.client.get_object(self.bucket, key)
+            try:
+                return bytes(resp.read())
+            finally:
+                resp.close()
+                resp.release_conn()
+
+        return await _s3(self._thread(read))
 
     async def remove(self, key: str) -> None:
         await _s3(self._thread(self.client.remove_object, self.bucket, key))
