@@ -155,8 +155,10 @@ class RecordService:
             raise UploadConflict("this upload was abandoned and is being removed; retry shortly")
         return doc
 
-    async def _own_upload(self, caller: Principal, patient_id: str, upload_id: str) -> Document:
-        doc = await self.store.by_upload(patient_id, upload_id)
+    async def _own_upload(
+        self, caller: Principal, patient_id: str, upload_id: str, *, slim: bool = False
+    ) -> Document:
+        doc = await self.store.by_upload(patient_id, upload_id, slim=slim)
         if doc is None or doc["status"] == "abandoned":
             raise RecordNotFound(f"no upload {upload_id} for this patient")
         if doc["uploaded_by"] != caller.sub and not (
@@ -168,7 +170,7 @@ class RecordService:
         return doc
 
     async def get_upload(self, caller: Principal, patient_id: str, upload_id: str) -> Document:
-        return await self._own_upload(caller, patient_id, upload_id)
+        return await self._own_upload(caller, patient_id, upload_id, slim=True)
 
     # ---------------------------------------------------------------- phase 2
 
@@ -182,7 +184,7 @@ class RecordService:
         content_length: int | None,
     ) -> Document:
         """Stream one segment's ciphertext to cloud-store; a stored segment is a no-op."""
-        doc = await self._own_upload(caller, patient_id, upload_id)
+        doc = await self._own_upload(caller, patient_id, upload_id, slim=True)
         entry = next((s for s in doc["segments"] if s["name"] == segment), None)
         if entry is None:
             raise SegmentNotFound(f"segment {segment} is not in this upload's manifest")

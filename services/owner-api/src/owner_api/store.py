@@ -44,6 +44,8 @@ CONTRIBUTORS: Final = "contributors"
 GRANTS: Final = "grants"
 PATIENTS: Final = "patients"
 DELEGATIONS: Final = "delegations"
+#: an upload without its bulk: what storing a segment reads and answers with
+SLIM_UPLOAD: Final = {"tags": False, "signed_manifest": False}
 T = TypeVar("T")
 
 
@@ -113,8 +115,15 @@ class RecordStore:
     async def get(self, patient_id: str, record_id: str) -> Document | None:
         return await self.records.find_one({"_id": record_key(patient_id, record_id)})
 
-    async def by_upload(self, patient_id: str, upload_id: str) -> Document | None:
-        return await self.records.find_one({"patient_id": patient_id, "upload_id": upload_id})
+    async def by_upload(
+        self, patient_id: str, upload_id: str, *, slim: bool = False
+    ) -> Document | None:
+        """The upload's document; ``slim`` leaves out the tags and the signed manifest
+        (tens of KB for a large record; the segment path needs neither)."""
+        return await self.records.find_one(
+            {"patient_id": patient_id, "upload_id": upload_id},
+            SLIM_UPLOAD if slim else None,
+        )
 
     async def touch(self, patient_id: str, record_id: str) -> bool:
         """Note activity on a pending upload (keeps the sweeper away); False if not pending."""
@@ -127,8 +136,8 @@ class RecordStore:
     async def mark_stored(
         self, patient_id: str, record_id: str, segment: str, size: int, sha256: str
     ) -> Document | None:
-        """Record that a segment's blob is stored; the upload as it is now, or None if it is
-        no longer pending."""
+        """Record that a segment's blob is stored; the upload as it is now (slim, see
+        :meth:`by_upload`), or None if it is no longer pending."""
         now = datetime.now(UTC)
         return await self.records.find_one_and_update(
             {"_id": record_key(patient_id, record_id), "status": "pending"},
@@ -138,6 +147,7 @@ class RecordStore:
                     "touched_at": now,
                 }
             },
+            projection=SLIM_UPLOAD,
             return_document=ReturnDocument.AFTER,
         )
 
