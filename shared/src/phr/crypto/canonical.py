@@ -2,35 +2,50 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 import rfc8785
 
 #: JCS serialises numbers as IEEE doubles: integers beyond this are refused, not rounded
-_MAX_SAFE_INT = 2**53 - 1
-_fast = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
-).encode
+MAX_SAFE_INT = 2**53 - 1
+_SORTED = orjson.OPT_SORT_KEYS
 
 
-def _plain(value: Any) -> bool:
-    """True when ``json.dumps`` already produces the JCS bytes of ``value``.
+def is_plain(value: Any) -> bool:
+    """True when ``value`` is made only of null, booleans, safe integers, strings, arrays
+    and objects of them whose keys are ASCII strings.
 
-    That holds for null, booleans, safe integers, strings (the same escapes: the
-    short forms, ``\\u00xx`` in lower case for other control characters, nothing else)
-    and arrays and objects of them whose keys are ASCII (so that code-point order, by
-    which Python sorts, equals the UTF-16 order JCS asks for). Floats take the slow path.
+    For such values the sorted output of ``orjson`` *is* the JCS serialisation: the same
+    string escapes (the short forms, ``\\u00xx`` in lower case for other control
+    characters, every other code point as UTF-8; checked for every code point by a
+    test), integers in plain decimal, and ASCII keys, whose byte order (by which orjson
+    sorts) equals the UTF-16 order JCS asks for. Floats take the reference path (JCS
+    writes ``1.0`` as ``1``, orjson does not).
     """
-    if value is None or isinstance(value, str | bool):
+    t = type(value)
+    if t is str or value is None or t is bool:
         return True
-    if isinstance(value, int):
-        return -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT
-    if isinstance(value, list | tuple):
-        return all(_plain(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and k.isascii() and _plain(v) for k, v in value.items())
+    if t is int:
+        return bool(-MAX_SAFE_INT <= value <= MAX_SAFE_INT)
+    if t is dict:
+        return all(type(k) is str and k.isascii() and is_plain(v) for k, v in value.items())
+    if t is list or t is tuple:
+        return all(is_plain(v) for v in value)
+    # Subclasses (enums, OrderedDict, …) and anything else: the reference decides.
     return False
+
+
+def plain_canonical_json(value: Any) -> bytes:
+    """JCS bytes of a value for which :func:`is_plain` holds (the caller has checked).
+
+    Falls back to the reference for what orjson refuses (lone surrogates, nesting
+    deeper than it allows), so the result or the error is the reference's.
+    """
+    try:
+        return orjson.dumps(value, option=_SORTED)
+    except orjson.JSONEncodeError:
+        return rfc8785.dumps(value)
 
 
 def canonical_json(value: Any) -> bytes:
@@ -39,12 +54,9 @@ def canonical_json(value: Any) -> bytes:
     The same value always gives the same bytes, whatever the key order or
     whitespace of its source, so signatures survive re-serialisation. Values made of
     strings, integers, booleans and null (every event and credential) take a fast path
-    through the C JSON encoder, about 20 times quicker than the pure-Python reference;
-    a property test checks both give the same bytes.
+    through orjson, some 50 times quicker than the pure-Python reference; property
+    tests check both give the same bytes.
     """
-    if _plain(value):
-        try:
-            return _fast(value).encode()
-        except UnicodeEncodeError:
-            pass  # a lone surrogate: let the reference implementation report it
+    if is_plain(value):
+        return plain_canonical_json(value)
     return rfc8785.dumps(value)
