@@ -64,6 +64,7 @@ from phr.fhir.synthetic import load_bundle  # noqa: E402
 from phr.identity.tokens import TokenSigner  # noqa: E402
 from phr.sdk.records import new_record_id  # noqa: E402
 from phr.sdk.sharing import SharingClient  # noqa: E402
+from phr.sdk.transport import new_client  # noqa: E402
 from tests.support.identity import service_url  # noqa: E402
 from tests.support.records import FIXTURE  # noqa: E402
 from tests.support.sharing import grant, key_of, reader, registry, sharing_world  # noqa: E402
@@ -220,9 +221,8 @@ def free_port() -> int:
 
 
 def http_client(concurrency: int) -> httpx.AsyncClient:
-    size = concurrency + 8
-    limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-    return httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0), limits=limits)
+    """The SDK's own client (httpx over aiohttp), pooled for ``concurrency`` readers."""
+    return new_client(timeout_s=60.0, limit=concurrency + 8)
 
 
 def sub_env(stack: Any) -> dict[str, str]:
@@ -274,7 +274,10 @@ async def phase_access_64k(
         "access_64kib_segment_bytes": entry.size,
         "access_64kib_resources": entry.resource_count,
     }
-    async with reader(stack, world.doctor, concurrency=64, http=http_client(64)) as doctor:
+    async with (
+        http_client(64) as http,
+        reader(stack, world.doctor, concurrency=64, http=http) as doctor,
+    ):
         deadline = time.monotonic() + 60
         while True:  # every node knows the grant and the record
             access = await doctor.request_access(patient.id, rid, ["labs"])
@@ -411,7 +414,7 @@ async def phase_search(stack: Any, world: Any, quick: bool) -> dict[str, Any]:
     if queue:
         raise RuntimeError(f"index population timed out with {len(queue)} left")
 
-    async with reader(stack, world.doctor, http=http_client(16)) as doctor:
+    async with http_client(16) as http, reader(stack, world.doctor, http=http) as doctor:
         keys = await doctor.search_keys(patient.id)
         terms = ["loinc:42-bench"]  # 1 in 100 records: 100 matches
         found = await doctor.search(terms, patient_id=patient.id, search_keys=keys)

@@ -192,17 +192,19 @@ async def test_s3_stopped_mid_upload_gives_503_nothing_half_written_and_retry_wo
     seg = StreamedSegment(patient, rid, "imaging", 48 * MIB, seed=7)
     signed = streamed_manifest(patient, rid, [seg])
     upload_id = f"up-{uuid4().hex}"
-    stopped = False
+    stopping: asyncio.Future[None] | None = None
 
     async def stop_s3_midway() -> AsyncIterator[bytes]:
-        nonlocal stopped
+        nonlocal stopping
         sent = 0
         for chunk in seg.chunks():
             yield chunk
             sent += len(chunk)
-            if sent >= 12 * MIB and not stopped:
-                stopped = True
-                await asyncio.to_thread(stack.stop, "seaweedfs")
+            if sent >= 12 * MIB and stopping is None:
+                # The 503 may come back while S3 is still stopping, and the client then
+                # drops the rest of its body (this generator): the stop must finish anyway.
+                stopping = asyncio.ensure_future(asyncio.to_thread(stack.stop, "seaweedfs"))
+                await asyncio.shield(stopping)
 
     async with patient.records(timeout_s=120) as records:
         try:
@@ -213,11 +215,13 @@ async def test_s3_stopped_mid_upload_gives_503_nothing_half_written_and_retry_wo
                     sources={"imaging": stop_s3_midway},
                     upload_id=upload_id,
                 )
-            assert stopped
+            assert stopping is not None
             assert err.value.status == 503 and err.value.retryable, err.value
             doc = await owner_record(stack, patient.id, rid)
             assert doc is not None and doc["status"] == "pending" and doc["stored"] == {}
         finally:
+            if stopping is not None:
+                await stopping
             await asyncio.to_thread(stack.start_s3)
         assert await s3_keys(stack, f"{patient.id}/") == []
         # The same upload again, now that S3 is back: stored and committed.

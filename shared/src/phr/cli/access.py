@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 
 from phr.cli.home import CliError
@@ -27,6 +26,7 @@ from phr.sdk.access import AccessClient, AccessDenied
 from phr.sdk.errors import raise_for_problem
 from phr.sdk.groups import member_group_key
 from phr.sdk.records import RecordsClient
+from phr.sdk.transport import new_client
 
 
 def register(app: typer.Typer) -> None:
@@ -247,7 +247,7 @@ async def audit_trail(
     key = VerifyKey.from_b64(params.ledger.ed25519_public)
     ledger_url = await s.service_url("ledger")
     deadline = asyncio.get_running_loop().time() + timeout_s
-    async with httpx.AsyncClient(timeout=60) as http:
+    async with new_client(timeout_s=60.0) as http:
         info = raise_for_problem(await http.get(f"{ledger_url}/v1/key")).json()
         while True:
             resp = await http.get(

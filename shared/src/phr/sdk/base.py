@@ -9,6 +9,8 @@ from typing import Self, TypeVar
 
 import httpx
 
+from phr.sdk.transport import new_client
+
 T = TypeVar("T")
 
 #: a token, or something that gives one (e.g. a login that refreshes it)
@@ -22,7 +24,7 @@ class BearerClient:
         self, token: TokenSource, *, http: httpx.AsyncClient | None = None, timeout_s: float = 60.0
     ) -> None:
         self._own_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=5.0))
+        self._http = http or new_client(timeout_s=timeout_s)
         self._token = token
 
     async def __aenter__(self) -> Self:

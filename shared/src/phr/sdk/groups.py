@@ -23,6 +23,7 @@ from phr.crypto.errors import CapsuleOpenError
 from phr.crypto.keys import UserKeys
 from phr.crypto.pre import KeyCapsule, PreSecretKey, open_sealed_key
 from phr.sdk.errors import raise_for_problem
+from phr.sdk.transport import new_client
 
 
 class GroupKeyMismatch(Exception):
@@ -59,7 +60,7 @@ async def member_group_key(
     """The group secret key for ``public_key`` (a grant's ``receiving_pk``; default: the
     group's current version). Raises :class:`phr.sdk.errors.ApiError` (403 for a
     non-member, 404 for an unknown group) or :class:`GroupKeyMismatch`."""
-    client = http or httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
+    client = http or new_client(timeout_s=30.0)
     try:
         resp = await client.get(
             f"{kgc_url.rstrip('/')}/v1/groups/{group_id}/member-key",

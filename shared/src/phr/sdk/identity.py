@@ -18,6 +18,7 @@ from phr.crypto.signing import SigningKey, b64u_encode
 from phr.identity.params import ParamsPin, SystemParams, verify_params
 from phr.identity.proofs import enrolment_message, login_message
 from phr.sdk.errors import Unreachable, raise_for_problem
+from phr.sdk.transport import new_client
 
 
 def enrolment_request(
@@ -42,7 +43,7 @@ class IdentityClient:
     def __init__(self, base_url: str, *, http: httpx.AsyncClient | None = None) -> None:
         self.url = base_url.rstrip("/")
         self._own_http = http is None
-        self.http = http or httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
+        self.http = http or new_client(timeout_s=30.0)
 
     async def __aenter__(self) -> Self:
         return self
