@@ -6,6 +6,7 @@ recursive walk), kept here verbatim so that any difference shows up.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 from pathlib import Path
@@ -25,6 +26,7 @@ from phr.crypto.signing import SigningKey
 from phr.crypto.stream import SegmentContext, encrypt_segment_bytes
 from phr.fhir.keywords import code_keyword, extract_keywords, words
 from phr.fhir.split import (
+    GC_PAUSE_BYTES,
     PAYLOAD_FORMAT,
     payload_from_bytes,
     payload_to_bytes,
@@ -256,3 +258,42 @@ def test_record_round_trip_from_json_text() -> None:
         validate=False,
     )
     assert got["entry"] == bundle["entry"]
+
+
+# ----------------------------------------------------------------- the GC pause
+
+
+def test_large_documents_parse_without_gc_runs_and_leave_the_gc_as_found() -> None:
+    big = json.dumps([{"k": [i, {"v": str(i)}]} for i in range(20_000)]).encode()
+    assert len(big) >= GC_PAUSE_BYTES
+    runs: list[str] = []
+
+    def note(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            runs.append(phase)
+
+    expected = json.loads(big)
+    gc.collect()  # nothing owed from earlier allocations
+    gc.callbacks.append(note)
+    try:
+        assert gc.isenabled()
+        got = read_json(big)
+        during = len(runs)
+        assert got == expected
+        assert gc.isenabled()
+        gc.disable()
+        try:
+            assert read_json(big) == json.loads(big)
+            assert not gc.isenabled()  # not re-enabled behind the caller's back
+        finally:
+            gc.enable()
+        with pytest.raises(ValueError):
+            read_json(big[:-1])  # fails (and falls back to json) with the GC paused
+        assert gc.isenabled()
+        runs.clear()
+        json.loads(big)  # the same work with the GC running does collect
+    finally:
+        gc.callbacks.remove(note)
+    # At most the one collection owed once the GC is back, against dozens while parsing.
+    assert during <= 1
+    assert len(runs) > 10
