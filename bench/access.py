@@ -12,6 +12,8 @@
 - ``access_request_p50_ms``: the ``POST /v1/access`` round trip alone (cfrags opened).
 - ``client_cpu_p50_ms``: CPU time of the reader's process per read (verification,
   capsules, SHA-256, AES-GCM, JSON parsing and merging of 2 MB of FHIR).
+- ``server_cpu_ms_per_read``: CPU milliseconds per read of each process of the stack
+  (from /proc) over the timed reads, background work (access events) included.
 - ``load_avg_1m``: the machine's load when the figures were taken (2 cores, shared).
 
 Prints one JSON object.
@@ -31,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.records import bundle_of  # noqa: E402
+from bench.records import bundle_of, cpu_per_op, process_cpu  # noqa: E402
 from phr.client import OwnerKeys, encrypt_record  # noqa: E402
 from phr.sdk.records import new_record_id  # noqa: E402
 from tests.support.sharing import grant, reader, sharing_world  # noqa: E402
@@ -78,19 +80,21 @@ async def main() -> None:
                 raise SystemExit(f"not readable: {access.denied}")
             await asyncio.sleep(0.2)
         full, requests, cpu = [], [], []
-        for i in range(args.n + 3):
+        for _ in range(3):  # warm-ups
+            got = await doctor.fetch_record(patient.id, rid, validate=False)
+        before = process_cpu(stack)
+        for _ in range(args.n):
             c0 = time.process_time()
             t0 = time.perf_counter()
             got = await doctor.fetch_record(patient.id, rid, validate=False)
-            t1 = time.perf_counter()
-            c1 = time.process_time()
-            await doctor.request_access(patient.id, rid)
-            t2 = time.perf_counter()
-            if i >= 3:  # warm-ups
-                full.append(t1 - t0)
-                requests.append(t2 - t1)
-                cpu.append(c1 - c0)
+            full.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+        server = cpu_per_op(before, process_cpu(stack), args.n)
         assert len(got["entry"]) == len(bundle["entry"])
+        for _ in range(args.n):
+            t1 = time.perf_counter()
+            await doctor.request_access(patient.id, rid)
+            requests.append(time.perf_counter() - t1)
     out: dict[str, Any] = {
         "record_json_bytes": len(json.dumps(bundle)),
         "ciphertext_bytes": sum(e.size for e in record.manifest.segments),
@@ -99,6 +103,7 @@ async def main() -> None:
         "access_2mb_p90_ms": round(sorted(full)[int(len(full) * 0.9) - 1] * 1000, 1),
         "access_request_p50_ms": p50(requests),
         "client_cpu_p50_ms": p50(cpu),
+        "server_cpu_ms_per_read": server,
         "load_avg_1m": os.getloadavg()[0],
         "n": args.n,
     }
