@@ -162,3 +162,24 @@ def test_revocation_applies_to_live_tokens() -> None:
     auth.revoke("u_bob")
     with pytest.raises(Exception, match="revoked"):
         auth.check(token)
+
+
+def test_a_verified_token_is_remembered_until_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    verifier = TokenVerifier({"kgc": KGC.verify_key})
+    calls: list[str] = []
+    real = verifier.verify
+    monkeypatch.setattr(verifier, "verify", lambda t: calls.append(t) or real(t))
+    auth = Authenticator(verifier, service_name="x", signing_key=SigningKey.generate())
+    now = time.time()
+    token = user_token("u_bob", "nurse", ttl_s=60, now=now)
+    for _ in range(3):
+        assert auth.check(token).sub == "u_bob"
+    assert len(calls) == 1  # verified once
+    head, payload, signature = token.split(".")
+    forged = f"{head}.{payload}.{signature[:-2]}AA"
+    with pytest.raises(Exception, match="rejected|invalid|Signature"):
+        auth.check(forged)  # another string: verified, and refused
+    monkeypatch.setattr(time, "time", lambda: now + 60 + 10)  # past expiry and leeway
+    with pytest.raises(Exception, match="expired"):
+        auth.check(token)
+    assert len(calls) == 2  # the forged one; the expired one was known
