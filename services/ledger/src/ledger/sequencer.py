@@ -19,11 +19,14 @@ cut by size, is ignored, like Fabric's TTC-n). Cut markers carry no leaf. Block 
 the latest event time in the block, and at least one microsecond after the previous
 block: derived from the stream, never from a clock.
 
-Crash safety. The block, its index entries, its tree nodes and the head (height, hash,
-compact range, *and the sequence offset after the block*) are stored in one Mongo
-transaction. Events read after that offset but not yet sealed live only in memory: on
-restart they are read again from Kafka, from the stored offset. Nothing is committed to
-Kafka; the stored head is the consumer position.
+Crash safety. The blocks sealed from one batch of records, their index entries, their
+tree nodes and the head (height, hash, compact range, *and the sequence offset after the
+last block*) are stored in one Mongo transaction, when the batch has been applied (one
+transaction per batch, not per block: fewer round trips). Events read after that offset
+but not yet sealed live only in memory: on restart they are read again from Kafka, from
+the stored offset. Nothing is committed to Kafka; the stored head is the consumer
+position. A failed store leaves the memory ahead of the store: :meth:`Sequencer.load`
+before going on (the stream does so when it restarts).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import structlog
 from ledger.errors import SequencerConflict
 from ledger.intake import Verdict
 from ledger.signer import Signer
-from ledger.store import Entry, Head, Rejection, Store, StoredBlock
+from ledger.store import BlockWrite, Entry, Head, Rejection, Store, StoredBlock
 from ledger.tree import NodeBuffer, frontier_chunks
 from phr.ledger import merkle
 from phr.ledger.block import BlockHeader
@@ -71,7 +74,10 @@ class Sequencer:
         self.store = store
         self.signer = signer
         self.max_entries = max_entries
+        #: the last stored block
         self.head = Head()
+        #: the last sealed block (ahead of ``head`` while apply stores a batch)
+        self._tip = Head()
         self.log = merkle.CompactRange()
         self.nodes = NodeBuffer()
         self.pending: list[Entry] = []
@@ -83,7 +89,8 @@ class Sequencer:
 
     @property
     def next_height(self) -> int:
-        return self.head.height + 1
+        """Height of the pending block."""
+        return self._tip.height + 1
 
     async def load(self) -> None:
         """(Re)start from the stored head: pending events are read again from the topic."""
@@ -96,7 +103,7 @@ class Sequencer:
             if len(data) != count * merkle.HASH_SIZE:
                 raise RuntimeError(f"tree chunk {level}:{c} holds {len(data)} bytes")
             buffers[level] = (c, bytearray(data))
-        self.head = head
+        self.head = self._tip = head
         self.log = merkle.CompactRange(head.log_size, head.log_hashes)
         self.nodes = NodeBuffer(buffers)
         self.pending, self.pending_ids = [], set()
@@ -111,6 +118,7 @@ class Sequencer:
         candidates = [v.event_id for _, v in fresh if v.kind == "event"]
         known = await self.store.known_event_ids(candidates)
         sealed_now: set[str] = set()
+        writes: list[BlockWrite] = []
         for record, verdict in fresh:
             self.position = record.offset + 1
             if verdict.kind == "rejected":
@@ -119,7 +127,7 @@ class Sequencer:
                 )
             elif verdict.kind == "cut":
                 if self.pending and verdict.cut_height == self.next_height:
-                    out.sealed.append(await self._seal(record.offset + 1, sealed_now))
+                    writes.append(self._seal(record.offset + 1, sealed_now))
             else:
                 eid = verdict.event_id
                 if eid in known or eid in self.pending_ids or eid in sealed_now:
@@ -139,19 +147,24 @@ class Sequencer:
                 self.pending_ids.add(eid)
                 out.accepted += 1
                 if len(self.pending) >= self.max_entries:
-                    out.sealed.append(await self._seal(record.offset + 1, sealed_now))
+                    writes.append(self._seal(record.offset + 1, sealed_now))
+        if writes:
+            await self.store.save_blocks(writes, self.nodes.take_dirty(), self._tip)
+            self.head = self._tip
+            out.sealed = [block for block, _ in writes]
         self.duplicates += out.duplicates
         self.accepted += out.accepted
         if out.rejected:
             await self.store.record_rejections([rej for _, rej in out.rejected])
         return out
 
-    async def _seal(self, next_offset: int, sealed_now: set[str]) -> StoredBlock:
+    def _seal(self, next_offset: int, sealed_now: set[str]) -> BlockWrite:
+        """Seal the pending entries into the next block (in memory: apply stores it)."""
         entries = self.pending
         hashes = [merkle.leaf_hash(e.leaf) for e in entries]
         for h in hashes:
             self.log.append(h, self.nodes.add)
-        prev = self.head
+        prev = self._tip
         header = BlockHeader(
             height=prev.height + 1,
             prev_hash=prev.hash,
@@ -180,9 +193,8 @@ class Sequencer:
             log_size=self.log.size,
             log_hashes=tuple(self.log.hashes),
         )
-        await self.store.save_block(block, entries, self.nodes.take_dirty(), head)
-        self.head = head
+        self._tip = head
         sealed_now.update(self.pending_ids)
         self.pending, self.pending_ids = [], set()
         log.debug("block.sealed", height=header.height, entries=header.count)
-        return block
+        return block, entries

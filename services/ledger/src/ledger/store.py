@@ -11,9 +11,10 @@ Collections (database of this replica):
   after it*, so the block and the consumer position move together in one transaction
 - ``rejections`` ``{_id: sequence offset, reason, e}`` (idempotent by offset)
 
-Contract: :meth:`Store.save_block` is atomic: either the block, its entries, its tree
-nodes and the new head are all stored, or none is; and it fails if a block at that
-height already exists (a second writer, or a replay after a crash).
+Contract: :meth:`Store.save_blocks` is atomic: either the blocks, their entries, the tree
+nodes and the new head are all stored, or none is; and it fails if a block at one of
+those heights already exists (a second writer, or a replay after a crash). The sequencer
+stores every block it seals from one batch of records in one call (one transaction).
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bson import Binary
-from pymongo import ASCENDING
+from pymongo import ASCENDING, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from ledger.errors import SequencerConflict
 from ledger.tree import ChunkId
@@ -70,6 +71,19 @@ class Rejection:
     event_id: str = ""
 
 
+#: a sealed block and its entries, in leaf order
+BlockWrite = tuple[StoredBlock, Sequence[Entry]]
+
+
+def _check_run(blocks: Sequence[BlockWrite], head: Head) -> None:
+    """Blocks of one call follow each other and end at ``head``."""
+    if not blocks:
+        raise ValueError("no block to save")
+    heights = [b.header.height for b, _ in blocks]
+    if heights != list(range(heights[0], heights[0] + len(heights))) or heights[-1] != head.height:
+        raise SequencerConflict(f"blocks {heights} do not run up to head {head.height}")
+
+
 class Store(Protocol):
     async def ensure_indexes(self) -> None: ...
 
@@ -79,13 +93,12 @@ class Store(Protocol):
         """Those of ``ids`` already in a sealed block."""
         ...
 
-    async def save_block(
-        self,
-        block: StoredBlock,
-        entries: Sequence[Entry],
-        chunks: dict[ChunkId, bytes],
-        head: Head,
-    ) -> None: ...
+    async def save_blocks(
+        self, blocks: Sequence[BlockWrite], chunks: dict[ChunkId, bytes], head: Head
+    ) -> None:
+        """Store consecutive blocks with their entries, the changed tree chunks and the
+        head after the last block, atomically."""
+        ...
 
     async def chunks(self, ids: Sequence[ChunkId]) -> dict[ChunkId, bytes]: ...
 
@@ -133,19 +146,23 @@ class MemoryStore:
     async def known_event_ids(self, ids: Sequence[str]) -> set[str]:
         return {i for i in ids if i in self.by_event}
 
-    async def save_block(
-        self,
-        block: StoredBlock,
-        entries: Sequence[Entry],
-        chunks: dict[ChunkId, bytes],
-        head: Head,
+    async def save_blocks(
+        self, blocks: Sequence[BlockWrite], chunks: dict[ChunkId, bytes], head: Head
     ) -> None:
-        if block.header.height in self.blocks or any(e.event_id in self.by_event for e in entries):
-            raise SequencerConflict(f"block {block.header.height} is already stored")
-        self.blocks[block.header.height] = block
-        for e in entries:
-            self.leaves[e.leaf_index] = e
-            self.by_event[e.event_id] = e.leaf_index
+        _check_run(blocks, head)
+        if blocks[0][0].header.height != self.state.height + 1:
+            raise SequencerConflict(f"block {blocks[0][0].header.height} does not follow the head")
+        ids = [e.event_id for _, entries in blocks for e in entries]
+        if len(set(ids)) != len(ids) or any(i in self.by_event for i in ids):
+            raise SequencerConflict("an event of these blocks is already stored")
+        for block, _ in blocks:
+            if block.header.height in self.blocks:
+                raise SequencerConflict(f"block {block.header.height} is already stored")
+        for block, entries in blocks:
+            self.blocks[block.header.height] = block
+            for e in entries:
+                self.leaves[e.leaf_index] = e
+                self.by_event[e.event_id] = e.leaf_index
         self.tree.update(chunks)
         self.state = head
 
@@ -233,20 +250,20 @@ class MongoStore:
         cursor = self.db[ENTRIES].find({"e": {"$in": list(ids)}}, {"e": 1, "_id": 0})
         return {doc["e"] async for doc in cursor}
 
-    async def save_block(
-        self,
-        block: StoredBlock,
-        entries: Sequence[Entry],
-        chunks: dict[ChunkId, bytes],
-        head: Head,
+    async def save_blocks(
+        self, blocks: Sequence[BlockWrite], chunks: dict[ChunkId, bytes], head: Head
     ) -> None:
-        h = block.header
-        block_doc = {
-            "_id": h.height,
-            "header": Binary(h.to_bytes()),
-            "sig": Binary(block.signature),
-            "hash": h.hash().hex(),
-        }
+        _check_run(blocks, head)
+        first = blocks[0][0].header.height
+        block_docs = [
+            {
+                "_id": b.header.height,
+                "header": Binary(b.header.to_bytes()),
+                "sig": Binary(b.signature),
+                "hash": b.header.hash().hex(),
+            }
+            for b, _ in blocks
+        ]
         entry_docs = [
             {
                 "_id": e.leaf_index,
@@ -257,7 +274,12 @@ class MongoStore:
                 "leaf": Binary(e.leaf),
                 "ty": e.type,
             }
+            for _, entries in blocks
             for e in entries
+        ]
+        chunk_ops = [
+            ReplaceOne({"_id": _chunk_key(cid)}, {"d": Binary(data)}, upsert=True)
+            for cid, data in chunks.items()
         ]
         head_doc = {
             "height": head.height,
@@ -271,15 +293,13 @@ class MongoStore:
         async def txn(session: AsyncClientSession) -> None:
             # The head moves only from the block before: a stale writer conflicts here.
             prev = await self.db[STATE].find_one({"_id": "head"}, session=session)
-            if (prev["height"] if prev else -1) != h.height - 1:
-                raise SequencerConflict(f"block {h.height} does not follow the stored head")
-            await self.db[BLOCKS].insert_one(block_doc, session=session)
+            if (prev["height"] if prev else -1) != first - 1:
+                raise SequencerConflict(f"block {first} does not follow the stored head")
+            await self.db[BLOCKS].insert_many(block_docs, session=session)
             if entry_docs:
                 await self.db[ENTRIES].insert_many(entry_docs, ordered=False, session=session)
-            for cid, data in chunks.items():
-                await self.db[TREE].replace_one(
-                    {"_id": _chunk_key(cid)}, {"d": Binary(data)}, upsert=True, session=session
-                )
+            if chunk_ops:
+                await self.db[TREE].bulk_write(chunk_ops, ordered=False, session=session)
             await self.db[STATE].replace_one(
                 {"_id": "head"}, head_doc, upsert=True, session=session
             )
@@ -288,7 +308,12 @@ class MongoStore:
             async with self.db.client.start_session() as session:
                 await session.with_transaction(txn)
         except DuplicateKeyError as exc:
-            raise SequencerConflict(f"block {h.height} or one of its events is stored") from exc
+            raise SequencerConflict(f"block {first} or one of its events is stored") from exc
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors") or [{}]
+            if all(e.get("code") == 11000 for e in errors):
+                raise SequencerConflict(f"block {first} or one of its events is stored") from exc
+            raise
 
     async def chunks(self, ids: Sequence[ChunkId]) -> dict[ChunkId, bytes]:
         keys = {_chunk_key(c): c for c in ids}

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
 
+from ledger.errors import SequencerConflict
 from ledger.intake import Intake
 from ledger.keys import StaticProducerKeys
 from ledger.reader import LedgerReader
 from ledger.sequencer import SeqRecord, Sequencer
 from ledger.signer import memory_signer
-from ledger.store import MemoryStore
+from ledger.store import BlockWrite, Head, MemoryStore
+from ledger.tree import ChunkId
 from phr.crypto.signing import SigningKey
 from phr.events.envelope import Envelope, new_event
 from phr.ledger.checkpoint import parse_checkpoint
@@ -205,3 +208,66 @@ async def test_any_change_is_detected() -> None:
     store.tree[cid] = b"\x00" * len(store.tree[cid])
     reader = await reader_for(store)
     assert not (await reader.verify_chain()).ok
+
+
+class FlakyStore(MemoryStore):
+    """Fails its ``fail_at``-th save (counting from 0) before storing anything."""
+
+    def __init__(self, fail_at: int) -> None:
+        super().__init__()
+        self.fail_at = fail_at
+        self.saves = 0
+
+    async def save_blocks(
+        self, blocks: Sequence[BlockWrite], chunks: dict[ChunkId, bytes], head: Head
+    ) -> None:
+        self.saves += 1
+        if self.saves - 1 == self.fail_at:
+            raise RuntimeError("mongo went away")
+        await super().save_blocks(blocks, chunks, head)
+
+
+async def test_blocks_of_one_batch_are_stored_together_or_not_at_all() -> None:
+    recs = records([event(i).to_json_bytes() for i in range(30)] + [cut(7).to_json_bytes()])
+    want = chain(await run(recs, 10))
+    for fail_at in range(4):
+        store = FlakyStore(fail_at)
+        seq = Sequencer(store, SIGNER, 4)
+        await seq.load()
+        checker = intake()
+        failed = False
+        position = 0
+        while position < len(recs):
+            part = recs[position : position + 10]
+            before = (store.state, len(store.blocks), len(store.leaves))
+            try:
+                await seq.apply(part, await checker.check([r.value for r in part]))
+            except RuntimeError:
+                failed = True
+                # Nothing of the batch is stored; the stream restarts from the store.
+                assert (store.state, len(store.blocks), len(store.leaves)) == before
+                assert seq.head == store.state  # the head shown is the stored one
+                await seq.load()
+            position = seq.position
+        assert failed
+        assert chain(store) == want, fail_at
+
+
+async def test_one_batch_sealing_several_blocks_is_one_save() -> None:
+    store = FlakyStore(-1)
+    seq = Sequencer(store, SIGNER, 4)
+    await seq.load()
+    recs = records([event(i).to_json_bytes() for i in range(13)])
+    applied = await seq.apply(recs, await intake().check([r.value for r in recs]))
+    assert [b.header.height for b in applied.sealed] == [0, 1, 2]
+    assert store.saves == 1 and store.state.height == 2 and len(store.leaves) == 12
+    assert seq.head == store.state and seq.next_height == 3
+    assert store.state.next_offset == 12 and seq.position == 13  # one event still pending
+
+
+async def test_memory_store_refuses_blocks_that_do_not_follow_its_head() -> None:
+    store = await run(records([event(i).to_json_bytes() for i in range(8)]), 8)
+    block = store.blocks[1]
+    entries = [store.leaves[i] for i in range(4, 8)]
+    with pytest.raises(SequencerConflict):
+        await store.save_blocks([(block, entries)], {}, store.state)
