@@ -43,7 +43,7 @@ BlobKey = Annotated[str, Path(pattern=KEY_PATTERN, description="object key")]
 Id = Annotated[str, Path(pattern=ID_PATTERN)]
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.state.runtime.settings
     return settings
 

@@ -22,7 +22,7 @@ async def require_data_user(principal: CurrentPrincipal) -> Principal:
     return principal
 
 
-def bearer_token(request: Request) -> str:
+async def bearer_token(request: Request) -> str:
     """The caller's token as he sent it (forwarded to the SRS nodes, never logged)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
