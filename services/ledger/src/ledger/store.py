@@ -271,7 +271,7 @@ class MongoStore:
                 "s": e.subject,
                 "h": e.height,
                 "t": e.time_us,
-                "leaf": Binary(e.leaf),
+                "leaf": e.leaf,  # BSON binary subtype 0, as Binary(e.leaf) would be
                 "ty": e.type,
             }
             for _, entries in blocks
