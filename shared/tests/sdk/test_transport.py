@@ -1,68 +1,19 @@
-"""phr.sdk.transport: httpx's API over aiohttp, against a real server on a local socket."""
+"""phr.sdk.transport: httpx's API over aiohttp, against a real HTTP peer (``http_peer``)."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import socket
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from phr.sdk.base import BearerClient
 from phr.sdk.transport import AiohttpTransport, new_client
 
-BIG = bytes(range(256)) * 4096  # 1 MiB
-
-
-def _app() -> web.Application:
-    async def echo(request: web.Request) -> web.Response:
-        return web.json_response(
-            {
-                "json": await request.json(),
-                "auth": request.headers.get("authorization"),
-                "q": request.query.get("q"),
-                "method": request.method,
-            },
-            headers={"X-Twice": "a"},
-        )
-
-    async def problem(_: web.Request) -> web.Response:
-        return web.json_response(
-            {"detail": "nope"}, status=404, content_type="application/problem+json"
-        )
-
-    async def slow(_: web.Request) -> web.Response:
-        await asyncio.sleep(2)
-        return web.Response(text="late")
-
-    async def big(_: web.Request) -> web.Response:
-        return web.Response(body=BIG)
-
-    async def put(request: web.Request) -> web.Response:
-        data = await request.read()
-        return web.json_response(
-            {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}, status=201
-        )
-
-    app = web.Application()
-    app.router.add_post("/echo", echo)
-    app.router.add_get("/problem", problem)
-    app.router.add_get("/slow", slow)
-    app.router.add_get("/big", big)
-    app.router.add_put("/put", put)
-    return app
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[TestServer]:
-    srv = TestServer(_app(), host="127.0.0.1")
-    await srv.start_server()
-    yield srv
-    await srv.close()
+from ..conftest import BIG
 
 
 @pytest.fixture
@@ -71,13 +22,13 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def url(server: TestServer, path: str) -> str:
-    return str(server.make_url(path))
+def url(peer: TestServer, path: str) -> str:
+    return str(peer.make_url(path))
 
 
-async def test_json_headers_and_params_round_trip(server: TestServer, http: httpx.AsyncClient):
+async def test_json_headers_and_params_round_trip(http_peer: TestServer, http: httpx.AsyncClient):
     resp = await http.post(
-        url(server, "/echo"),
+        url(http_peer, "/echo"),
         json={"a": ["é", 1]},
         headers={"Authorization": "Bearer t"},
         params={"q": "x y"},
@@ -92,38 +43,41 @@ async def test_json_headers_and_params_round_trip(server: TestServer, http: http
     }
 
 
-async def test_error_status_and_problem_body(server: TestServer, http: httpx.AsyncClient):
-    resp = await http.get(url(server, "/problem"))
+async def test_error_status_and_problem_body(http_peer: TestServer, http: httpx.AsyncClient):
+    resp = await http.get(url(http_peer, "/problem"))
     assert resp.status_code == 404
     assert resp.headers["content-type"].startswith("application/problem+json")
     assert resp.json()["detail"] == "nope"
 
 
-async def test_streamed_upload_and_download(server: TestServer, http: httpx.AsyncClient):
+async def test_streamed_upload_and_download(http_peer: TestServer, http: httpx.AsyncClient):
     async def chunks() -> AsyncIterator[bytes]:
         for i in range(0, len(BIG), 100_000):
             yield BIG[i : i + 100_000]
 
-    resp = await http.put(url(server, "/put"), content=chunks())
+    resp = await http.put(url(http_peer, "/put"), content=chunks())
     assert resp.status_code == 201
-    assert resp.json() == {"size": len(BIG), "sha256": hashlib.sha256(BIG).hexdigest()}
-    async with http.stream("GET", url(server, "/big")) as streamed:
+    assert (resp.json()["size"], resp.json()["sha256"]) == (
+        len(BIG),
+        hashlib.sha256(BIG).hexdigest(),
+    )
+    async with http.stream("GET", url(http_peer, "/big")) as streamed:
         got = b"".join([c async for c in streamed.aiter_bytes()])
     assert got == BIG
-    half = await http.send(http.build_request("GET", url(server, "/big")), stream=True)
+    half = await http.send(http.build_request("GET", url(http_peer, "/big")), stream=True)
     first = await anext(half.aiter_raw())
     await half.aclose()  # left half-read: closed, and the pool still serves
-    assert first and (await http.get(url(server, "/big"))).content == BIG
+    assert first and (await http.get(url(http_peer, "/big"))).content == BIG
 
 
-async def test_failures_are_httpx_transport_errors(server: TestServer, http: httpx.AsyncClient):
+async def test_failures_are_httpx_transport_errors(http_peer: TestServer, http: httpx.AsyncClient):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(httpx.ConnectError):
         await http.get(f"http://127.0.0.1:{port}/")
     with pytest.raises(httpx.ReadTimeout):
-        await http.get(url(server, "/slow"), timeout=httpx.Timeout(5.0, read=0.2))
+        await http.get(url(http_peer, "/slow"), timeout=httpx.Timeout(5.0, read=0.2))
 
 
 async def test_sdk_clients_use_it_unless_given_a_client() -> None:

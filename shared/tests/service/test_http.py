@@ -1,64 +1,17 @@
-"""phr.service.http against a real HTTP server on a local socket (aiohttp's test server)."""
+"""phr.service.http against a real HTTP peer on a local socket (``http_peer``)."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import socket
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from phr.service.http import ServiceHttp, TransportFailed
 
-BIG = bytes(range(256)) * 4096  # 1 MiB
-
-
-def _app() -> web.Application:
-    async def echo(request: web.Request) -> web.Response:
-        body = await request.json()
-        return web.json_response(
-            {"got": body, "auth": request.headers.get("authorization"), "q": request.query.get("q")}
-        )
-
-    async def teapot(_: web.Request) -> web.Response:
-        return web.json_response({"detail": "no coffee"}, status=418)
-
-    async def slow(_: web.Request) -> web.Response:
-        await asyncio.sleep(2)
-        return web.Response(text="late")
-
-    async def big(_: web.Request) -> web.Response:
-        return web.Response(body=BIG, headers={"X-Content-SHA256": hashlib.sha256(BIG).hexdigest()})
-
-    async def put(request: web.Request) -> web.Response:
-        data = await request.read()
-        return web.json_response(
-            {
-                "size": len(data),
-                "sha256": hashlib.sha256(data).hexdigest(),
-                "content_length": request.headers.get("content-length"),
-                "chunked": request.headers.get("transfer-encoding"),
-            }
-        )
-
-    app = web.Application()
-    app.router.add_post("/echo", echo)
-    app.router.add_get("/teapot", teapot)
-    app.router.add_get("/slow", slow)
-    app.router.add_get("/big", big)
-    app.router.add_put("/put", put)
-    return app
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[TestServer]:
-    srv = TestServer(_app(), host="127.0.0.1")
-    await srv.start_server()
-    yield srv
-    await srv.close()
+from ..conftest import BIG
 
 
 @pytest.fixture
@@ -68,23 +21,30 @@ async def http() -> AsyncIterator[ServiceHttp]:
     await client.aclose()
 
 
-async def test_json_round_trip_with_headers_and_params(server: TestServer, http: ServiceHttp):
+async def test_json_round_trip_with_headers_and_params(http_peer: TestServer, http: ServiceHttp):
     resp = await http.request(
         "POST",
-        str(server.make_url("/echo")),
+        str(http_peer.make_url("/echo")),
         json={"a": [1, "é", None]},
         headers={"Authorization": "Bearer t"},
         params={"q": "x y"},
     )
     assert resp.status == 200
     assert resp.headers["content-type"].startswith("application/json")
-    assert resp.json() == {"got": {"a": [1, "é", None]}, "auth": "Bearer t", "q": "x y"}
+    assert resp.json() == {
+        "json": {"a": [1, "é", None]},
+        "auth": "Bearer t",
+        "q": "x y",
+        "method": "POST",
+    }
 
 
-async def test_an_error_status_is_an_answer_not_an_exception(server: TestServer, http: ServiceHttp):
-    resp = await http.request("GET", str(server.make_url("/teapot")))
-    assert resp.status == 418
-    assert resp.json()["detail"] == "no coffee"
+async def test_an_error_status_is_an_answer_not_an_exception(
+    http_peer: TestServer, http: ServiceHttp
+):
+    resp = await http.request("GET", str(http_peer.make_url("/problem")))
+    assert resp.status == 404
+    assert resp.json()["detail"] == "nope"
 
 
 async def test_refused_connection_is_a_transport_failure(http: ServiceHttp):
@@ -97,16 +57,18 @@ async def test_refused_connection_is_a_transport_failure(http: ServiceHttp):
     assert "Connect" in err.value.reason
 
 
-async def test_a_slow_peer_times_out(server: TestServer, http: ServiceHttp):
+async def test_a_slow_peer_times_out(http_peer: TestServer, http: ServiceHttp):
     with pytest.raises(TransportFailed) as err:
-        await http.request("GET", str(server.make_url("/slow")), timeout_s=0.2)
+        await http.request("GET", str(http_peer.make_url("/slow")), timeout_s=0.2)
     assert err.value.timeout
     assert err.value.reason == "timed out"
 
 
-async def test_stream_read_to_the_end_reuses_the_connection(server: TestServer, http: ServiceHttp):
+async def test_stream_read_to_the_end_reuses_the_connection(
+    http_peer: TestServer, http: ServiceHttp
+):
     for _ in range(3):
-        resp = await http.stream("GET", str(server.make_url("/big")))
+        resp = await http.stream("GET", str(http_peer.make_url("/big")))
         assert resp.status == 200
         data = b"".join([c async for c in resp.chunks()])
         assert hashlib.sha256(data).hexdigest() == resp.headers["X-Content-SHA256"]
@@ -117,8 +79,10 @@ async def test_stream_read_to_the_end_reuses_the_connection(server: TestServer, 
     assert sum(len(v) for v in connector._conns.values()) == 1
 
 
-async def test_stream_left_half_read_closes_its_connection(server: TestServer, http: ServiceHttp):
-    resp = await http.stream("GET", str(server.make_url("/big")))
+async def test_stream_left_half_read_closes_its_connection(
+    http_peer: TestServer, http: ServiceHttp
+):
+    resp = await http.stream("GET", str(http_peer.make_url("/big")))
     chunks = resp.chunks()
     first = await anext(chunks)
     assert first
@@ -126,18 +90,20 @@ async def test_stream_left_half_read_closes_its_connection(server: TestServer, h
     connector = http._client().connector
     assert connector is not None
     assert sum(len(v) for v in connector._conns.values()) == 0
-    again = await http.request("GET", str(server.make_url("/big")))  # the pool still works
+    again = await http.request("GET", str(http_peer.make_url("/big")))  # the pool still works
     assert again.content == BIG
 
 
-async def test_upload_streams_chunks_with_the_given_length(server: TestServer, http: ServiceHttp):
+async def test_upload_streams_chunks_with_the_given_length(
+    http_peer: TestServer, http: ServiceHttp
+):
     async def chunks() -> AsyncIterator[bytes]:
         for i in range(0, len(BIG), 100_000):
             yield BIG[i : i + 100_000]
 
     resp = await http.upload(
         "PUT",
-        str(server.make_url("/put")),
+        str(http_peer.make_url("/put")),
         chunks(),
         headers={"Content-Length": str(len(BIG))},
     )

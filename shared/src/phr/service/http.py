@@ -146,19 +146,10 @@ class ServiceHttp:
         timeout_s: float | None = None,
     ) -> HttpResponse:
         """Send a request and read the whole answer."""
-        kw: dict[str, Any] = {"headers": headers, "params": params}
         if json is not None:
-            kw["data"] = orjson.dumps(json)
-            kw["headers"] = {**(headers or {}), "Content-Type": "application/json"}
-        timeout = self._timeout(timeout_s)
-        if timeout is not None:
-            kw["timeout"] = timeout
-        try:
-            async with self._client().request(method, url, **kw) as resp:
-                body = await resp.read()
-                return HttpResponse(resp.status, resp.headers, body)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransportFailed.from_error(exc) from exc
+            headers = {**(headers or {}), "Content-Type": "application/json"}
+        body = None if json is None else orjson.dumps(json)
+        return await self._whole(method, url, timeout_s, headers=headers, params=params, data=body)
 
     async def stream(
         self,
@@ -190,14 +181,17 @@ class ServiceHttp:
     ) -> HttpResponse:
         """Send a body from ``chunks`` without holding it whole (give ``Content-Length``
         in ``headers`` to avoid chunked transfer encoding)."""
-        kw: dict[str, Any] = {"headers": headers, "data": chunks}
+        return await self._whole(method, url, timeout_s, headers=headers, data=chunks)
+
+    async def _whole(
+        self, method: str, url: str, timeout_s: float | None, **kw: Any
+    ) -> HttpResponse:
         timeout = self._timeout(timeout_s)
         if timeout is not None:
             kw["timeout"] = timeout
         try:
             async with self._client().request(method, url, **kw) as resp:
-                body = await resp.read()
-                return HttpResponse(resp.status, resp.headers, body)
+                return HttpResponse(resp.status, resp.headers, await resp.read())
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransportFailed.from_error(exc) from exc
 
