@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -16,15 +16,15 @@ from ledger import intake as intake_module
 from ledger.intake import Intake, RecordChecker, Verdict
 from ledger.keys import StaticProducerKeys
 from ledger.sequencer import SeqRecord, Sequencer
-from ledger.signer import memory_signer
 from ledger.store import MemoryStore
 from phr.crypto.signing import SigningKey
 from phr.events.envelope import Envelope, new_event, read_wire_form
 
+from .conftest import SIGNER, T0
+from .conftest import cut as _cut
+
 PRODUCER = SigningKey.from_seed(b"p" * 32)
 STRANGER = SigningKey.from_seed(b"s" * 32)
-SIGNER = memory_signer(b"l" * 32)
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def table() -> dict[str, tuple[bytes, tuple[str, ...]]]:
@@ -50,17 +50,7 @@ def event(i: int, key: SigningKey = PRODUCER, source: str = "owner-api", **kw: A
 
 
 def cut(height: int, key: SigningKey = SIGNER._key) -> Envelope:  # noqa: SLF001
-    return new_event(
-        key=key,
-        source="ledger",
-        type="ledger.cut",
-        schema_version=1,
-        subject="ledger",
-        data={"epoch": 0, "sequence": height},
-        id=UUID(int=90_000 + height),
-        correlation_id=UUID(int=90_000),
-        time=T0,
-    )
+    return _cut(height, key, pinned=True)  # the pinned digest needs fixed ids
 
 
 def respelled(ev: Envelope) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from uuid import UUID
 
 import pytest
@@ -15,7 +15,6 @@ from ledger.intake import Intake
 from ledger.keys import StaticProducerKeys
 from ledger.reader import LedgerReader
 from ledger.sequencer import SeqRecord, Sequencer
-from ledger.signer import memory_signer
 from ledger.store import BlockWrite, Head, MemoryStore
 from ledger.tree import ChunkId
 from phr.crypto.signing import SigningKey
@@ -28,11 +27,11 @@ from phr.ledger.verify import (
     verify_inclusion,
 )
 
+from .conftest import SIGNER, T0, cut
+
 PRODUCER = SigningKey.from_seed(b"p" * 32)
 STRANGER = SigningKey.from_seed(b"s" * 32)
-SIGNER = memory_signer(b"l" * 32)
 ORIGIN = "test/ledger"
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def keys() -> StaticProducerKeys:
@@ -56,18 +55,6 @@ def event(i: int, key: SigningKey = PRODUCER, source: str = "owner-api", **kw: o
         data={"record_id": f"r{i}"},
         id=kw.get("id", UUID(int=i + 1)),  # type: ignore[arg-type]
         time=T0 + timedelta(seconds=i),
-    )
-
-
-def cut(height: int, key: SigningKey = SIGNER._key) -> Envelope:  # noqa: SLF001
-    return new_event(
-        key=key,
-        source="ledger",
-        type="ledger.cut",
-        schema_version=1,
-        subject="ledger",
-        data={"epoch": 0, "sequence": height},
-        time=T0,
     )
 
 
