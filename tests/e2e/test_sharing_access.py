@@ -23,8 +23,9 @@ from phr.crypto.errors import CryptoError, FormatError
 from phr.crypto.grants import verify_grant
 from phr.crypto.signing import b64u_decode
 from phr.fhir.segments import segment_for
-from phr.sdk.access import AccessDenied, AccessError
+from phr.sdk.access import AccessDenied, AccessError, AccessIntegrityError
 from phr.sdk.records import new_record_id
+from phr.sdk.transport import AiohttpTransport
 from tests.support.identity import bearer, service_url
 from tests.support.records import marked_bundle
 from tests.support.sharing import (
@@ -108,6 +109,41 @@ async def test_doctor_reads_labs_and_conditions_but_not_insurance(
         with pytest.raises(AccessDenied) as denied:
             await doctor.fetch_record(shared.patient_id, shared.record_id, ["insurance"])
         assert "insurance" in denied.value.denied
+
+
+class _FlipSegmentBytes(httpx.AsyncBaseTransport):
+    """A man in the middle: flips one byte of every segment download it relays."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.flipped = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        resp = await self.inner.handle_async_request(request)
+        if "/segments/" not in request.url.path or resp.status_code != 200:
+            return resp
+        body = bytearray(await resp.aread())
+        body[len(body) // 2] ^= 0x01
+        self.flipped += 1
+        return httpx.Response(200, headers=resp.headers, content=bytes(body), request=request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_a_ciphertext_altered_on_the_way_is_refused(stack: Any, shared: Shared) -> None:
+    """user-api (or the network) changing the ciphertext: the reader's SHA-256 check
+    against the signed manifest refuses the record; no partial Bundle comes back."""
+    mitm = _FlipSegmentBytes(AiohttpTransport())
+    async with (
+        httpx.AsyncClient(transport=mitm, timeout=30) as http,
+        reader(stack, shared.world.doctor, http=http) as doctor,
+    ):
+        with pytest.raises(AccessIntegrityError, match="SHA-256|authentic|does not match"):
+            await doctor.fetch_record(
+                shared.patient_id, shared.record_id, ["labs", "conditions"], validate=False
+            )
+        assert mitm.flipped >= 1
 
 
 async def test_insurer_reads_insurance_only(stack: Any, shared: Shared) -> None:

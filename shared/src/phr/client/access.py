@@ -98,10 +98,16 @@ def decrypt_record(
 ) -> dict[str, Any]:
     """Verify the manifest, decrypt the segments given, and merge them into one Bundle."""
     manifest = verify_manifest(signed_manifest, expected_author=expected_author)
-    payloads = []
-    for name, secret in secrets.items():
-        entry = manifest.segment(name)
-        payloads.append(
-            payload_from_bytes(decrypt_segment(secret, manifest, entry, ciphertexts[name]))
-        )
+    payloads = [
+        open_segment_payload(manifest, name, secret, ciphertexts[name])
+        for name, secret in secrets.items()
+    ]
     return merge_segments(payloads, bundle_id=manifest.record_id, validate=validate)
+
+
+def open_segment_payload(
+    manifest: RecordManifest, name: str, secret: SegmentSecret, ciphertext: ByteSource
+) -> dict[str, Any]:
+    """One segment of a *verified* manifest: decrypted (SHA-256 and AES-GCM checked) and
+    parsed, ready for :func:`phr.fhir.split.merge_segments`."""
+    return payload_from_bytes(decrypt_segment(secret, manifest, manifest.segment(name), ciphertext))

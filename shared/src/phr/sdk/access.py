@@ -48,7 +48,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from phr.client.access import decrypt_record, open_granted
+from phr.client.access import open_granted, open_segment_payload
 from phr.client.search import trapdoors_for
 from phr.client.srs import NodeAnswerInvalid, verify_node_answer
 from phr.crypto.errors import CryptoError
@@ -58,6 +58,7 @@ from phr.crypto.manifest import RecordManifest, SegmentEntry, verify_manifest
 from phr.crypto.pre import PreSecretKey
 from phr.crypto.segment_secret import SegmentSecret
 from phr.crypto.signing import SignatureInvalid, VerifyKey, b64u_decode
+from phr.fhir.split import merge_segments
 from phr.identity.params import SystemParams
 from phr.sdk.base import BearerClient, TokenSource, gather_all
 from phr.sdk.errors import ApiError, problem_body
@@ -457,25 +458,27 @@ class AccessClient(BearerClient):
             downloads |= {
                 n: asyncio.ensure_future(self.download_segment(request_id, n)) for n in missing
             }
-            names = sorted(access.opened)
-            ciphertexts = dict(
-                zip(names, await gather_all(*(downloads[n] for n in names)), strict=True)
-            )
+
+            async def opened(name: str) -> dict[str, Any]:
+                # Each segment is decrypted as soon as it is here, while others download;
+                # the manifest was verified when the capsules opened.
+                data = await downloads[name]
+                secret = access.opened[name].secret
+                try:
+                    return await asyncio.to_thread(
+                        open_segment_payload, access.manifest, name, secret, [data]
+                    )
+                except CryptoError as exc:
+                    raise AccessIntegrityError(f"record {record_id}: {exc}") from exc
+
+            payloads = await gather_all(*(opened(n) for n in sorted(access.opened)))
         finally:
             for task in downloads.values():
                 task.cancel()
             await asyncio.gather(*downloads.values(), return_exceptions=True)
-        try:
-            bundle = await asyncio.to_thread(
-                decrypt_record,
-                access.signed_manifest,
-                secrets={n: s.secret for n, s in access.opened.items()},
-                ciphertexts={n: [c] for n, c in ciphertexts.items()},
-                expected_author=expected_author,
-                validate=validate,
-            )
-        except CryptoError as exc:
-            raise AccessIntegrityError(f"record {record_id}: {exc}") from exc
+        bundle = await asyncio.to_thread(
+            merge_segments, payloads, bundle_id=access.manifest.record_id, validate=validate
+        )
         return OpenedRecord(bundle, access)
 
     async def fetch_record(
