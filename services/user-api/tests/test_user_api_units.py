@@ -182,9 +182,11 @@ class _Collection:
 class TestRecentRequests:
     async def test_recent_requests_skip_mongo_older_ones_come_from_it(self) -> None:
         collections: dict[str, _Collection] = {}
-        db: Any = type(
-            "Db", (), {"__getitem__": lambda _, n: collections.setdefault(n, _Collection())}
-        )()
+
+        def collection(_: Any, name: str, **__: Any) -> _Collection:
+            return collections.setdefault(name, _Collection())
+
+        db: Any = type("Db", (), {"__getitem__": collection, "get_collection": collection})()
         store = MongoStore(db, recent=2)
         for i in range(3):
             await store.put_request({"_id": f"r{i}", "requester_id": "u"})

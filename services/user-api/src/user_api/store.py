@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, WriteConcern
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -48,7 +48,11 @@ RECENT_REQUESTS = 10_000
 class MongoStore:
     def __init__(self, db: AsyncDatabase[Document], *, recent: int = RECENT_REQUESTS) -> None:
         self.grants = db[GRANTS]
-        self.requests = db[ACCESS_REQUESTS]
+        # An access request only lets its caller download for a few minutes (the access
+        # itself is on the ledger, published before the nodes were asked): it is written
+        # without waiting for the journal (w=1, ~0.4 instead of ~1.1 ms here), and one
+        # lost in a Mongo crash means the reader asks again.
+        self.requests = db.get_collection(ACCESS_REQUESTS, write_concern=WriteConcern(w=1))
         self.breakglass = db[BREAKGLASS]
         self._recent: OrderedDict[str, Document] = OrderedDict()
         self._recent_max = recent
