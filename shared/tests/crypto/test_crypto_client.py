@@ -31,8 +31,8 @@ from phr.crypto.errors import (
 from phr.crypto.grants import verify_grant
 from phr.crypto.keys import PatientMasterKey, UserKeys
 from phr.crypto.manifest import verify_manifest
-from phr.crypto.pre import KeyCapsule
-from phr.crypto.reencrypt import reencrypt_sealed
+from phr.crypto.pre import KeyCapsule, reencrypt_verified
+from phr.crypto.reencrypt import open_sealed_kfrag
 from phr.crypto.seal import NodeSecretKey
 from phr.crypto.search import keyword_tags, match_trapdoors, trapdoor
 from phr.crypto.signing import SignatureInvalid
@@ -72,15 +72,17 @@ def srs_cfrags(grant: Any, capsule: str, nodes: list[int]) -> list[bytes]:
     )
     ver, dele, recv = doc.keys()
     return [
-        reencrypt_sealed(
-            NODE_SKS[i],
-            node_id=f"srs-{i}",
-            grant_id=doc.grant_id,
-            sealed_kfrag=grant.sealed_kfrags[f"srs-{i}"],
-            capsule=KeyCapsule.from_b64(capsule),
-            verifying_pk=ver,
-            delegating_pk=dele,
-            receiving_pk=recv,
+        reencrypt_verified(
+            KeyCapsule.from_b64(capsule),
+            open_sealed_kfrag(
+                NODE_SKS[i],
+                node_id=f"srs-{i}",
+                grant_id=doc.grant_id,
+                sealed_kfrag=grant.sealed_kfrags[f"srs-{i}"],
+                verifying_pk=ver,
+                delegating_pk=dele,
+                receiving_pk=recv,
+            ),
         )
         for i in nodes
     ]

@@ -19,7 +19,7 @@ from phr.crypto.errors import (
     UnsealError,
 )
 from phr.crypto.keys import PatientMasterKey, UserKeys
-from phr.crypto.reencrypt import reencrypt_sealed
+from phr.crypto.reencrypt import open_sealed_kfrag
 from phr.crypto.seal import NodeSecretKey, seal, unseal
 from phr.crypto.segment_secret import SegmentSecret
 
@@ -165,17 +165,12 @@ def test_srs_reencrypt_sealed() -> None:
         "receiving_pk": BOB.pre.public_key(),
     }
     cf = [
-        reencrypt_sealed(
-            nodes[i],
-            node_id=f"srs-{i}",
-            sealed_kfrag=sealed[i],
-            capsule=capsule.to_bytes(),
-            **common,
+        pre.reencrypt_verified(
+            pre.KeyCapsule.from_bytes(capsule.to_bytes()),
+            open_sealed_kfrag(nodes[i], node_id=f"srs-{i}", sealed_kfrag=sealed[i], **common),
         )
         for i in (0, 2)
     ]
     assert pre.open_reencrypted(BOB.pre, capsule, cf, threshold=2, **keys(LABS_SK)) == secret
     with pytest.raises(UnsealError):  # node 1 cannot use node 0's envelope
-        reencrypt_sealed(
-            nodes[1], node_id="srs-0", sealed_kfrag=sealed[0], capsule=capsule, **common
-        )
+        open_sealed_kfrag(nodes[1], node_id="srs-0", sealed_kfrag=sealed[0], **common)

@@ -77,21 +77,12 @@ class Reencryptor:
     node: NodeIdentity
     signing_key: SigningKey
     emit: Emit
+    #: the store's reads, cached until the next applied event (main wires the consumer's
+    #: after-commit hook to ``reads.invalidate``)
+    reads: ReadCache
     breakglass_window_s: int = 900
     max_segments: int = 32
     clock: Callable[[], datetime] = _now
-    #: the store's reads, cached until the next applied event (main wires the consumer's
-    #: after-commit hook to ``reads.invalidate``); by default nothing is cached
-    reads: ReadCache | None = None
-
-    def __post_init__(self) -> None:
-        if self.reads is None:
-            self.reads = ReadCache(self.store, self.node, capacity=0)
-
-    @property
-    def _reads(self) -> ReadCache:
-        assert self.reads is not None
-        return self.reads
 
     async def answer(
         self, caller: acl.Caller, request: ReencryptRequest, *, correlation_id: str | None = None
@@ -100,7 +91,7 @@ class Reencryptor:
         if len(segments) > self.max_segments:
             raise TooManySegments(f"at most {self.max_segments} segments per request")
         now = self.clock()
-        reads = self._reads
+        reads = self.reads
         user = await reads.get_user(caller.user_id)
         if user is not None and user.revoked and not caller.revoked:
             caller = acl.Caller(caller.user_id, caller.role, caller.org, caller.dept, True)
@@ -175,13 +166,13 @@ class Reencryptor:
         self, decision: acl.Allowed, capsule: SegmentCapsule | None
     ) -> SegmentCfrag | acl.Denied:
         try:
-            ready = await self._reads.ready_grant(
+            ready = await self.reads.ready_grant(
                 decision.grant_id, decision.segment, decision.key_version
             )
             if ready is None or capsule is None:
                 # Revoked between the decision and now: its kfrags are gone.
                 return acl.Denied(decision.segment, acl.GRANT_REVOKED)
-            cfrag = reencrypt_verified(self._reads.capsule(capsule.capsule), ready.kfrag)
+            cfrag = reencrypt_verified(self.reads.capsule(capsule.capsule), ready.kfrag)
         except (CryptoError, ValueError, KeyError) as exc:
             log.error(
                 "reencrypt.failed",

@@ -23,7 +23,22 @@ import httpx
 
 #: below uvicorn's 5 s keep-alive: a pooled connection is never reused as it closes
 KEEPALIVE_S = 4.0
+#: bytes per read of a streamed body
 CHUNK = 1 << 16
+
+
+def pooled_session(
+    *, limit: int, timeout: aiohttp.ClientTimeout | None = None
+) -> aiohttp.ClientSession:
+    """An aiohttp session on one keep-alive pool of ``limit`` connections, bodies left as
+    sent (no decompression); for this transport and for ``phr.service.http``. Make it
+    inside the running event loop."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=limit, keepalive_timeout=KEEPALIVE_S),
+        timeout=timeout or aiohttp.ClientTimeout(total=None),
+        auto_decompress=False,
+        skip_auto_headers=("User-Agent", "Accept-Encoding"),
+    )
 
 
 @contextmanager
@@ -73,11 +88,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.limit, keepalive_timeout=KEEPALIVE_S),
-                auto_decompress=False,  # httpx decodes, as with its own transport
-                skip_auto_headers=("User-Agent", "Accept-Encoding"),
-            )
+            # httpx decodes bodies and sets its own headers, as with its own transport
+            self._session = pooled_session(limit=self.limit)
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

@@ -26,10 +26,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-#: below uvicorn's 5 s keep-alive, so a pooled connection is never reused just as the
-#: server closes it
-KEEPALIVE_S = 4.0
-CHUNK = 1 << 16
+from phr.sdk.transport import CHUNK, pooled_session
 
 
 class TransportFailed(Exception):
@@ -120,13 +117,9 @@ class ServiceHttp:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(
-                    limit=self.limit, limit_per_host=0, keepalive_timeout=KEEPALIVE_S
-                ),
+            self._session = pooled_session(
+                limit=self.limit,
                 timeout=aiohttp.ClientTimeout(total=self.timeout_s, sock_connect=self.connect_s),
-                auto_decompress=False,
-                raise_for_status=False,
             )
         return self._session
 
