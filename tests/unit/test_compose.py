@@ -307,7 +307,7 @@ def test_kafka_runs_in_kraft_mode() -> None:
 
 def test_mongo_is_a_replica_set_initiated_by_its_healthcheck() -> None:
     mongo = services()["mongo"]
-    assert mongo["image"] == "mongo:7"
+    assert mongo["image"] == "mongo:7.0.14"
     command = mongo["command"]
     assert command[command.index("--replSet") + 1] == "rs0"
     check = " ".join(mongo["healthcheck"]["test"])
@@ -316,10 +316,10 @@ def test_mongo_is_a_replica_set_initiated_by_its_healthcheck() -> None:
 
 def test_minio_and_its_bucket() -> None:
     minio = services()["minio"]
-    assert minio["image"].startswith("minio/minio:")
+    assert minio["image"].startswith("quay.io/minio/minio:RELEASE.")
     assert minio["healthcheck"]["test"]
     init = services()["minio-init"]
-    assert init["image"].startswith("minio/mc:")
+    assert init["image"].startswith("quay.io/minio/mc:RELEASE.")
     assert depends("minio-init") == {"minio": "service_healthy"}
     assert init["environment"]["S3_BUCKET"] == env_of("cloud-store")["CLOUD_STORE_S3__BUCKET"]
     assert "mc mb" in " ".join(init["command"])
