@@ -15,7 +15,17 @@ from phr.cli.session import Session, run, session_from
 from phr.crypto.export import KeyMaterial, export_secret_keys
 from phr.crypto.keys import PatientMasterKey, UserKeys
 
-ROLES = ("patient", "caregiver", "doctor", "nurse", "pharmacist", "lab", "insurer", "admin")
+ROLES = (
+    "patient",
+    "caregiver",
+    "doctor",
+    "nurse",
+    "pharmacist",
+    "lab",
+    "insurer",
+    "admin",
+    "system",
+)
 ORG_KINDS = ("hospital", "lab", "pharmacy", "insurer")
 
 keys_app = typer.Typer(help="Export your keys.", no_args_is_help=True)

@@ -8,7 +8,10 @@ from pydantic import Field
 
 from phr.events.base import EventData
 
-Role = Literal["patient", "doctor", "nurse", "pharmacist", "lab", "insurer", "admin", "caregiver"]
+#: ``system``: a hospital system's own identity (a gateway), enrolled into its organisation
+Role = Literal[
+    "patient", "doctor", "nurse", "pharmacist", "lab", "insurer", "admin", "caregiver", "system"
+]
 
 
 class UserEnrolled(EventData):

@@ -65,6 +65,9 @@ def validate_bundle(bundle: Any) -> None:
     entries = bundle.get("entry", [])
     if not isinstance(entries, list):
         raise FhirValidationError("entry is not a list", resource_type="Bundle", field="entry")
+    from phr.fhir.r4 import check_bundle_r4  # r4 raises this module's error
+
+    check_bundle_r4(bundle)
     shell = {k: v for k, v in bundle.items() if k != "entry"}
     validate_resource(shell)
     for i, entry in enumerate(entries):
