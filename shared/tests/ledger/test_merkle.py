@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from phr.ledger import merkle
 
@@ -187,4 +189,43 @@ def test_bad_arguments() -> None:
         merkle.verify_inclusion(0, 0, HASHES[0], [], merkle.EMPTY_ROOT)
     with pytest.raises(merkle.ProofInvalid):
         merkle.verify_consistency(5, 3, HASHES[0], HASHES[1], [])
-    merkle.verify_consistency(0, 5, merkle.EMPTY_ROOT, naive_root(HASHES[:5]), [])
+    with pytest.raises(merkle.ProofInvalid):  # meaningless: it would accept any old root
+        merkle.verify_consistency(0, 5, merkle.EMPTY_ROOT, naive_root(HASHES[:5]), [])
+
+
+def test_hashes_of_any_other_length_are_refused() -> None:
+    size, m = 8, 3
+    proof = merkle.inclusion_proof(m, size, get)
+    root = merkle.tree_root(size, get)
+    merkle.verify_inclusion(m, size, HASHES[m], proof, root)
+    with pytest.raises(merkle.ProofInvalid):  # a 33-byte leaf hash
+        merkle.verify_inclusion(m, size, HASHES[m] + b"\x00", proof, root)
+    with pytest.raises(merkle.ProofInvalid):  # one proof node of 31 bytes
+        merkle.verify_inclusion(m, size, HASHES[m], [proof[0][:-1], *proof[1:]], root)
+    cons = merkle.consistency_proof(3, 8, get)
+    with pytest.raises(merkle.ProofInvalid):
+        merkle.verify_consistency(3, 8, merkle.tree_root(3, get), root, [cons[0] * 2, *cons[1:]])
+
+
+def test_sizes_beyond_uint64_are_refused() -> None:
+    with pytest.raises(merkle.ProofInvalid):
+        merkle.verify_inclusion(0, 1 << 64, HASHES[0], [], HASHES[0])
+    with pytest.raises(merkle.ProofInvalid):
+        merkle.verify_consistency(1, 1 << 64, HASHES[0], HASHES[0], [HASHES[1]])
+
+
+@given(
+    st.integers(min_value=-2, max_value=1 << 65),
+    st.integers(min_value=-2, max_value=1 << 65),
+    st.lists(st.binary(min_size=30, max_size=34), max_size=70),
+    st.binary(max_size=40),
+)
+def test_any_input_raises_only_proof_invalid(a: int, b: int, proof: list[bytes], h: bytes) -> None:
+    for call in (
+        lambda: merkle.verify_inclusion(a, b, h, proof, h),
+        lambda: merkle.verify_consistency(a, b, h, h, proof),
+    ):
+        try:
+            call()
+        except merkle.ProofInvalid:
+            pass

@@ -188,32 +188,66 @@ def tree_root(size: int, get: NodeReader) -> bytes:
 
 
 # ------------------------------------------------------------------ verification
+#
+# The verifiers follow RFC 9162 sections 2.1.3.2 and 2.1.4.2 and match
+# transparency-dev/merkle's proof package case for case (its testdata vectors run in
+# our suite): a proof is exactly as long as the tree shape requires, every hash in it
+# and the leaf hash are HASH_SIZE bytes, sizes are uint64, and a consistency proof from
+# the empty tree is refused as meaningless (any tree extends the empty one, so such a
+# "proof" would accept any old root). Only :class:`ProofInvalid` is ever raised.
+
+MAX_SIZE = (1 << 64) - 1
+
+
+def _check_size(*sizes: int) -> None:
+    for n in sizes:
+        if not 0 <= n <= MAX_SIZE:
+            raise ProofInvalid(f"tree size {n} is not a uint64")
+
+
+def _check_hashes(proof: Sequence[bytes]) -> None:
+    if any(len(p) != HASH_SIZE for p in proof):
+        raise ProofInvalid("proof hash of the wrong length")
+
+
+def _inclusion_shape(index: int, size: int) -> tuple[int, int]:
+    """How many proof hashes lie below the fork from the right border, and on it."""
+    inner = (index ^ (size - 1)).bit_length()
+    border = bin(index >> inner).count("1")
+    return inner, border
+
+
+def _chain_inner(seed: bytes, proof: Sequence[bytes], index: int) -> bytes:
+    for i, h in enumerate(proof):
+        seed = node_hash(seed, h) if not (index >> i) & 1 else node_hash(h, seed)
+    return seed
+
+
+def _chain_inner_right(seed: bytes, proof: Sequence[bytes], index: int) -> bytes:
+    for i, h in enumerate(proof):
+        if (index >> i) & 1:
+            seed = node_hash(h, seed)
+    return seed
+
+
+def _chain_border_right(seed: bytes, proof: Sequence[bytes]) -> bytes:
+    for h in proof:
+        seed = node_hash(h, seed)
+    return seed
 
 
 def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
     """The root implied by an audit path (RFC 9162 2.1.3.2); raises if malformed."""
-    if not 0 <= index < size:
+    _check_size(index, size)
+    if index >= size:
         raise ProofInvalid(f"leaf {index} is not in a tree of {size}")
-    fn, sn = index, size - 1
-    r = leaf
-    for p in proof:
-        if len(p) != HASH_SIZE:
-            raise ProofInvalid("proof hash of the wrong length")
-        if sn == 0:
-            raise ProofInvalid("proof longer than the tree is deep")
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            r = node_hash(r, p)
-        fn >>= 1
-        sn >>= 1
-    if sn != 0:
-        raise ProofInvalid("proof shorter than the tree is deep")
-    return r
+    if len(leaf) != HASH_SIZE:
+        raise ProofInvalid("leaf hash of the wrong length")
+    _check_hashes(proof)
+    inner, border = _inclusion_shape(index, size)
+    if len(proof) != inner + border:
+        raise ProofInvalid(f"proof has {len(proof)} hashes, the tree needs {inner + border}")
+    return _chain_border_right(_chain_inner(leaf, proof[:inner], index), proof[inner:])
 
 
 def verify_inclusion(
@@ -224,52 +258,43 @@ def verify_inclusion(
         raise ProofInvalid("inclusion proof does not lead to the root")
 
 
+def root_from_consistency(old: int, new: int, old_root: bytes, proof: Sequence[bytes]) -> bytes:
+    """The root of tree ``new`` implied by ``proof`` from tree ``old`` with ``old_root``.
+
+    Also checks that the proof's nodes inside the old tree lead to ``old_root``.
+    """
+    _check_size(old, new)
+    if new < old:
+        raise ProofInvalid(f"sizes {old} and {new} are not in order")
+    if old == 0:
+        raise ProofInvalid("a consistency proof from the empty tree is meaningless")
+    if old == new:
+        if proof:
+            raise ProofInvalid("no proof is needed between equal sizes")
+        return old_root
+    if not proof:
+        raise ProofInvalid("empty consistency proof")
+    _check_hashes(proof)
+    inner, border = _inclusion_shape(old - 1, new)
+    # The proof starts at the root of the rightmost perfect subtree of the old tree;
+    # when the old tree is itself perfect, that root is old_root and is not sent.
+    shift = (old & -old).bit_length() - 1
+    inner -= shift
+    seed, rest = proof[0], proof[1:]
+    if old == 1 << shift:
+        seed, rest = old_root, proof
+    if len(rest) != inner + border:
+        raise ProofInvalid(f"proof has {len(proof)} hashes, the sizes need another count")
+    mask = (old - 1) >> shift
+    first = _chain_border_right(_chain_inner_right(seed, rest[:inner], mask), rest[inner:])
+    if first != old_root:
+        raise ProofInvalid("consistency proof does not lead to the old root")
+    return _chain_border_right(_chain_inner(seed, rest[:inner], mask), rest[inner:])
+
+
 def verify_consistency(
     old: int, new: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
 ) -> None:
     """Raise :class:`ProofInvalid` unless tree ``old`` is a prefix of tree ``new`` (2.1.4.2)."""
-    if not 0 <= old <= new:
-        raise ProofInvalid(f"sizes {old} and {new} are not in order")
-    if old == new:
-        if proof:
-            raise ProofInvalid("no proof is needed between equal sizes")
-        if old_root != new_root:
-            raise ProofInvalid("equal sizes with different roots")
-        return
-    if old == 0:
-        if proof:
-            raise ProofInvalid("no proof is needed from the empty tree")
-        return
-    if any(len(p) != HASH_SIZE for p in proof):
-        raise ProofInvalid("proof hash of the wrong length")
-    if not proof:
-        raise ProofInvalid("empty consistency proof")
-    path = list(proof)
-    # If old is a power of two the old root is itself the first node of the path.
-    if old & (old - 1) == 0:
-        path.insert(0, old_root)
-    fn, sn = old - 1, new - 1
-    while fn & 1:
-        fn >>= 1
-        sn >>= 1
-    fr = sr = path[0]
-    for c in path[1:]:
-        if sn == 0:
-            raise ProofInvalid("proof longer than needed")
-        if fn & 1 or fn == sn:
-            fr = node_hash(c, fr)
-            sr = node_hash(c, sr)
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            sr = node_hash(sr, c)
-        fn >>= 1
-        sn >>= 1
-    if sn != 0:
-        raise ProofInvalid("proof shorter than needed")
-    if fr != old_root:
-        raise ProofInvalid("consistency proof does not lead to the old root")
-    if sr != new_root:
+    if root_from_consistency(old, new, old_root, proof) != new_root:
         raise ProofInvalid("consistency proof does not lead to the new root")

@@ -124,6 +124,12 @@ def verify_consistency(proof: ConsistencyProofOut, old: Checkpoint, new: Checkpo
     """The tree of ``old`` is a prefix of the tree of ``new`` (no split view between them)."""
     if (proof.first, proof.second) != (old.size, new.size):
         raise LedgerVerificationError("proof is between other sizes than the checkpoints")
+    if old.size == 0:
+        # Every tree extends the empty one: there is nothing to prove (RFC 9162 defines
+        # no proof from size 0), only that the old checkpoint really is the empty tree.
+        if old.root_hash != merkle.EMPTY_ROOT or proof.hashes:
+            raise LedgerVerificationError("the empty tree has the empty root and no proof")
+        return
     try:
         merkle.verify_consistency(
             old.size,
