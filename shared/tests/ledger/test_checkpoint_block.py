@@ -89,7 +89,7 @@ ROOT64 = base64.b64encode(b"\x03" * 32).decode()
         f"example.com/log\n40\n{base64.b64encode(bytes(31)).decode()}\n",  # 31-byte root
         f"example.com/log\n40\n{ROOT64}\n\nextension\n",  # an empty extension line
         f"\n40\n{ROOT64}\n",  # empty origin
-        f"example.com/log\n40\n",  # no root line
+        "example.com/log\n40\n",  # no root line
     ],
     ids=[
         "arabic-digits",

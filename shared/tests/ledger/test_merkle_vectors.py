@@ -45,7 +45,7 @@ def _vectors(kind: str) -> list[tuple[str, dict[str, Any]]]:
             ["git", f"--git-dir={src}", *args], check=True, capture_output=True, text=True
         ).stdout
 
-    names = [n for n in git("ls-tree", "-r", "--name-only", "HEAD", f"testdata/{kind}").split()]
+    names = git("ls-tree", "-r", "--name-only", "HEAD", f"testdata/{kind}").split()
     return [(n, json.loads(git("show", f"HEAD:{n}"))) for n in names if n.endswith(".json")]
 
 
