@@ -5,7 +5,7 @@ SHELL := /bin/bash
 # uv if it is on PATH; otherwise the uv that `setup` installs with pip (python3 -m uv
 # works wherever pip put it, user site or not, PATH or not).
 UV := $(shell uv --version >/dev/null 2>&1 && echo uv || echo python3 -m uv)
-STACK := $(UV) run --frozen python deploy/local/stack.py
+STACK := $(UV) run --frozen python -m deploy.local
 
 .PHONY: help setup run up down status test fast e2e lint fmt snapshots demo bench bench-crypto bench-ledger
 

@@ -110,7 +110,7 @@ def dev_ports(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     for name in list(os.environ):
         if name == "PHR_PORT_OFFSET" or (name.startswith("PHR_") and name.endswith("_PORT")):
             monkeypatch.delenv(name)
-    ports = stack_module()._profile("dev").ports
+    ports = stack_module().profile("dev").ports
     assert isinstance(ports, dict)
     return ports
 
