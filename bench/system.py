@@ -58,6 +58,7 @@ import psutil  # noqa: E402
 
 from bench.enrol import run as enrol_run  # noqa: E402
 from bench.records import upload_1mib, upload_2mb  # noqa: E402
+from phr.api.ids import blob_key  # noqa: E402
 from phr.client import OwnerKeys, encrypt_record  # noqa: E402
 from phr.crypto.search import keyword_tags  # noqa: E402
 from phr.fhir.synthetic import load_bundle  # noqa: E402
@@ -315,7 +316,7 @@ async def phase_access_64k(
         if sixty_four["completed"]
         else None,
     }
-    return out, rid, f"{patient.id}/{rid}/labs/v{entry.key_version}", entry
+    return out, rid, blob_key(patient.id, rid, "labs", entry.key_version), entry
 
 
 def start_baseline(stack: Any, port: int) -> subprocess.Popen[bytes]:

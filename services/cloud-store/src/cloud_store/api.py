@@ -25,6 +25,7 @@ from cloud_store.errors import (
 )
 from cloud_store.index import TagIndex
 from cloud_store.settings import Settings
+from phr.api.ids import HEX64_PATTERN, ID_PATTERN
 from phr.service.auth import require_role
 from phr.service.deps import from_state
 
@@ -35,9 +36,8 @@ router = APIRouter(
 )
 
 KEY_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9._/-]{0,255}$"
-SHA256_PATTERN = r"^[0-9a-f]{64}$"
-TAG_PATTERN = r"^[0-9a-f]{64}$"
-ID_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
+SHA256_PATTERN = HEX64_PATTERN
+TAG_PATTERN = HEX64_PATTERN
 
 BlobKey = Annotated[str, Path(pattern=KEY_PATTERN, description="object key")]
 Id = Annotated[str, Path(pattern=ID_PATTERN)]

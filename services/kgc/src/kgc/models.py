@@ -6,11 +6,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from phr.api.ids import ID_PATTERN
 from phr.events.users import Role
 from phr.identity.credentials import SignedCredential
 from phr.identity.roles import OrgKind
 
-_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
 _B64U = r"^[A-Za-z0-9_-]{20,200}$"
 
 
@@ -20,7 +20,7 @@ class _In(BaseModel):
 
 class EnrolRequest(_In):
     role: Role
-    organisation_id: str | None = Field(default=None, pattern=_ID)
+    organisation_id: str | None = Field(default=None, pattern=ID_PATTERN)
     department: str | None = Field(default=None, max_length=64)
     display_name: str | None = Field(default=None, max_length=128)
     #: base64url of the raw 32-byte Ed25519 public key
@@ -89,7 +89,7 @@ class RevokeRequest(_In):
 
 
 class ChallengeRequest(_In):
-    user_id: str = Field(pattern=_ID)
+    user_id: str = Field(pattern=ID_PATTERN)
 
 
 class ChallengeResponse(BaseModel):
@@ -101,7 +101,7 @@ class ChallengeResponse(BaseModel):
 
 
 class TokenRequest(_In):
-    user_id: str = Field(pattern=_ID)
+    user_id: str = Field(pattern=ID_PATTERN)
     nonce: str = Field(min_length=16, max_length=128)
     #: base64url Ed25519 signature over login_message(user_id=…, nonce=…)
     signature: str = Field(pattern=_B64U)

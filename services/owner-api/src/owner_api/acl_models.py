@@ -7,9 +7,8 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from phr.api.ids import ID_PATTERN
 from phr.service.mongo import Document
-
-GRANT_ID = r"^[A-Za-z0-9._:-]{1,96}$"
 
 
 class _In(BaseModel):
@@ -31,7 +30,7 @@ class GrantIn(_In):
     """A grant to one user (``grantee_user_id``) or one KGC group (``group_id``)."""
 
     #: chosen by the client; the same id and content again is a no-op
-    grant_id: str = Field(pattern=GRANT_ID)
+    grant_id: str = Field(pattern=ID_PATTERN)
     grantee_user_id: str | None = Field(default=None, max_length=64)
     group_id: str | None = Field(default=None, max_length=64)
     segments: list[str] = Field(min_length=1, max_length=16)

@@ -10,18 +10,18 @@ from fastapi.responses import StreamingResponse
 from owner_api.deps import RecordsDep, StoreDep
 from owner_api.errors import UploadMalformed
 from owner_api.models import (
-    ID_PATTERN,
     ContributorOut,
     RecordDetail,
     RecordOut,
     UploadIn,
     UploadOut,
 )
+from phr.api.ids import ID_PATTERN
 from phr.service.auth import CurrentPrincipal, PatientSelf
 
 router = APIRouter(prefix="/v1/patients/{patient_id}")
 
-PatientId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+PatientId = Annotated[str, Path(pattern=ID_PATTERN)]
 Id = Annotated[str, Path(pattern=ID_PATTERN)]
 _PROBLEM: dict[int | str, dict[str, Any]] = {
     code: {"content": {"application/problem+json": {}}} for code in (400, 403, 404, 409, 413, 503)
@@ -192,7 +192,7 @@ async def list_contributors(
 )
 async def add_contributor(
     patient_id: PatientId,
-    org_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")],
+    org_id: Annotated[str, Path(pattern=ID_PATTERN)],
     _: PatientSelf,
     store: StoreDep,
 ) -> ContributorOut:
@@ -207,7 +207,7 @@ async def add_contributor(
 )
 async def remove_contributor(
     patient_id: PatientId,
-    org_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")],
+    org_id: Annotated[str, Path(pattern=ID_PATTERN)],
     _: PatientSelf,
     store: StoreDep,
 ) -> Response:

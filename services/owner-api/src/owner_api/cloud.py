@@ -34,10 +34,6 @@ class BlobDownload:
     chunks: AsyncIterator[bytes]
 
 
-def blob_key(patient_id: str, record_id: str, segment: str, key_version: int) -> str:
-    return f"{patient_id}/{record_id}/{segment}/v{key_version}"
-
-
 class CloudStore:
     """The calls owner-api makes to cloud-store."""
 

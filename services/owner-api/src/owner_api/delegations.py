@@ -40,6 +40,7 @@ from owner_api.errors import (
 )
 from owner_api.outbox import outbox_doc
 from owner_api.store import AclStore
+from phr.api.ids import delegation_id as make_delegation_id
 from phr.crypto.errors import FormatError
 from phr.crypto.pre import KeyCapsule
 from phr.events.acl import DelegationChanged
@@ -142,7 +143,7 @@ class DelegationService:
         active: bool,
     ) -> Document:
         now = datetime.now(UTC)
-        delegation_id = f"{patient_id}/{delegate_id}"
+        delegation_id = make_delegation_id(patient_id, delegate_id)
         doc: Document = {
             "_id": delegation_id,
             "delegation_id": delegation_id,

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 from owner_api.acl_models import KeyGrantIn
 from owner_api.errors import GrantInvalid
+from phr.api.ids import key_grant_id
 from phr.crypto.grants import GrantDocument, verify_grant
 from phr.crypto.signing import SignatureInvalid, VerifyKey, b64u_decode
 
@@ -77,7 +78,7 @@ def check_key_grant(kg: KeyGrantIn, terms: GrantTerms, nodes: Collection[str]) -
             ("segment", doc.segment == kg.segment and kg.segment in terms.segments),
             ("key_version", doc.key_version == kg.key_version),
             ("threshold", doc.threshold == terms.threshold),
-            ("grant_id", doc.grant_id == f"{terms.grant_id}/{kg.segment}/v{kg.key_version}"),
+            ("grant_id", doc.grant_id == key_grant_id(terms.grant_id, kg.segment, kg.key_version)),
             ("grantee", doc.grantee_id == terms.grantee_id),
             ("receiving_pk", doc.receiving_pk in terms.receiving_pks),
             ("not_before", _time(doc.not_before) == millis(terms.not_before)),

@@ -35,6 +35,7 @@ from owner_api.errors import (
 from owner_api.manifests import uploaded_event
 from owner_api.outbox import outbox_doc
 from owner_api.store import AclStore, RecordStore, record_key
+from phr.api.ids import patient_key_id
 from phr.crypto.canonical import canonical_json
 from phr.crypto.manifest import RecordManifest, verify_manifest
 from phr.crypto.published_keys import verify_patient_keys
@@ -125,7 +126,7 @@ class KeyService:
                         patient_id=patient_id, segment=s, new_version=v, rotated_by=caller.sub
                     ),
                     subject=patient_id,
-                    key=f"{patient_id}/{s}/v{v}",
+                    key=patient_key_id(patient_id, s, v),
                 )
                 for s, v in new.items()
             ]

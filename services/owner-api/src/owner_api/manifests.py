@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from owner_api.errors import ManifestInvalid, UploadMalformed, UploadTooLarge
-from owner_api.models import ID_PATTERN, UploadIn
+from owner_api.models import UploadIn
 from owner_api.settings import Settings
+from phr.api.ids import ID_PATTERN, is_id
 from phr.crypto.manifest import RecordManifest, SegmentEntry, verify_manifest
 from phr.crypto.signing import SignatureInvalid, VerifyKey
 from phr.events.records import RecordUploaded, SegmentSummary
 from phr.fhir.segments import SEGMENTS
 from phr.identity.tokens import Principal
 from phr.service.mongo import Document
-
-_ID = re.compile(ID_PATTERN)
 
 
 def check_upload(
@@ -32,7 +30,7 @@ def check_upload(
         raise ManifestInvalid("the manifest is not signed by the caller's enrolled key")
     if manifest.patient_id != patient_id:
         raise ManifestInvalid("the manifest is for another patient")
-    if not _ID.match(manifest.record_id):
+    if not is_id(manifest.record_id):
         raise ManifestInvalid(f"record id must match {ID_PATTERN}")
     s = settings
     names = [e.name for e in manifest.segments]

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from phr.api.ids import HEX64_PATTERN, ID_PATTERN
 from phr.service.mongo import Document
 
-ID_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
-TAG_PATTERN = r"^[0-9a-f]{64}$"
+TAG_PATTERN = HEX64_PATTERN
 
 Tag = Annotated[str, Field(pattern=TAG_PATTERN)]
 
@@ -20,7 +20,7 @@ class UploadIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     #: chosen by the client; retrying with the same id and manifest is a no-op
-    upload_id: str = Field(pattern=r"^[A-Za-z0-9._-]{8,128}$")
+    upload_id: str = Field(pattern=ID_PATTERN)
     #: phr.crypto.manifest.SignedRecordManifest as JSON
     signed_manifest: dict[str, Any]
     #: segment name -> its HMAC keyword tags (as many as the manifest's tag_count)

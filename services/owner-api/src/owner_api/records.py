@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from starlette.requests import ClientDisconnect
 
-from owner_api.cloud import BlobDownload, CloudStore, blob_key
+from owner_api.cloud import BlobDownload, CloudStore
 from owner_api.errors import (
     NotAllowed,
     RecordGone,
@@ -42,6 +42,7 @@ from owner_api.models import UploadIn
 from owner_api.settings import Settings
 from owner_api.store import Duplicate, RecordStore, record_key
 from owner_api.sweeper import UploadSweeper
+from phr.api.ids import blob_key
 from phr.crypto.canonical import canonical_json
 from phr.crypto.manifest import RecordManifest
 from phr.events.records import RecordDeleted, RecordUploaded

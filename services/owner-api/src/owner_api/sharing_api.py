@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 
 from owner_api.acl_models import (
-    GRANT_ID,
     DelegateKeysOut,
     DelegationIn,
     DelegationOut,
@@ -28,15 +27,16 @@ from owner_api.acl_models import (
 )
 from owner_api.deps import DelegationsDep, GrantsDep, KeysDep
 from owner_api.errors import NotDelegated
-from owner_api.models import ID_PATTERN, RecordDetail
+from owner_api.models import RecordDetail
+from phr.api.ids import ID_PATTERN
 from phr.service.auth import CurrentPrincipal
 from phr.service.mongo import Document
 
 router = APIRouter(prefix="/v1/patients/{patient_id}")
 
-PatientId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
-UserId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
-GrantId = Annotated[str, Path(pattern=GRANT_ID)]
+PatientId = Annotated[str, Path(pattern=ID_PATTERN)]
+UserId = Annotated[str, Path(pattern=ID_PATTERN)]
+GrantId = Annotated[str, Path(pattern=ID_PATTERN)]
 RecordId = Annotated[str, Path(pattern=ID_PATTERN)]
 _PROBLEM: dict[int | str, dict[str, Any]] = {
     code: {"content": {"application/problem+json": {}}} for code in (400, 403, 404, 409, 503)

@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from owner_api.cloud import CloudStore, blob_key
+from owner_api.cloud import CloudStore
 from owner_api.store import RecordStore
+from phr.api.ids import blob_key
 from phr.service.mongo import Document
 
 log = structlog.get_logger("owner_api.sweeper")

@@ -39,6 +39,7 @@ from typing import Any, Final
 
 import structlog
 
+from phr.api.ids import segment_version
 from phr.crypto.signing import VerifyKey
 from phr.events.acl import AclGranted, AclRevoked, DelegationChanged, KeyRotated
 from phr.events.base import EventData
@@ -254,7 +255,7 @@ class EventHandlers:
             "grant.stored",
             grant_id=data.grant_id,
             patient_id=data.patient_id,
-            key_versions=sorted(f"{s}/v{v}" for s, v in new_versions),
+            key_versions=sorted(segment_version(s, v) for s, v in new_versions),
             emergency=data.emergency,
         )
         return "applied"

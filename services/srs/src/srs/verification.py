@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from phr.api.ids import key_grant_id
 from phr.crypto.errors import CryptoError
 from phr.crypto.grants import GrantDocument, verify_grant
 from phr.crypto.seal import NodeSecretKey, unseal
@@ -112,7 +113,7 @@ def _check_key_grant(
         doc = verify_grant(kg.signed_grant)
     except SignatureInvalid:
         raise GrantRejected(f"{where}: grant signature does not verify") from None
-    composite = f"{event.grant_id}/{kg.segment}/v{kg.key_version}"
+    composite = key_grant_id(event.grant_id, kg.segment, kg.key_version)
     mismatches = [
         name
         for name, ok in (

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import structlog
 
+from phr.api.ids import blob_key
 from phr.events.access import AccessRequested
 from phr.identity.tokens import Principal
 from phr.service.runtime import ServiceRuntime
@@ -41,7 +42,7 @@ from user_api.fanout import NodeAnswer, NodeFailure, SrsFanout, combine
 from user_api.grants import as_utc
 from user_api.models import AccessIn, AccessOut, CfragOut, GrantedSegment
 from user_api.store import MongoStore
-from user_api.upstream import BlobStream, Upstream, blob_key
+from user_api.upstream import BlobStream, Upstream
 
 log = structlog.get_logger("user_api.access")
 A = TypeVar("A")

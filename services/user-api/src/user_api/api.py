@@ -8,11 +8,11 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
+from phr.api.ids import ID_PATTERN
 from phr.service.auth import PatientSelf
 from phr.service.problems import PROBLEM_JSON, BadRequest
 from user_api.deps import AccessDep, BearerToken, DataUser, SearchDep, StoreDep
 from user_api.models import (
-    ID_PATTERN,
     AccessIn,
     AccessOut,
     BreakglassList,

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
-HEX64 = r"^[0-9a-f]{64}$"
+from phr.api.ids import Hex64, Id
 
-Id = Annotated[str, Field(pattern=ID_PATTERN)]
-Trapdoor = Annotated[str, Field(pattern=HEX64)]
+Trapdoor = Hex64
 
 
 class SearchIn(BaseModel):

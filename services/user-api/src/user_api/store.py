@@ -26,6 +26,7 @@ from pymongo import ASCENDING, DESCENDING, WriteConcern
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from phr.api.ids import segment_version
 from phr.events.access import AccessBreakglass
 from phr.events.acl import AclGranted, AclRevoked
 from phr.identity.tokens import Principal
@@ -87,7 +88,9 @@ class MongoStore:
                 },
                 "$addToSet": {
                     "key_versions": {
-                        "$each": [f"{k.segment}/v{k.key_version}" for k in data.key_grants]
+                        "$each": [
+                            segment_version(k.segment, k.key_version) for k in data.key_grants
+                        ]
                     }
                 },
                 "$setOnInsert": {"revoked": False},

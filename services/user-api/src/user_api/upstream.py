@@ -23,11 +23,6 @@ log = structlog.get_logger("user_api.upstream")
 TokenSource = Callable[[], str]
 
 
-def blob_key(patient_id: str, record_id: str, segment: str, key_version: int) -> str:
-    """owner-api's object key scheme for a segment's ciphertext in cloud-store."""
-    return f"{patient_id}/{record_id}/{segment}/v{key_version}"
-
-
 @dataclass(frozen=True)
 class RecordSummary:
     record_id: str

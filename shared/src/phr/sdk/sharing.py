@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict
 
+from phr.api.ids import key_grant_id
 from phr.client.grant import SrsNode, make_grant_from_keys
 from phr.client.rotation import rotate_segment
 from phr.crypto.keys import PatientMasterKey, UserKeys
@@ -242,7 +243,7 @@ class SharingClient(BearerClient):
                     key_version=version,
                     nodes=nodes,
                     threshold=threshold,
-                    grant_id=f"{grant_id}/{segment}/v{version}",
+                    grant_id=key_grant_id(grant_id, segment, version),
                     not_before=_iso(not_before),
                     expires_at=_iso(expires_at),
                     purpose=purpose,

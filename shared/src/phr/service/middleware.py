@@ -9,9 +9,11 @@ import uuid
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from phr.api.ids import OPAQUE_ID_PATTERN
+
 REQUEST_ID = "x-request-id"
 CORRELATION_ID = "x-correlation-id"
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_SAFE_ID = re.compile(OPAQUE_ID_PATTERN)
 log = structlog.get_logger("phr.http")
 
 
