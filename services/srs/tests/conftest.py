@@ -139,13 +139,14 @@ class World:
         *,
         uploaded_at: datetime | None = None,
         version: int = 1,
+        patient_id: str = PATIENT,
     ) -> Envelope:
         return self.envelope(
             "record.uploaded",
             RecordUploaded(
-                patient_id=PATIENT,
+                patient_id=patient_id,
                 record_id=record_id,
-                uploaded_by=PATIENT,
+                uploaded_by=patient_id,
                 uploaded_at=uploaded_at or self.now,
                 manifest_sha256="0" * 64,
                 segments=[
@@ -161,10 +162,10 @@ class World:
             ),
         )
 
-    def deleted(self, record_id: str = "rec-1") -> Envelope:
+    def deleted(self, record_id: str = "rec-1", patient_id: str = PATIENT) -> Envelope:
         return self.envelope(
             "record.deleted",
-            RecordDeleted(patient_id=PATIENT, record_id=record_id, deleted_by=PATIENT),
+            RecordDeleted(patient_id=patient_id, record_id=record_id, deleted_by=patient_id),
         )
 
     def grant_data(
@@ -224,15 +225,16 @@ class World:
             emergency=emergency,
             threshold=2,
             key_grants=key_grants,
-            granted_by=PATIENT,
+            granted_by=patient_id,
         )
 
     def granted(self, data: AclGranted | None = None, **kw: Any) -> Envelope:
         return self.envelope("acl.granted", data or self.grant_data(**kw))
 
-    def revoked(self, grant_id: str) -> Envelope:
+    def revoked(self, grant_id: str, patient_id: str = PATIENT) -> Envelope:
         return self.envelope(
-            "acl.revoked", AclRevoked(grant_id=grant_id, patient_id=PATIENT, revoked_by=PATIENT)
+            "acl.revoked",
+            AclRevoked(grant_id=grant_id, patient_id=patient_id, revoked_by=patient_id),
         )
 
     def delegation(self, delegate: str, segments: Iterable[str], active: bool = True) -> Envelope:

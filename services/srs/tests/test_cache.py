@@ -81,10 +81,10 @@ async def test_a_revoked_grant_has_no_ready_kfrag_after_the_event(world: World) 
     node = world.nodes["srs-1"]
     cache = ReadCache(node.store, node.identity)
     node.after_apply.append(cache.invalidate)
-    ready = await cache.ready_grant(data.grant_id, "labs", 1)
+    ready = await cache.ready_grant(data.patient_id, data.grant_id, "labs", 1)
     assert ready is not None and ready.key_grant.grant_id == data.grant_id
     assert ready.document.grant_id.startswith(data.grant_id)  # per segment and version
     assert "secret" in repr(ready.kfrag)
-    assert await cache.ready_grant(data.grant_id, "labs", 1) is ready  # kept
+    assert await cache.ready_grant(data.patient_id, data.grant_id, "labs", 1) is ready  # kept
     await world.everywhere(world.revoked(data.grant_id))
-    assert await cache.ready_grant(data.grant_id, "labs", 1) is None
+    assert await cache.ready_grant(data.patient_id, data.grant_id, "labs", 1) is None

@@ -20,7 +20,7 @@ async def test_a_valid_grant_keeps_only_this_nodes_kfrag(world: World) -> None:
     data = world.grant_data(("labs", "notes"))
     await world.everywhere(world.granted(data))
     for node_id, node in world.nodes.items():
-        grant = node.store.grants[data.grant_id]
+        grant = node.store.grant(data.grant_id)
         assert grant.key_versions == {("labs", 1), ("notes", 1)}
         assert grant.grantee_user_id == DOCTOR and not grant.revoked
         kfrags = [kg.sealed_kfrag.b64() for kg in node.store.key_grants.values()]
@@ -36,7 +36,7 @@ async def test_a_grant_by_someone_else_is_rejected(world: World) -> None:
     data = world.grant_data(author=mallory)  # well signed, but not by the patient
     await world.everywhere(world.granted(data))
     for node in world.nodes.values():
-        assert data.grant_id not in node.store.grants and not node.store.key_grants
+        assert not node.store.has_grant(data.grant_id) and not node.store.key_grants
         assert node.store.count_rejections and node.handlers.stats.rejected_grants == 1
         (reason,) = [r for _, r, _ in node.store.rejected.values()]
         assert "neither the patient nor an active delegate" in reason
@@ -70,7 +70,7 @@ async def test_a_kfrag_whose_hash_differs_from_the_document_is_rejected(world: W
     # srs-2 refuses the whole event (all or nothing); the others accept it
     assert not world.nodes["srs-2"].store.grants
     assert "hash" in next(iter(world.nodes["srs-2"].store.rejected.values()))[1]
-    assert data.grant_id in world.nodes["srs-1"].store.grants
+    assert world.nodes["srs-1"].store.has_grant(data.grant_id)
 
 
 async def test_a_grant_without_this_nodes_kfrag_is_rejected(world: World) -> None:
@@ -82,7 +82,7 @@ async def test_a_grant_without_this_nodes_kfrag_is_rejected(world: World) -> Non
     event = data.model_copy(update={"key_grants": [without]})
     await world.everywhere(world.granted(event))
     assert not world.nodes["srs-3"].store.grants
-    assert data.grant_id in world.nodes["srs-1"].store.grants
+    assert world.nodes["srs-1"].store.has_grant(data.grant_id)
 
 
 async def test_document_must_match_the_event(world: World) -> None:
@@ -142,7 +142,7 @@ async def test_a_grant_before_the_patients_enrolment_waits_then_applies(world: W
     only_mine = {k for kg in pending.data["key_grants"] for k in kg["sealed_kfrags"]}
     assert only_mine == {"srs-1"}  # other nodes' kfrags are not kept, even while pending
     await node.apply(world.enrolled(PATIENT, world.patient))
-    assert data.grant_id in node.store.grants and not node.store.pending
+    assert node.store.has_grant(data.grant_id) and not node.store.pending
 
 
 async def test_a_pending_forgery_is_rejected_once_the_patient_is_known(world: World) -> None:
@@ -163,12 +163,12 @@ async def test_an_active_delegate_may_sign_for_his_segments(world: World) -> Non
     outside = world.grant_data(("notes",), author=carer.signing)
     await world.everywhere(world.granted(ok), world.granted(outside))
     store = world.nodes["srs-1"].store
-    assert ok.grant_id in store.grants and outside.grant_id not in store.grants
+    assert store.has_grant(ok.grant_id) and not store.has_grant(outside.grant_id)
     # once the delegation ends, his new grants are refused
     await world.everywhere(world.delegation("carer-1", ["labs"], active=False))
     late = world.grant_data(("labs",), author=carer.signing)
     await world.everywhere(world.granted(late))
-    assert late.grant_id not in store.grants
+    assert not store.has_grant(late.grant_id)
 
 
 async def test_revocation_deletes_the_kfrags_at_once(world: World) -> None:
@@ -176,18 +176,18 @@ async def test_revocation_deletes_the_kfrags_at_once(world: World) -> None:
     data = world.grant_data(("labs", "notes"))
     await world.everywhere(world.granted(data), world.revoked(data.grant_id))
     for node in world.nodes.values():
-        assert node.store.grants[data.grant_id].revoked and not node.store.key_grants
+        assert node.store.grant(data.grant_id).revoked and not node.store.key_grants
     # the same grant event delivered again (or late) does not bring it back
     await world.everywhere(world.granted(data))
     for node in world.nodes.values():
-        assert node.store.grants[data.grant_id].revoked and not node.store.key_grants
+        assert node.store.grant(data.grant_id).revoked and not node.store.key_grants
 
 
 async def test_revocation_before_the_grant_leaves_a_tombstone(world: World) -> None:
     await world.setup_basic()
     data = world.grant_data()
     await world.everywhere(world.revoked(data.grant_id), world.granted(data))
-    assert world.nodes["srs-1"].store.grants[data.grant_id].revoked
+    assert world.nodes["srs-1"].store.grant(data.grant_id).revoked
 
 
 async def test_user_revocation_revokes_grants_to_him_and_future_ones(world: World) -> None:
@@ -195,11 +195,11 @@ async def test_user_revocation_revokes_grants_to_him_and_future_ones(world: Worl
     data = world.grant_data()
     await world.everywhere(world.granted(data), world.user_revoked(DOCTOR))
     store = world.nodes["srs-1"].store
-    assert store.users[DOCTOR].revoked and store.grants[data.grant_id].revoked
+    assert store.users[DOCTOR].revoked and store.grant(data.grant_id).revoked
     assert not store.key_grants
     late = world.grant_data()
     await world.everywhere(world.granted(late))
-    assert late.grant_id not in store.grants
+    assert not store.has_grant(late.grant_id)
     # a re-enrolment event does not clear the revocation
     await world.everywhere(world.enrolled(DOCTOR, world.doctor, "doctor", "org-1"))
     assert store.users[DOCTOR].revoked
@@ -215,7 +215,7 @@ async def test_a_second_grant_event_after_rotation_adds_the_new_version(world: W
     second = world.grant_data(("labs",), grant_id="g-rot", version=2)
     await world.everywhere(world.granted(first), rotated, world.granted(second))
     store = world.nodes["srs-1"].store
-    assert store.grants["g-rot"].key_versions == {("labs", 1), ("labs", 2)}
+    assert store.grant("g-rot").key_versions == {("labs", 1), ("labs", 2)}
     assert len(store.key_grants) == 2
     assert await store.key_versions(PATIENT) == {"labs": 2}
 
@@ -226,20 +226,20 @@ async def test_grant_window_is_the_intersection_of_event_and_document(world: Wor
     # owner-api stretches the event's expiry; the patient signed one day
     stretched = data.model_copy(update={"expires_at": world.now + timedelta(days=365)})
     await world.everywhere(world.granted(stretched))
-    grant = world.nodes["srs-1"].store.grants[data.grant_id]
+    grant = world.nodes["srs-1"].store.grant(data.grant_id)
     assert grant.expires_at == world.now + timedelta(days=1)
 
 
 async def test_records_are_noted_and_deleted(world: World) -> None:
     await world.setup_basic()
     store = world.nodes["srs-2"].store
-    record = store.records["rec-1"]
+    record = store.records[(PATIENT, "rec-1")]
     assert record.patient_id == PATIENT and record.segment("labs") is not None
     assert record.segment("labs").capsule == world.capsule("labs").b64()  # type: ignore[union-attr]
     await world.everywhere(world.deleted("rec-1"))
-    assert store.records["rec-1"].deleted_at is not None
+    assert store.records[(PATIENT, "rec-1")].deleted_at is not None
     await world.everywhere(world.uploaded("rec-1"))  # a late copy does not undelete
-    assert store.records["rec-1"].deleted_at is not None
+    assert store.records[(PATIENT, "rec-1")].deleted_at is not None
 
 
 async def test_well_signed_but_malformed_data_is_refused_not_retried(world: World) -> None:
@@ -255,7 +255,7 @@ async def test_well_signed_but_malformed_data_is_refused_not_retried(world: Worl
     )
     node = world.nodes["srs-1"]
     await node.apply(event, world.verifier())  # returns normally: the consumer moves on
-    assert "g-bad" not in node.store.grants and len(node.store.rejected) == 1
+    assert not node.store.has_grant("g-bad") and len(node.store.rejected) == 1
 
 
 async def test_naive_times_from_a_producer_are_taken_as_utc(world: World) -> None:
@@ -263,7 +263,7 @@ async def test_naive_times_from_a_producer_are_taken_as_utc(world: World) -> Non
     naive_expiry = (world.now + timedelta(hours=1)).replace(tzinfo=None)
     data = world.grant_data().model_copy(update={"expires_at": naive_expiry})
     await world.everywhere(world.granted(data))
-    grant = world.nodes["srs-1"].store.grants[data.grant_id]
+    grant = world.nodes["srs-1"].store.grant(data.grant_id)
     assert grant.expires_at == world.now + timedelta(hours=1)
 
 
@@ -276,6 +276,6 @@ async def test_revoking_a_pending_grant_keeps_its_segments_on_the_tombstone(
     await node.apply(world.granted(data))
     await node.apply(world.revoked(data.grant_id))
     await node.apply(world.enrolled(PATIENT, world.patient))
-    tombstone = node.store.grants[data.grant_id]
+    tombstone = node.store.grant(data.grant_id)
     assert tombstone.revoked and tuple(tombstone.segments) == tuple(data.segments)
     assert not node.store.pending and not node.store.key_grants

@@ -74,8 +74,11 @@ class ReadCache:
     async def get_user(self, user_id: str) -> UserInfo | None:
         return await self._get(("user", user_id), lambda: self.store.get_user(user_id))
 
-    async def get_record(self, record_id: str) -> RecordInfo | None:
-        return await self._get(("record", record_id), lambda: self.store.get_record(record_id))
+    async def get_record(self, patient_id: str, record_id: str) -> RecordInfo | None:
+        return await self._get(
+            ("record", patient_id, record_id),
+            lambda: self.store.get_record(patient_id, record_id),
+        )
 
     async def grants_for_patient(self, patient_id: str) -> list[GrantInfo]:
         grants = await self._get(
@@ -84,12 +87,14 @@ class ReadCache:
         )
         return list(grants)
 
-    async def ready_grant(self, grant_id: str, segment: str, key_version: int) -> ReadyGrant | None:
+    async def ready_grant(
+        self, patient_id: str, grant_id: str, segment: str, key_version: int
+    ) -> ReadyGrant | None:
         """The key grant with its kfrag unsealed and verified, or None if there is none
         (revoked). Raises what :func:`open_sealed_kfrag` raises for a bad kfrag."""
 
         async def load() -> ReadyGrant | None:
-            key_grant = await self.store.key_grant(grant_id, segment, key_version)
+            key_grant = await self.store.key_grant(patient_id, grant_id, segment, key_version)
             if key_grant is None:
                 return None
             document = GrantDocument.model_validate(key_grant.signed_grant["grant"])
@@ -105,7 +110,7 @@ class ReadCache:
             )
             return ReadyGrant(key_grant, document, kfrag)
 
-        return await self._get(("kfrag", grant_id, segment, key_version), load)
+        return await self._get(("kfrag", patient_id, grant_id, segment, key_version), load)
 
     def capsule(self, text: str) -> KeyCapsule:
         """A record's capsule (base64url), parsed once."""

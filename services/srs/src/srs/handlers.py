@@ -21,6 +21,12 @@ What each event does:
   the grant's metadata are kept; the same ``grant_id`` again (after a key rotation)
   adds key grants for the new version. A grant id already revoked stays revoked.
 - ``acl.revoked``: the grant's kfrags are deleted at once; the grant stays as revoked.
+
+Every id an event names (grant, record, delegation) is the patient's own: the store keys
+it with the event's patient, so no event of one patient reaches another's objects. A
+revocation or deletion naming an id this node knows only under another patient changes
+nothing and is counted in ``rejected_events`` (owner-api never sends one: its ids are
+per patient too, so such an event is a forgery or a bug worth seeing).
 - ``user.revoked``: the user is denied from then on and every grant to him is revoked.
 - ``delegation.changed``: who may sign grants for which segments of the patient
   (grants a delegate made earlier stay until the patient revokes them).
@@ -59,7 +65,7 @@ from srs.models import (
     UserInfo,
     as_utc,
 )
-from srs.store import Session, Store
+from srs.store import IdKind, Session, Store
 from srs.verification import NodeIdentity, verify_acl_grant
 
 log = structlog.get_logger("srs.handlers")
@@ -192,19 +198,18 @@ class EventHandlers:
         self, event_id: str, data: AclGranted, event_time: datetime, session: Session | None
     ) -> str:
         """'applied', 'rejected', 'ignored' or 'pending' (author not enrolled here yet)."""
-        existing = await self.store.get_grant(data.grant_id, session)
+        existing = await self.store.get_grant(data.patient_id, data.grant_id, session)
         if existing is not None and existing.revoked:
             self.stats.ignored += 1
             log.info("grant.ignored_revoked", grant_id=data.grant_id)
             return "ignored"
         try:
             if existing is not None and (
-                existing.patient_id != data.patient_id
-                or existing.grantee_user_id != data.grantee_user_id
+                existing.grantee_user_id != data.grantee_user_id
                 or existing.grantee_group != data.grantee_group
                 or existing.emergency != data.emergency
             ):
-                raise GrantRejected("grant id reused for another patient, grantee or kind")
+                raise GrantRejected("grant id reused for another grantee or kind")
             if data.grantee_user_id is not None:
                 grantee = await self.store.get_user(data.grantee_user_id, session)
                 if grantee is not None and grantee.revoked:
@@ -280,15 +285,47 @@ class EventHandlers:
             if p.data.get("grant_id") == data.grant_id
         ]
         segments = tuple(pending[0].data.get("segments", ())) if pending else ()
+        if not pending and await self._names_anothers(
+            event, "grant", data.grant_id, data.patient_id, session
+        ):
+            return
         deleted = await self.store.revoke_grant(
+            data.patient_id,
             data.grant_id,
-            patient_id=data.patient_id,
             at=self.clock(),
             reason=f"revoked by {data.revoked_by}",
             segments=segments,
             session=session,
         )
         log.info("grant.revoked", grant_id=data.grant_id, key_grants_deleted=deleted)
+
+    async def _names_anothers(
+        self,
+        event: Envelope,
+        kind: IdKind,
+        object_id: str,
+        patient_id: str,
+        session: Session | None,
+    ) -> bool:
+        """True (and the event counted as rejected) if ``object_id`` is unknown for this
+        patient but known for another: the event then changes nothing."""
+        known = (
+            await self.store.get_grant(patient_id, object_id, session)
+            if kind == "grant"
+            else await self.store.get_record(patient_id, object_id)
+        )
+        if known is not None or not await self.store.owned_by_another(
+            kind, object_id, patient_id, session
+        ):
+            return False
+        reason = f"{kind} id belongs to another patient"
+        if kind == "grant":
+            self.stats.rejected_grants += 1
+        await self.store.record_rejection(str(event.id), event.type, reason, self.clock(), session)
+        log.warning(
+            "event.cross_patient_id", type=event.type, patient_id=patient_id, object_id=object_id
+        )
+        return True
 
     async def _rotated(self, event: Envelope, data: KeyRotated, session: Session | None) -> None:
         await self.store.set_key_version(data.patient_id, data.segment, data.new_version, session)
@@ -337,17 +374,16 @@ class EventHandlers:
         self, event: Envelope, data: UserRevoked, session: Session | None
     ) -> None:
         await self.store.revoke_user(data.user_id, session)
-        grant_ids = await self.store.grant_ids_to_user(data.user_id, session)
-        for grant_id in grant_ids:
-            grant = await self.store.get_grant(grant_id, session)
+        grants = await self.store.grants_to_user(data.user_id, session)
+        for grant in grants:
             await self.store.revoke_grant(
-                grant_id,
-                patient_id=grant.patient_id if grant else "",
+                grant.patient_id,
+                grant.grant_id,
                 at=self.clock(),
                 reason=GRANTEE_REVOKED,
                 session=session,
             )
-        log.info("user.denied", user_id=data.user_id, grants_revoked=len(grant_ids))
+        log.info("user.denied", user_id=data.user_id, grants_revoked=len(grants))
 
     # ------------------------------------------------------------ records
 
@@ -372,5 +408,7 @@ class EventHandlers:
         log.info("record.noted", record_id=data.record_id, segments=len(segments))
 
     async def _deleted(self, event: Envelope, data: RecordDeleted, session: Session | None) -> None:
-        await self.store.delete_record(data.record_id, data.patient_id, self.clock(), session)
+        if await self._names_anothers(event, "record", data.record_id, data.patient_id, session):
+            return
+        await self.store.delete_record(data.patient_id, data.record_id, self.clock(), session)
         log.info("record.denied", record_id=data.record_id)

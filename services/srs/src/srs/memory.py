@@ -7,17 +7,20 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from srs.models import Delegation, GrantInfo, KeyGrant, PendingGrant, RecordInfo, UserInfo
-from srs.store import Session, Store, key_grant_id
+from srs.store import IdKind, Session, Store
+
+#: (patient, id): client-chosen ids are scoped by their patient, as in the Mongo store
+Scoped = tuple[str, str]
 
 
 class MemoryStore:
     def __init__(self) -> None:
         self.users: dict[str, UserInfo] = {}
-        self.delegations_: dict[str, Delegation] = {}
-        self.grants: dict[str, GrantInfo] = {}
-        self.key_grants: dict[str, KeyGrant] = {}
+        self.delegations_: dict[Scoped, Delegation] = {}
+        self.grants: dict[Scoped, GrantInfo] = {}
+        self.key_grants: dict[tuple[str, str, str, int], KeyGrant] = {}
         self.pending: dict[str, PendingGrant] = {}
-        self.records: dict[str, RecordInfo] = {}
+        self.records: dict[Scoped, RecordInfo] = {}
         self.rejected: dict[str, tuple[str, str, datetime]] = {}
         self.breakglass: dict[str, datetime] = {}
         self.versions: dict[tuple[str, str], int] = {}
@@ -36,7 +39,7 @@ class MemoryStore:
         self.users[user_id] = dataclasses.replace(old, revoked=True)
 
     async def put_delegation(self, d: Delegation, session: Session | None = None) -> None:
-        self.delegations_[d.delegation_id] = d
+        self.delegations_[(d.patient_id, d.delegation_id)] = d
 
     async def delegations(
         self, patient_id: str, session: Session | None = None
@@ -50,32 +53,44 @@ class MemoryStore:
             {d.patient_id for d in self.delegations_.values() if d.delegate_user_id == user_id}
         )
 
-    async def get_grant(self, grant_id: str, session: Session | None = None) -> GrantInfo | None:
-        return self.grants.get(grant_id)
+    def grant(self, grant_id: str) -> GrantInfo:
+        """The one grant of that id, whoever's (tests use one patient per id)."""
+        (found,) = [g for (_, gid), g in self.grants.items() if gid == grant_id]
+        return found
+
+    def has_grant(self, grant_id: str) -> bool:
+        return any(gid == grant_id for _, gid in self.grants)
+
+    async def get_grant(
+        self, patient_id: str, grant_id: str, session: Session | None = None
+    ) -> GrantInfo | None:
+        return self.grants.get((patient_id, grant_id))
 
     async def put_grant(
         self, grant: GrantInfo, key_grants: Iterable[KeyGrant], session: Session | None = None
     ) -> None:
-        self.grants[grant.grant_id] = grant
+        self.grants[(grant.patient_id, grant.grant_id)] = grant
         for kg in key_grants:
-            self.key_grants[key_grant_id(kg.grant_id, kg.segment, kg.key_version)] = kg
+            if kg.patient_id != grant.patient_id or kg.grant_id != grant.grant_id:
+                raise ValueError("a key grant of another grant")
+            self.key_grants[(kg.patient_id, kg.grant_id, kg.segment, kg.key_version)] = kg
 
     async def revoke_grant(
         self,
+        patient_id: str,
         grant_id: str,
         *,
-        patient_id: str,
         at: datetime,
         reason: str,
         segments: tuple[str, ...] = (),
         session: Session | None = None,
     ) -> int:
-        doomed = [k for k, kg in self.key_grants.items() if kg.grant_id == grant_id]
+        doomed = [k for k in self.key_grants if k[:2] == (patient_id, grant_id)]
         for k in doomed:
             del self.key_grants[k]
-        old = self.grants.get(grant_id)
+        old = self.grants.get((patient_id, grant_id))
         if old is None:
-            self.grants[grant_id] = GrantInfo(
+            self.grants[(patient_id, grant_id)] = GrantInfo(
                 grant_id=grant_id,
                 patient_id=patient_id,
                 segments=segments,
@@ -85,16 +100,16 @@ class MemoryStore:
                 revoked_reason=reason,
             )
         elif not old.revoked:
-            self.grants[grant_id] = dataclasses.replace(
+            self.grants[(patient_id, grant_id)] = dataclasses.replace(
                 old, revoked_at=at, revoked_reason=reason, key_versions=frozenset()
             )
-        await self.drop_pending_of_grant(grant_id)
+        await self.drop_pending_of_grant(patient_id, grant_id)
         return len(doomed)
 
-    async def grant_ids_to_user(self, user_id: str, session: Session | None = None) -> list[str]:
+    async def grants_to_user(self, user_id: str, session: Session | None = None) -> list[GrantInfo]:
         return [
-            g.grant_id
-            for g in self.grants.values()
+            g
+            for _, g in sorted(self.grants.items())
             if g.grantee_user_id == user_id and not g.revoked
         ]
 
@@ -106,11 +121,19 @@ class MemoryStore:
             key=lambda g: g.grant_id,
         )
 
-    async def key_grant(self, grant_id: str, segment: str, key_version: int) -> KeyGrant | None:
-        return self.key_grants.get(key_grant_id(grant_id, segment, key_version))
+    async def key_grant(
+        self, patient_id: str, grant_id: str, segment: str, key_version: int
+    ) -> KeyGrant | None:
+        return self.key_grants.get((patient_id, grant_id, segment, key_version))
 
-    async def count_key_grants(self, grant_id: str) -> int:
-        return sum(1 for kg in self.key_grants.values() if kg.grant_id == grant_id)
+    async def count_key_grants(self, patient_id: str, grant_id: str) -> int:
+        return sum(1 for k in self.key_grants if k[:2] == (patient_id, grant_id))
+
+    async def owned_by_another(
+        self, kind: IdKind, object_id: str, patient_id: str, session: Session | None = None
+    ) -> bool:
+        keys = self.grants if kind == "grant" else self.records
+        return any(oid == object_id and pid != patient_id for pid, oid in keys)
 
     async def add_pending(self, pending: PendingGrant, session: Session | None = None) -> None:
         self.pending[pending.event_id] = pending
@@ -126,8 +149,11 @@ class MemoryStore:
     async def drop_pending(self, event_id: str, session: Session | None = None) -> None:
         self.pending.pop(event_id, None)
 
-    async def drop_pending_of_grant(self, grant_id: str, session: Session | None = None) -> None:
-        for k in [k for k, p in self.pending.items() if p.grant_id == grant_id]:
+    async def drop_pending_of_grant(
+        self, patient_id: str, grant_id: str, session: Session | None = None
+    ) -> None:
+        doomed = (patient_id, grant_id)
+        for k in [k for k, p in self.pending.items() if (p.patient_id, p.grant_id) == doomed]:
             del self.pending[k]
 
     async def set_key_version(
@@ -140,18 +166,20 @@ class MemoryStore:
         return {s: v for (p, s), v in self.versions.items() if p == patient_id}
 
     async def put_record(self, record: RecordInfo, session: Session | None = None) -> None:
-        old = self.records.get(record.record_id)
+        key = (record.patient_id, record.record_id)
+        old = self.records.get(key)
         deleted_at = old.deleted_at if old else None
-        self.records[record.record_id] = dataclasses.replace(record, deleted_at=deleted_at)
+        self.records[key] = dataclasses.replace(record, deleted_at=deleted_at)
 
     async def delete_record(
-        self, record_id: str, patient_id: str, at: datetime, session: Session | None = None
+        self, patient_id: str, record_id: str, at: datetime, session: Session | None = None
     ) -> None:
-        old = self.records.get(record_id) or RecordInfo(record_id, patient_id, ())
-        self.records[record_id] = dataclasses.replace(old, deleted_at=at)
+        key = (patient_id, record_id)
+        old = self.records.get(key) or RecordInfo(record_id, patient_id, ())
+        self.records[key] = dataclasses.replace(old, deleted_at=at)
 
-    async def get_record(self, record_id: str) -> RecordInfo | None:
-        return self.records.get(record_id)
+    async def get_record(self, patient_id: str, record_id: str) -> RecordInfo | None:
+        return self.records.get((patient_id, record_id))
 
     async def record_rejection(
         self,

@@ -95,7 +95,7 @@ class Reencryptor:
         user = await reads.get_user(caller.user_id)
         if user is not None and user.revoked and not caller.revoked:
             caller = acl.Caller(caller.user_id, caller.role, caller.org, caller.dept, True)
-        record = await reads.get_record(request.record_id)
+        record = await reads.get_record(request.patient_id, request.record_id)
         grants = await reads.grants_for_patient(request.patient_id)
         reason = (request.breakglass_reason or "").strip() or None
 
@@ -112,7 +112,9 @@ class Reencryptor:
                 breakglass_reason=reason,
             )
             if isinstance(decision, acl.Allowed) and record is not None:
-                outcome = await self._reencrypt(decision, record.segment(segment))
+                outcome = await self._reencrypt(
+                    request.patient_id, decision, record.segment(segment)
+                )
             else:
                 assert isinstance(decision, acl.Denied)
                 outcome = decision
@@ -163,11 +165,11 @@ class Reencryptor:
         return body
 
     async def _reencrypt(
-        self, decision: acl.Allowed, capsule: SegmentCapsule | None
+        self, patient_id: str, decision: acl.Allowed, capsule: SegmentCapsule | None
     ) -> SegmentCfrag | acl.Denied:
         try:
             ready = await self.reads.ready_grant(
-                decision.grant_id, decision.segment, decision.key_version
+                patient_id, decision.grant_id, decision.segment, decision.key_version
             )
             if ready is None or capsule is None:
                 # Revoked between the decision and now: its kfrags are gone.

@@ -3,16 +3,24 @@
 Collections:
 
 - ``users``: ``{_id: user_id, role, org, dept, ed25519_fp, revoked}`` from KGC events;
-- ``delegations``: ``{_id: delegation_id, patient_id, delegate_user_id, segments, active}``;
-- ``grants``: grant metadata, never a kfrag (a revoked grant stays as a tombstone, so a
-  late copy of its grant event cannot bring it back);
-- ``key_grants``: ``{_id: "<grant>|<segment>|<version>", signed_grant, sealed_kfrag}``,
+- ``delegations``: ``{_id: {p: patient, d: delegation}, delegation_id, patient_id,
+  delegate_user_id, segments, active}``;
+- ``grants``: ``{_id: {p: patient, g: grant}, grant_id, patient_id, ...}``, grant
+  metadata, never a kfrag (a revoked grant stays as a tombstone, so a late copy of its
+  grant event cannot bring it back);
+- ``key_grants``: ``{_id: {p, g, s: segment, v: version}, signed_grant, sealed_kfrag}``,
   this node's sealed kfrag only; deleted on revocation, not flagged;
 - ``pending_grants``: grant events whose author is not enrolled here yet;
-- ``records``: record -> patient, upload time, per-segment capsule; deletion tombstone;
+- ``records``: ``{_id: {p: patient, r: record}, record_id, patient_id, ...}``: upload
+  time, per-segment capsule; deletion tombstone;
 - ``rejected_events``: grant events refused, with the reason (the count is a metric);
 - ``breakglass_windows``: ``{_id: "<requester>|<patient>", opened_at, reason}``;
 - ``key_versions``: ``{_id: "<patient>|<segment>", version}``, the newest from key.rotated.
+
+Ids a client chooses (grant, record, delegation) are scoped by their patient: every key
+is the pair (patient, id), as a sub-document so no separator can make two pairs meet, and
+no write or read names an id alone. Another patient using the same id reaches only his
+own objects (issue 19, H1 and H2).
 
 Every write an event handler makes takes that handler's session, so the state change
 and the consumer's processed-event record commit together.
@@ -22,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -59,29 +67,34 @@ class Store(Protocol):
     ) -> list[str]: ...
 
     async def get_grant(
-        self, grant_id: str, session: Session | None = None
+        self, patient_id: str, grant_id: str, session: Session | None = None
     ) -> GrantInfo | None: ...
     async def put_grant(
         self, grant: GrantInfo, key_grants: Iterable[KeyGrant], session: Session | None = None
     ) -> None: ...
     async def revoke_grant(
         self,
+        patient_id: str,
         grant_id: str,
         *,
-        patient_id: str,
         at: datetime,
         reason: str,
         segments: tuple[str, ...] = (),
         session: Session | None = None,
     ) -> int: ...
-    async def grant_ids_to_user(
+    async def grants_to_user(
         self, user_id: str, session: Session | None = None
-    ) -> list[str]: ...
+    ) -> list[GrantInfo]: ...
     async def grants_for_patient(
         self, patient_id: str, session: Session | None = None
     ) -> list[GrantInfo]: ...
-    async def key_grant(self, grant_id: str, segment: str, key_version: int) -> KeyGrant | None: ...
-    async def count_key_grants(self, grant_id: str) -> int: ...
+    async def key_grant(
+        self, patient_id: str, grant_id: str, segment: str, key_version: int
+    ) -> KeyGrant | None: ...
+    async def count_key_grants(self, patient_id: str, grant_id: str) -> int: ...
+    async def owned_by_another(
+        self, kind: IdKind, object_id: str, patient_id: str, session: Session | None = None
+    ) -> bool: ...
 
     async def add_pending(self, pending: PendingGrant, session: Session | None = None) -> None: ...
     async def pending_for_patient(
@@ -89,7 +102,7 @@ class Store(Protocol):
     ) -> list[PendingGrant]: ...
     async def drop_pending(self, event_id: str, session: Session | None = None) -> None: ...
     async def drop_pending_of_grant(
-        self, grant_id: str, session: Session | None = None
+        self, patient_id: str, grant_id: str, session: Session | None = None
     ) -> None: ...
 
     async def set_key_version(
@@ -99,9 +112,9 @@ class Store(Protocol):
 
     async def put_record(self, record: RecordInfo, session: Session | None = None) -> None: ...
     async def delete_record(
-        self, record_id: str, patient_id: str, at: datetime, session: Session | None = None
+        self, patient_id: str, record_id: str, at: datetime, session: Session | None = None
     ) -> None: ...
-    async def get_record(self, record_id: str) -> RecordInfo | None: ...
+    async def get_record(self, patient_id: str, record_id: str) -> RecordInfo | None: ...
 
     async def record_rejection(
         self,
@@ -119,8 +132,20 @@ class Store(Protocol):
     ) -> None: ...
 
 
-def key_grant_id(grant_id: str, segment: str, key_version: int) -> str:
-    return f"{grant_id}|{segment}|{key_version}"
+#: the kinds of client-chosen ids this node keeps, and the collection of each
+IdKind = Literal["grant", "record"]
+
+
+def grant_key(patient_id: str, grant_id: str) -> Document:
+    return {"p": patient_id, "g": grant_id}
+
+
+def record_key(patient_id: str, record_id: str) -> Document:
+    return {"p": patient_id, "r": record_id}
+
+
+def key_grant_key(patient_id: str, grant_id: str, segment: str, key_version: int) -> Document:
+    return {"p": patient_id, "g": grant_id, "s": segment, "v": key_version}
 
 
 # ---------------------------------------------------------------- mapping
@@ -148,7 +173,7 @@ def _user(doc: Document) -> UserInfo:
 
 def _delegation(doc: Document) -> Delegation:
     return Delegation(
-        delegation_id=doc["_id"],
+        delegation_id=doc["delegation_id"],
         patient_id=doc["patient_id"],
         delegate_user_id=doc["delegate_user_id"],
         segments=tuple(doc.get("segments", ())),
@@ -158,6 +183,7 @@ def _delegation(doc: Document) -> Delegation:
 
 def _grant_doc(grant: GrantInfo) -> Document:
     return {
+        "grant_id": grant.grant_id,
         "patient_id": grant.patient_id,
         "segments": list(grant.segments),
         "threshold": grant.threshold,
@@ -179,7 +205,7 @@ def _grant_doc(grant: GrantInfo) -> Document:
 
 def _grant(doc: Document) -> GrantInfo:
     return GrantInfo(
-        grant_id=doc["_id"],
+        grant_id=doc["grant_id"],
         patient_id=doc["patient_id"],
         segments=tuple(doc.get("segments") or ()),
         threshold=int(doc.get("threshold") or 1),
@@ -214,7 +240,7 @@ def _key_grant(doc: Document) -> KeyGrant:
 
 def _record(doc: Document) -> RecordInfo:
     return RecordInfo(
-        record_id=doc["_id"],
+        record_id=doc["record_id"],
         patient_id=doc["patient_id"],
         segments=tuple(
             SegmentCapsule(s["segment"], int(s["key_version"]), s["capsule"])
@@ -269,10 +295,19 @@ class MongoStore:
         ):
             if coll.name not in existing:
                 await self.db.create_collection(coll.name)
-        await self.grants.create_index([("patient_id", ASCENDING)])
+        await self.grants.create_index(
+            [("patient_id", ASCENDING), ("grant_id", ASCENDING)], unique=True
+        )
+        await self.grants.create_index([("grant_id", ASCENDING)])
         await self.grants.create_index([("grantee_user_id", ASCENDING)])
-        await self.key_grants.create_index([("grant_id", ASCENDING)])
-        await self.delegations_.create_index([("patient_id", ASCENDING)])
+        await self.key_grants.create_index([("patient_id", ASCENDING), ("grant_id", ASCENDING)])
+        await self.records.create_index(
+            [("patient_id", ASCENDING), ("record_id", ASCENDING)], unique=True
+        )
+        await self.records.create_index([("record_id", ASCENDING)])
+        await self.delegations_.create_index(
+            [("patient_id", ASCENDING), ("delegation_id", ASCENDING)], unique=True
+        )
         await self.delegations_.create_index([("delegate_user_id", ASCENDING)])
         await self.pending.create_index([("patient_id", ASCENDING), ("received_at", ASCENDING)])
         await self.pending.create_index([("grant_id", ASCENDING)])
@@ -301,8 +336,9 @@ class MongoStore:
 
     async def put_delegation(self, d: Delegation, session: Session | None = None) -> None:
         await self.delegations_.replace_one(
-            {"_id": d.delegation_id},
+            {"_id": {"p": d.patient_id, "d": d.delegation_id}},
             {
+                "delegation_id": d.delegation_id,
                 "patient_id": d.patient_id,
                 "delegate_user_id": d.delegate_user_id,
                 "segments": list(d.segments),
@@ -328,19 +364,26 @@ class MongoStore:
 
     # grants
 
-    async def get_grant(self, grant_id: str, session: Session | None = None) -> GrantInfo | None:
-        doc = await self.grants.find_one({"_id": grant_id}, session=session)
+    async def get_grant(
+        self, patient_id: str, grant_id: str, session: Session | None = None
+    ) -> GrantInfo | None:
+        doc = await self.grants.find_one({"_id": grant_key(patient_id, grant_id)}, session=session)
         return _grant(doc) if doc else None
 
     async def put_grant(
         self, grant: GrantInfo, key_grants: Iterable[KeyGrant], session: Session | None = None
     ) -> None:
         await self.grants.replace_one(
-            {"_id": grant.grant_id}, _grant_doc(grant), upsert=True, session=session
+            {"_id": grant_key(grant.patient_id, grant.grant_id)},
+            _grant_doc(grant),
+            upsert=True,
+            session=session,
         )
         for kg in key_grants:
+            if kg.patient_id != grant.patient_id or kg.grant_id != grant.grant_id:
+                raise ValueError("a key grant of another grant")
             await self.key_grants.replace_one(
-                {"_id": key_grant_id(kg.grant_id, kg.segment, kg.key_version)},
+                {"_id": key_grant_key(kg.patient_id, kg.grant_id, kg.segment, kg.key_version)},
                 {
                     "grant_id": kg.grant_id,
                     "patient_id": kg.patient_id,
@@ -355,16 +398,19 @@ class MongoStore:
 
     async def revoke_grant(
         self,
+        patient_id: str,
         grant_id: str,
         *,
-        patient_id: str,
         at: datetime,
         reason: str,
         segments: tuple[str, ...] = (),
         session: Session | None = None,
     ) -> int:
-        deleted = await self.key_grants.delete_many({"grant_id": grant_id}, session=session)
-        existing = await self.grants.find_one({"_id": grant_id}, {"revoked_at": 1}, session=session)
+        key = grant_key(patient_id, grant_id)
+        deleted = await self.key_grants.delete_many(
+            {"patient_id": patient_id, "grant_id": grant_id}, session=session
+        )
+        existing = await self.grants.find_one({"_id": key}, {"revoked_at": 1}, session=session)
         if existing is None:
             # Unknown here (never arrived, or still pending): keep a tombstone, so a late
             # copy of the grant event cannot bring it back.
@@ -377,36 +423,49 @@ class MongoStore:
                 revoked_at=at,
                 revoked_reason=reason,
             )
-            await self.grants.insert_one(
-                {"_id": grant_id, **_grant_doc(tombstone)}, session=session
-            )
+            await self.grants.insert_one({"_id": key, **_grant_doc(tombstone)}, session=session)
         elif existing.get("revoked_at") is None:
             await self.grants.update_one(
-                {"_id": grant_id},
+                {"_id": key},
                 {"$set": {"revoked_at": at, "revoked_reason": reason, "key_versions": []}},
                 session=session,
             )
-        await self.drop_pending_of_grant(grant_id, session)
+        await self.drop_pending_of_grant(patient_id, grant_id, session)
         return deleted.deleted_count
 
-    async def grant_ids_to_user(self, user_id: str, session: Session | None = None) -> list[str]:
+    async def grants_to_user(self, user_id: str, session: Session | None = None) -> list[GrantInfo]:
         cursor = self.grants.find(
-            {"grantee_user_id": user_id, "revoked_at": None}, {"_id": 1}, session=session
-        )
-        return [str(d["_id"]) async for d in cursor]
+            {"grantee_user_id": user_id, "revoked_at": None}, session=session
+        ).sort([("patient_id", 1), ("grant_id", 1)])
+        return [_grant(d) async for d in cursor]
 
     async def grants_for_patient(
         self, patient_id: str, session: Session | None = None
     ) -> list[GrantInfo]:
-        cursor = self.grants.find({"patient_id": patient_id}, session=session).sort("_id", 1)
+        cursor = self.grants.find({"patient_id": patient_id}, session=session).sort("grant_id", 1)
         return [_grant(d) async for d in cursor]
 
-    async def key_grant(self, grant_id: str, segment: str, key_version: int) -> KeyGrant | None:
-        doc = await self.key_grants.find_one({"_id": key_grant_id(grant_id, segment, key_version)})
+    async def key_grant(
+        self, patient_id: str, grant_id: str, segment: str, key_version: int
+    ) -> KeyGrant | None:
+        doc = await self.key_grants.find_one(
+            {"_id": key_grant_key(patient_id, grant_id, segment, key_version)}
+        )
         return _key_grant(doc) if doc else None
 
-    async def count_key_grants(self, grant_id: str) -> int:
-        return await self.key_grants.count_documents({"grant_id": grant_id})
+    async def count_key_grants(self, patient_id: str, grant_id: str) -> int:
+        return await self.key_grants.count_documents(
+            {"patient_id": patient_id, "grant_id": grant_id}
+        )
+
+    async def owned_by_another(
+        self, kind: IdKind, object_id: str, patient_id: str, session: Session | None = None
+    ) -> bool:
+        coll, field = (self.grants, "grant_id") if kind == "grant" else (self.records, "record_id")
+        found = await coll.find_one(
+            {field: object_id, "patient_id": {"$ne": patient_id}}, {"_id": 1}, session=session
+        )
+        return found is not None
 
     # pending grants
 
@@ -434,8 +493,12 @@ class MongoStore:
     async def drop_pending(self, event_id: str, session: Session | None = None) -> None:
         await self.pending.delete_one({"_id": event_id}, session=session)
 
-    async def drop_pending_of_grant(self, grant_id: str, session: Session | None = None) -> None:
-        await self.pending.delete_many({"grant_id": grant_id}, session=session)
+    async def drop_pending_of_grant(
+        self, patient_id: str, grant_id: str, session: Session | None = None
+    ) -> None:
+        await self.pending.delete_many(
+            {"patient_id": patient_id, "grant_id": grant_id}, session=session
+        )
 
     # key versions (from key.rotated)
 
@@ -458,9 +521,10 @@ class MongoStore:
 
     async def put_record(self, record: RecordInfo, session: Session | None = None) -> None:
         await self.records.update_one(
-            {"_id": record.record_id},
+            {"_id": record_key(record.patient_id, record.record_id)},
             {
                 "$set": {
+                    "record_id": record.record_id,
                     "patient_id": record.patient_id,
                     "uploaded_at": record.uploaded_at,
                     "segments": [
@@ -475,20 +539,25 @@ class MongoStore:
         )
 
     async def delete_record(
-        self, record_id: str, patient_id: str, at: datetime, session: Session | None = None
+        self, patient_id: str, record_id: str, at: datetime, session: Session | None = None
     ) -> None:
         await self.records.update_one(
-            {"_id": record_id},
+            {"_id": record_key(patient_id, record_id)},
             {
                 "$set": {"deleted_at": at},
-                "$setOnInsert": {"patient_id": patient_id, "segments": [], "uploaded_at": None},
+                "$setOnInsert": {
+                    "record_id": record_id,
+                    "patient_id": patient_id,
+                    "segments": [],
+                    "uploaded_at": None,
+                },
             },
             upsert=True,
             session=session,
         )
 
-    async def get_record(self, record_id: str) -> RecordInfo | None:
-        doc = await self.records.find_one({"_id": record_id})
+    async def get_record(self, patient_id: str, record_id: str) -> RecordInfo | None:
+        doc = await self.records.find_one({"_id": record_key(patient_id, record_id)})
         return _record(doc) if doc else None
 
     # rejected grant events

@@ -109,7 +109,7 @@ async def breakglass(
         patient_id=patient_id,
         accesses=[
             BreakglassOut(
-                request_id=str(d["_id"]),
+                request_id=str(d["request_id"]),
                 patient_id=d["patient_id"],
                 record_id=d.get("record_id"),
                 requester_id=d["requester_id"],

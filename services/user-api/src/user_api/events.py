@@ -50,8 +50,14 @@ class EventHandlers:
                 emergency=data.emergency,
             )
         elif isinstance(data, AclRevoked):
-            await self.store.revoke_grant(data, session)
-            log.info("grant.revoked", grant_id=data.grant_id, patient_id=data.patient_id)
+            if await self.store.revoke_grant(data, session):
+                log.info("grant.revoked", grant_id=data.grant_id, patient_id=data.patient_id)
+            else:
+                reason = "grant id belongs to another patient"
+                await self.store.record_rejection(str(event.id), event.type, reason, session)
+                log.warning(
+                    "event.cross_patient_id", grant_id=data.grant_id, patient_id=data.patient_id
+                )
         elif isinstance(data, AccessBreakglass):
             await self.store.note_breakglass(data, event.time, session)
             log.info(

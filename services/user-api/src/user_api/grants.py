@@ -63,7 +63,7 @@ class GrantView:
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> GrantView:
         return cls(
-            grant_id=str(doc["_id"]),
+            grant_id=str(doc["grant_id"]),
             patient_id=str(doc.get("patient_id", "")),
             segments=frozenset(doc.get("segments", ())),
             grantee_user_id=doc.get("grantee_user_id"),

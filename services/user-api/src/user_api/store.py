@@ -5,14 +5,19 @@ consumer's session, so it commits together with the processed-event record.
 
 Collections:
 
-- ``grants``: ``{_id: grant_id, patient_id, grantee_user_id, grantee_group, group_role,
-  segments, not_before, expires_at, data_from, emergency, key_versions, revoked}``;
-  metadata only, never a kfrag. A revocation that arrives first leaves a revoked stub,
-  so the grant cannot come back.
+- ``grants``: ``{_id: {p: patient, g: grant}, grant_id, patient_id, grantee_user_id,
+  grantee_group, group_role, segments, not_before, expires_at, data_from, emergency,
+  key_versions, revoked}``; metadata only, never a kfrag. A grant id is the patient's
+  own (owner-api's ids are per patient): another patient's event of the same id reaches
+  only his own grant. A revocation that arrives first leaves a revoked stub, so the
+  grant cannot come back; one naming an id known only under another patient changes
+  nothing and is kept in ``rejected_events``.
 - ``access_requests``: what one access obtained, for its requester to download within
   ``expires_at``; kept until ``purge_at`` (TTL index) for audit.
 - ``breakglass``: one document per break-glass request (every node's
-  ``access.breakglass`` merged), flagged ``review: pending`` for the patient.
+  ``access.breakglass`` merged), ``_id: {p: patient, q: requester, r: request}`` (the
+  request id is the caller's), flagged ``review: pending`` for the patient.
+- ``rejected_events``: ``{_id: event id, type, reason, at}``.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from user_api.grants import GrantView
 GRANTS: Final = "grants"
 ACCESS_REQUESTS: Final = "access_requests"
 BREAKGLASS: Final = "breakglass"
+REJECTED: Final = "rejected_events"
 
 Session = AsyncClientSession | None
 
@@ -44,6 +50,10 @@ Session = AsyncClientSession | None
 #: follows a request nearly always reaches the same process and then skips a Mongo read
 #: (requests are written once and never changed; Mongo keeps every one regardless)
 RECENT_REQUESTS = 10_000
+
+
+def _grant_key(patient_id: str, grant_id: str) -> Document:
+    return {"p": patient_id, "g": grant_id}
 
 
 class MongoStore:
@@ -55,13 +65,17 @@ class MongoStore:
         # lost in a Mongo crash means the reader asks again.
         self.requests = db.get_collection(ACCESS_REQUESTS, write_concern=WriteConcern(w=1))
         self.breakglass = db[BREAKGLASS]
+        self.rejected = db[REJECTED]
         self._recent: OrderedDict[str, Document] = OrderedDict()
         self._recent_max = recent
 
     async def ensure_indexes(self) -> None:
         await self.grants.create_index([("grantee_user_id", ASCENDING)])
         await self.grants.create_index([("group_role", ASCENDING)])
-        await self.grants.create_index([("patient_id", ASCENDING)])
+        await self.grants.create_index(
+            [("patient_id", ASCENDING), ("grant_id", ASCENDING)], unique=True
+        )
+        await self.grants.create_index([("grant_id", ASCENDING)])
         await self.requests.create_index([("purge_at", ASCENDING)], expireAfterSeconds=0)
         await self.breakglass.create_index([("patient_id", ASCENDING), ("first_seen", DESCENDING)])
 
@@ -71,9 +85,10 @@ class MongoStore:
         """Keep a grant's metadata; a re-sent grant (key rotation) adds its key versions."""
         group = dict(data.grantee_group) if data.grantee_group else None
         await self.grants.update_one(
-            {"_id": data.grant_id},
+            {"_id": _grant_key(data.patient_id, data.grant_id)},
             {
                 "$set": {
+                    "grant_id": data.grant_id,
                     "patient_id": data.patient_id,
                     "grantee_user_id": data.grantee_user_id,
                     "grantee_group": group,
@@ -99,16 +114,45 @@ class MongoStore:
             session=session,
         )
 
-    async def revoke_grant(self, data: AclRevoked, session: Session = None) -> None:
+    async def revoke_grant(self, data: AclRevoked, session: Session = None) -> bool:
+        """Revoke the patient's grant (a stub if unknown yet); False, and nothing written,
+        if the id is known only under another patient."""
+        key = _grant_key(data.patient_id, data.grant_id)
+        if await self.grants.find_one({"_id": key}, {"_id": 1}, session=session) is None:
+            elsewhere = await self.grants.find_one(
+                {"grant_id": data.grant_id, "patient_id": {"$ne": data.patient_id}},
+                {"_id": 1},
+                session=session,
+            )
+            if elsewhere is not None:
+                return False
         await self.grants.update_one(
-            {"_id": data.grant_id},
+            {"_id": key},
             {
                 "$set": {"revoked": True, "revoked_at": datetime.now(UTC)},
-                "$setOnInsert": {"patient_id": data.patient_id, "segments": []},
+                "$setOnInsert": {
+                    "grant_id": data.grant_id,
+                    "patient_id": data.patient_id,
+                    "segments": [],
+                },
             },
             upsert=True,
             session=session,
         )
+        return True
+
+    async def record_rejection(
+        self, event_id: str, event_type: str, reason: str, session: Session = None
+    ) -> None:
+        await self.rejected.replace_one(
+            {"_id": event_id},
+            {"type": event_type, "reason": reason, "at": datetime.now(UTC)},
+            upsert=True,
+            session=session,
+        )
+
+    async def count_rejections(self) -> int:
+        return await self.rejected.count_documents({})
 
     async def grants_for(self, caller: Principal, patient_id: str | None = None) -> list[GrantView]:
         """Unrevoked grants that may address ``caller`` (the caller of
@@ -150,9 +194,10 @@ class MongoStore:
     ) -> None:
         """Merge one node's announcement into the request's break-glass entry."""
         await self.breakglass.update_one(
-            {"_id": data.request_id},
+            {"_id": {"p": data.patient_id, "q": data.requester_id, "r": data.request_id}},
             {
                 "$setOnInsert": {
+                    "request_id": data.request_id,
                     "patient_id": data.patient_id,
                     "record_id": data.record_id,
                     "requester_id": data.requester_id,
