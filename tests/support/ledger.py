@@ -28,7 +28,7 @@ def make_events(key: SigningKey, n: int, subjects: int, tag: str) -> list[Envelo
             key=key,
             source="owner-api",
             type="record.deleted",
-            schema_version=1,
+            schemaversion=1,
             subject=f"{tag}-{i % subjects}",
             data={"record_id": f"{tag}-{i}"},
             id=uuid4(),

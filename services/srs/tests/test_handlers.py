@@ -249,7 +249,7 @@ async def test_well_signed_but_malformed_data_is_refused_not_retried(world: Worl
         key=world.owner_api,
         source="owner-api",
         type="acl.granted",
-        schema_version=1,
+        schemaversion=1,
         subject=PATIENT,
         data={"grant_id": "g-bad", "sealed": "secret-ish"},
     )

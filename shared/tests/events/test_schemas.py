@@ -1,4 +1,5 @@
-"""Each event type's JSON Schema is frozen in a snapshot; the AsyncAPI document is current.
+"""Each event type's JSON Schema is committed under docs/schemas/ (the file its
+``dataschema`` URI resolves to) and frozen there; the AsyncAPI document is current.
 
 After an intended change: `make snapshots` (rewrites both), and review the diff.
 """
@@ -13,10 +14,13 @@ import pytest
 
 from phr.events.asyncapi import render
 from phr.events.catalog import CATALOG
-from phr.events.envelope import Envelope
+from phr.events.envelope import dataschema_path, dataschema_uri
+from phr.events.schemas import data_schema, envelope_schema
+from phr.events.schemas import render as render_schema
 
-SNAPSHOTS = Path(__file__).parent / "schemas"
-ASYNCAPI = Path(__file__).resolve().parents[3] / "docs" / "asyncapi.json"
+ROOT = Path(__file__).resolve().parents[3]
+SNAPSHOTS = ROOT / "docs" / "schemas"
+ASYNCAPI = ROOT / "docs" / "asyncapi.json"
 UPDATE = os.environ.get("PHR_UPDATE_SNAPSHOTS") == "1"
 
 
@@ -31,13 +35,18 @@ def _check(path: Path, current: str) -> None:
 @pytest.mark.parametrize("key", sorted(CATALOG), ids=lambda k: f"{k[0]}.v{k[1]}")
 def test_event_data_schema_matches_snapshot(key: tuple[str, int]) -> None:
     spec = CATALOG[key]
-    schema = json.dumps(spec.model.model_json_schema(), indent=2, sort_keys=True) + "\n"
-    _check(SNAPSHOTS / f"{spec.type}.v{spec.version}.json", schema)
+    path = ROOT / dataschema_path(dataschema_uri(spec.type, spec.version))
+    assert path.parent == SNAPSHOTS
+    _check(path, render_schema(data_schema(spec)))
 
 
 def test_envelope_schema_matches_snapshot() -> None:
-    schema = json.dumps(Envelope.model_json_schema(), indent=2, sort_keys=True) + "\n"
-    _check(SNAPSHOTS / "envelope.json", schema)
+    _check(SNAPSHOTS / "envelope.json", render_schema(envelope_schema()))
+
+
+def test_no_stale_schema_is_left_in_docs() -> None:
+    expected = {f"{s.type}.v{s.version}.json" for s in CATALOG.values()} | {"envelope.json"}
+    assert {p.name for p in SNAPSHOTS.glob("*.json")} == expected
 
 
 def test_asyncapi_document_is_current() -> None:

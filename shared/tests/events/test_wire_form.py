@@ -1,8 +1,9 @@
 """read_wire_form, the model-free reading of envelopes, agrees with the model.
 
-Whenever it gives a form, the model accepts the same bytes and dumps the same form (so
+Whenever it gives a form, the model accepts the same bytes and gives the same form (so
 the canonical bytes, the leaf and the signed payload are the same); whatever it does not
-recognise, it leaves to the model (None).
+recognise, it leaves to the model (None). Both spellings: the current (CloudEvents) one
+and the legacy one of events already on topics and in ledgers.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from hypothesis import strategies as st
 
 from phr.crypto.canonical import canonical_json, plain_canonical_json
 from phr.crypto.signing import SigningKey
-from phr.events.envelope import Envelope, EnvelopeInvalid, new_event, read_wire_form
+from phr.events.envelope import Envelope, EnvelopeInvalid, new_event
+from phr.events.legacy import legacy_event
+from phr.events.wire_form import read_wire_form
 
 KEY = SigningKey.from_seed(bytes(range(32)))
 
@@ -44,7 +47,7 @@ _times = st.datetimes(
 
 def _model_form(raw: bytes) -> dict[str, Any] | None:
     try:
-        return Envelope.from_json_bytes(raw).model_dump(mode="json")
+        return Envelope.from_json_bytes(raw).wire_json()
     except EnvelopeInvalid:
         return None
 
@@ -62,16 +65,26 @@ def _agrees(raw: bytes) -> bool:
     return True
 
 
+def _traceparent(raw: bytes) -> str:
+    h = raw.hex()
+    return f"00-{h[:32]}-{h[32:48]}-{h[48:]}"
+
+
+_BASE: dict[str, Any] = {
+    "key": KEY,
+    "source": "owner-api",
+    "type": "record.deleted",
+    "subject": "p1",
+    "data": {"record_id": "r1"},
+}
+
+
 def _event(**kw: Any) -> Envelope:
-    args: dict[str, Any] = {
-        "key": KEY,
-        "source": "owner-api",
-        "type": "record.deleted",
-        "schema_version": 1,
-        "subject": "p1",
-        "data": {"record_id": "r1"},
-    }
-    return new_event(**(args | kw))
+    return new_event(**(_BASE | {"schemaversion": 1} | kw))
+
+
+def _legacy(**kw: Any) -> Envelope:
+    return legacy_event(**(_BASE | {"schema_version": 1} | kw))
 
 
 @settings(max_examples=200)
@@ -81,13 +94,35 @@ def _event(**kw: Any) -> Envelope:
     time=_times,
     version=st.integers(min_value=1, max_value=2**40),
     causation=st.none() | st.uuids(),
+    correlation=st.none() | st.text(alphabet="aZ09._:/@+=-", min_size=1, max_size=128),
+    trace=st.none() | st.binary(min_size=25, max_size=25).map(_traceparent),
+    legacy=st.booleans(),
 )
 def test_every_event_a_producer_makes_agrees(
-    subject: str, data: dict[str, Any], time: datetime, version: int, causation: UUID | None
+    subject: str,
+    data: dict[str, Any],
+    time: datetime,
+    version: int,
+    causation: UUID | None,
+    correlation: str | None,
+    trace: str | None,
+    legacy: bool,
 ) -> None:
-    event = _event(
-        subject=subject, data=data, time=time, schema_version=version, causation_id=causation
-    )
+    if legacy:
+        event = _legacy(
+            subject=subject, data=data, time=time, schema_version=version, causation_id=causation
+        )
+    else:
+        event = _event(
+            subject=subject,
+            data=data,
+            time=time,
+            schemaversion=version,
+            causationid=causation,
+            correlationid=correlation,
+            traceparent=trace,
+        )
+    assert event.legacy == legacy
     raw = event.to_json_bytes()
     took = _agrees(raw)
     plain = all(k.isascii() for k in _keys(data)) and not _has_float(data)
@@ -112,11 +147,13 @@ def _has_float(value: Any) -> bool:
     return False
 
 
-_PLAIN = json.loads(_event(time=datetime(2026, 5, 4, 3, 2, 1, 123456, tzinfo=UTC)).to_json_bytes())
+_T = datetime(2026, 5, 4, 3, 2, 1, 123456, tzinfo=UTC)
+_PLAIN = json.loads(_event(time=_T, causationid=UUID(int=7)).to_json_bytes())
+_PLAIN_LEGACY = json.loads(_legacy(time=_T).to_json_bytes())
 
 
-def _with(**changes: Any) -> bytes:
-    wire = dict(_PLAIN)
+def _with(_base: dict[str, Any] | None = None, **changes: Any) -> bytes:
+    wire = dict(_PLAIN if _base is None else _base)
     for k, v in changes.items():
         if v is _DROP:
             wire.pop(k)
@@ -140,17 +177,33 @@ _DROP = object()
         _with(time="\u0662026-05-04T03:02:01Z"),
         _with(id=_PLAIN["id"].upper()),
         _with(id=_PLAIN["id"].replace("-", "")),
-        _with(causation_id=_DROP),
-        _with(causation_id=""),
-        _with(causation_id=_PLAIN["id"] + " "),
+        _with(causationid=None),
+        _with(causationid=""),
+        _with(causationid=_PLAIN["id"] + " "),
+        _with(correlationid=""),
+        _with(correlationid="a b"),
+        _with(correlationid="x" * 129),
+        _with(correlationid=5),
+        _with(traceparent=None),
+        _with(traceparent="01-" + "1" * 32 + "-" + "1" * 16 + "-01"),
+        _with(dataschema=""),
+        _with(dataschema=_DROP),
         _with(signature=_DROP),
         _with(sigalg=_DROP),
         _with(extra="x"),
-        _with(schema_version=1.0),
-        _with(schema_version="1"),
-        _with(schema_version=True),
-        _with(schema_version=0),
-        _with(schema_version=2**53),
+        _with(schema_version=1),
+        _with(schemaversion=1.0),
+        _with(schemaversion="1"),
+        _with(schemaversion=True),
+        _with(schemaversion=0),
+        _with(schemaversion=2**53),
+        _with(_PLAIN_LEGACY, causation_id=_DROP),
+        _with(_PLAIN_LEGACY, causation_id=""),
+        _with(_PLAIN_LEGACY, correlation_id="hosp-req-42"),
+        _with(_PLAIN_LEGACY, dataschema="urn:x"),
+        _with(_PLAIN_LEGACY, schema_version=1.0),
+        _with(_PLAIN_LEGACY, schema_version=0),
+        _with(_PLAIN_LEGACY, time="2026-05-04T03:02:01.123456+00:00"),
         _with(subject=""),
         _with(subject=5),
         _with(data={"a": 1.5}),
@@ -183,19 +236,26 @@ def test_duplicate_members_read_as_the_model_reads_them() -> None:
     assert read_wire_form(raw).json["subject"] == "p2"  # type: ignore[union-attr]
 
 
-def test_whitespace_and_member_order_do_not_matter() -> None:
-    wire = dict(reversed(list(_PLAIN.items())))
+@pytest.mark.parametrize("base", [_PLAIN, _PLAIN_LEGACY], ids=["current", "legacy"])
+def test_whitespace_and_member_order_do_not_matter(base: dict[str, Any]) -> None:
+    wire = dict(reversed(list(base.items())))
     assert _agrees(json.dumps(wire, indent=2).encode())
 
 
+_values = _data | st.sampled_from(["", "1.0", "2026-05-04T03:02:01Z"]) | st.uuids().map(str)
+
+
 @settings(max_examples=500)
-@given(
-    key=st.sampled_from(sorted(_PLAIN)),
-    value=_data | st.sampled_from(["", "1.0", "2026-05-04T03:02:01Z"]) | st.uuids().map(str),
-)
+@given(key=st.sampled_from([*sorted(_PLAIN), "traceparent"]), value=_values)
 def test_any_change_of_one_member_agrees_or_is_left_to_the_model(key: str, value: Any) -> None:
     raw = _with(**{key: value})
     _agrees(raw)  # asserts agreement whenever the fast reading takes it
+
+
+@settings(max_examples=300)
+@given(key=st.sampled_from(sorted(_PLAIN_LEGACY)), value=_values)
+def test_any_change_of_a_legacy_member_agrees_or_is_left_to_the_model(key: str, value: Any) -> None:
+    _agrees(_with(_PLAIN_LEGACY, **{key: value}))
 
 
 @given(time=_times)

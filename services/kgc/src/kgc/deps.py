@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import Depends, Request
 
@@ -16,12 +15,9 @@ from phr.service.deps import from_state
 
 
 async def correlation_id(request: Request) -> str | None:
-    """The request's correlation id if it is a UUID (events carry UUIDs only)."""
+    """The request's correlation id (opaque; the envelope replaces a malformed one)."""
     cid = getattr(request.state, "correlation_id", None)
-    try:
-        return str(UUID(str(cid))) if cid else None
-    except ValueError:
-        return None
+    return str(cid) if cid else None
 
 
 DirectoryDep = Annotated[Directory, from_state("directory")]

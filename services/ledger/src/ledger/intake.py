@@ -23,7 +23,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from phr.crypto.canonical import canonical_json, plain_canonical_json
 from phr.crypto.signing import b64u_decode
-from phr.events.envelope import Envelope, EnvelopeInvalid, read_wire_form
+from phr.events.envelope import Envelope, EnvelopeInvalid
+from phr.events.wire_form import read_wire_form
 from phr.ledger.block import to_micros
 
 #: fingerprint -> (raw Ed25519 key, names allowed as ``source``)
@@ -80,8 +81,10 @@ class RecordChecker:
             event = Envelope.from_json_bytes(raw)
         except EnvelopeInvalid as exc:
             return Verdict("rejected", reason=str(exc)[:300])
-        full = event.model_dump(mode="json")
-        fields = {**full, "id": str(event.id), "data": event.data}
+        # the producer's spelling (a legacy envelope keeps its old names): the leaf of
+        # an event chained before the CloudEvents names is byte for byte what it was
+        full = event.wire_json()
+        fields = {**full, "data": event.data}
         return self._decide(fields, lambda: canonical_json(full), lambda: to_micros(event.time))
 
     def _decide(

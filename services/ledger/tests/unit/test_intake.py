@@ -1,5 +1,9 @@
 """Intake: the model-free reading gives the verdicts and leaves of the model's; the chain
-built from a fixed stream is byte for byte the one of before (a pinned digest)."""
+built from a fixed stream is byte for byte the one of before (a pinned digest).
+
+The pinned stream is in the legacy spelling (``schema_version``, ``correlation_id``...),
+as every event chained before the CloudEvents names: their leaves must not change. The
+same checks run over a stream in the current spelling, minus the pinned digest."""
 
 from __future__ import annotations
 
@@ -18,7 +22,9 @@ from ledger.keys import StaticProducerKeys
 from ledger.sequencer import SeqRecord, Sequencer
 from ledger.store import MemoryStore
 from phr.crypto.signing import SigningKey
-from phr.events.envelope import Envelope, new_event, read_wire_form
+from phr.events.envelope import Envelope, new_event
+from phr.events.legacy import legacy_event
+from phr.events.wire_form import read_wire_form
 
 from .conftest import SIGNER, T0
 from .conftest import cut as _cut
@@ -35,6 +41,7 @@ def table() -> dict[str, tuple[bytes, tuple[str, ...]]]:
 
 
 def event(i: int, key: SigningKey = PRODUCER, source: str = "owner-api", **kw: Any) -> Envelope:
+    """Event ``i`` of the pinned stream, in the legacy spelling."""
     args: dict[str, Any] = {
         "key": key,
         "source": source,
@@ -44,6 +51,23 @@ def event(i: int, key: SigningKey = PRODUCER, source: str = "owner-api", **kw: A
         "data": {"record_id": f"r{i}", "n": i, "tags": ["a", None, True]},
         "id": UUID(int=i + 1),
         "correlation_id": UUID(int=10_000 + i),
+        "time": T0 + timedelta(seconds=i, microseconds=i * 7 % 3),
+    }
+    return legacy_event(**(args | kw))
+
+
+def current(i: int, key: SigningKey = PRODUCER, source: str = "owner-api", **kw: Any) -> Envelope:
+    """Event ``i`` in the current (CloudEvents) spelling."""
+    args: dict[str, Any] = {
+        "key": key,
+        "source": source,
+        "type": "record.deleted",
+        "schemaversion": 1,
+        "subject": f"patient-{i % 5}",
+        "data": {"record_id": f"r{i}", "n": i, "tags": ["a", None, True]},
+        "id": UUID(int=i + 1),
+        "correlationid": f"hosp-req-{i}",
+        "traceparent": f"00-{i + 1:032x}-{i + 1:016x}-01",
         "time": T0 + timedelta(seconds=i, microseconds=i * 7 % 3),
     }
     return new_event(**(args | kw))
@@ -61,7 +85,7 @@ def respelled(ev: Envelope) -> bytes:
     return json.dumps(dict(reversed(list(wire.items()))), indent=1).encode()
 
 
-def stream(poison: bool = True) -> list[bytes]:
+def stream(poison: bool = True, event: Any = event, version: str = "schema_version") -> list[bytes]:
     good = [event(i) for i in range(23)]
     vals = [e.to_json_bytes() for e in good]
     forged = json.loads(vals[2])
@@ -71,7 +95,7 @@ def stream(poison: bool = True) -> list[bytes]:
         event(30, key=STRANGER).to_json_bytes(),  # unknown key
         event(31, source="kgc").to_json_bytes(),  # key not registered for the source
         respelled(event(32)),  # valid, read by the model
-        respelled(event(33, causation_id=UUID(int=5))),
+        respelled(event(33, **{RENAMED_CAUSE[version]: UUID(int=5)})),
         event(34, data={"price": 1.5, "é": "x"}).to_json_bytes(),  # data JCS spells itself
         vals[5],  # a redelivery
         cut(0).to_json_bytes(),
@@ -82,19 +106,29 @@ def stream(poison: bool = True) -> list[bytes]:
     ]
     if poison:
         big = json.loads(event(35).to_json_bytes())
-        big["schema_version"] = 2**60  # the model accepts it; JCS cannot spell it
+        big[version] = 2**60  # the model accepts it; JCS cannot spell it
         vals.append(json.dumps(big).encode())
     vals += [event(i).to_json_bytes() for i in range(40, 52)]
     vals.append(cut(3).to_json_bytes())
     return vals
 
 
+RENAMED_CAUSE = {"schema_version": "causation_id", "schemaversion": "causationid"}
+SPELLINGS = {
+    "legacy": {"event": event, "version": "schema_version"},
+    "current": {"event": current, "version": "schemaversion"},
+}
+
+
 def model_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(intake_module, "read_wire_form", lambda raw: None)
 
 
-def test_fast_and_model_reading_give_the_same_verdicts(monkeypatch: pytest.MonkeyPatch) -> None:
-    raws = stream()
+@pytest.mark.parametrize("spelling", sorted(SPELLINGS))
+def test_fast_and_model_reading_give_the_same_verdicts(
+    spelling: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raws = stream(**SPELLINGS[spelling])
     taken = [r for r in raws if read_wire_form(r) is not None]
     assert len(taken) == 23 + 3 + 1 + 12 + 4  # producers' spelling, read without the model
     fast = RecordChecker(table(), SIGNER.public.fingerprint()).check_many(raws)
@@ -105,9 +139,11 @@ def test_fast_and_model_reading_give_the_same_verdicts(monkeypatch: pytest.Monke
     assert kinds.count("event") == 23 + 2 + 1 + 1 + 12 and kinds.count("cut") == 3
 
 
-def test_an_event_jcs_cannot_spell_is_rejected_not_raised() -> None:
-    big = json.loads(event(35).to_json_bytes())
-    big["schema_version"] = 2**60
+@pytest.mark.parametrize("spelling", sorted(SPELLINGS))
+def test_an_event_jcs_cannot_spell_is_rejected_not_raised(spelling: str) -> None:
+    make, version = SPELLINGS[spelling]["event"], SPELLINGS[spelling]["version"]
+    big = json.loads(make(35).to_json_bytes())
+    big[version] = 2**60
     verdict = RecordChecker(table(), "").check(json.dumps(big).encode())
     assert verdict.kind == "rejected" and "canonical" in verdict.reason
     assert verdict.event_id == str(UUID(int=36))
@@ -120,7 +156,7 @@ def test_verdicts_pickle_to_equal_verdicts() -> None:
 
 
 async def test_the_verifier_pool_gives_the_verdicts_of_one_process() -> None:
-    raws = stream() * 3
+    raws = (stream() + stream(**SPELLINGS["current"])) * 3
     local = await Intake(table(), SIGNER.public.fingerprint()).check(raws)
     pool = Intake(table(), SIGNER.public.fingerprint(), workers=2)
     try:

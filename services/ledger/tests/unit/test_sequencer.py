@@ -50,7 +50,7 @@ def event(i: int, key: SigningKey = PRODUCER, source: str = "owner-api", **kw: o
         key=key,
         source=source,
         type="record.deleted",
-        schema_version=1,
+        schemaversion=1,
         subject=f"patient-{i % 5}",
         data={"record_id": f"r{i}"},
         id=kw.get("id", UUID(int=i + 1)),  # type: ignore[arg-type]

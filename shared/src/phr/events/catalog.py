@@ -1,4 +1,4 @@
-"""The catalog of event types: (type, schema_version) -> data model and topic.
+"""The catalog of event types: (type, schemaversion) -> data model and topic.
 
 Rules: an additive optional field keeps the version. A breaking change adds a new model
 with the next version plus an upcaster from the previous one, so handlers only ever see
@@ -61,21 +61,24 @@ class EventSpec:
         key: SigningKey,
         source: str,
         subject: str,
-        correlation_id: UUID | None = None,
+        correlation_id: str | UUID | None = None,
         causation_id: UUID | None = None,
+        traceparent: str | None = None,
     ) -> Envelope:
-        """A signed envelope of this type holding ``data``."""
+        """A signed envelope of this type holding ``data`` (malformed outside ids are
+        replaced or dropped, never an error: see :func:`new_event`)."""
         if not isinstance(data, self.model):
             raise TypeError(f"{self.type} takes {self.model.__name__}, not {type(data).__name__}")
         return new_event(
             key=key,
             source=source,
             type=self.type,
-            schema_version=self.version,
+            schemaversion=self.version,
             subject=subject,
             data=data.model_dump(mode="json"),
-            correlation_id=correlation_id,
-            causation_id=causation_id,
+            correlationid=correlation_id,
+            causationid=causation_id,
+            traceparent=traceparent,
         )
 
 
@@ -123,9 +126,9 @@ def event_types() -> list[str]:
 
 def parse_data(envelope: Envelope) -> EventData:
     """The envelope's data as the newest model of its type, upcasting older versions."""
-    spec = CATALOG.get((envelope.type, envelope.schema_version))
+    spec = CATALOG.get((envelope.type, envelope.schemaversion))
     if spec is None:
-        raise EnvelopeInvalid(f"unknown event {envelope.type} v{envelope.schema_version}")
+        raise EnvelopeInvalid(f"unknown event {envelope.type} v{envelope.schemaversion}")
     data = dict(envelope.data)
     while spec.upcast is not None:
         data = spec.upcast(data)

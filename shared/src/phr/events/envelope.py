@@ -1,25 +1,71 @@
-"""The one envelope every event travels in (CloudEvents field names), signed by its producer.
+"""The one envelope every event travels in: a CloudEvent 1.0, signed by its producer.
 
-The signature is Ed25519 over the RFC 8785 canonical JSON of every field but
-``signature`` itself. ``signer`` names the producer's key by the SHA-256 fingerprint of
+Attribute names follow CloudEvents 1.0 to the letter (extension names are lowercase
+letters and digits only). On Kafka the envelope travels in the binding's *structured*
+content mode: the whole envelope is the record value (JSON event format, header
+``content-type: application/cloudevents+json``), the record key is ``subject``. See
+docs/events.md.
+
+The signature is Ed25519 over the RFC 8785 canonical JSON of every attribute but
+``signature`` itself, in the spelling the producer wrote (an absent optional attribute
+is absent, not null). ``signer`` names the producer's key by the SHA-256 fingerprint of
 its public key, so a verifier looks the key up in the KGC's published parameters.
+
+Envelopes written before the CloudEvents names (``schema_version``, ``correlation_id``,
+``causation_id``: see :mod:`phr.events.legacy`) are read too and upcast to this model;
+they keep their original spelling for their signature, their ledger leaf and their wire
+form, so nothing already signed or chained changes.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID, uuid4
 
-import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
-from phr.crypto.canonical import MAX_SAFE_INT
 from phr.crypto.signing import SignatureInvalid, SigningKey, VerifyKey, b64u_decode, b64u_encode
 
+if TYPE_CHECKING:
+    from phr.events.legacy import LegacyEnvelope
+
 SIGNATURE_ALG: Literal["Ed25519"] = "Ed25519"
+#: the media type of ``data``; the record's content-type is the event format's
+DATA_CONTENT_TYPE: Literal["application/json"] = "application/json"
+#: Kafka ``content-type`` of every record: the CloudEvents JSON event format
+CLOUDEVENTS_JSON = "application/cloudevents+json"
+
+#: An opaque correlation id (a caller's own request id is welcome): bounded length and
+#: a charset safe in headers, logs and JSON. Never parsed as a UUID.
+CORRELATION_ID_CHARS = r"[A-Za-z0-9._:/@+=-]"
+CORRELATION_ID_MAX = 128
+CORRELATION_ID_RE = re.compile(f"{CORRELATION_ID_CHARS}{{1,{CORRELATION_ID_MAX}}}")
+#: W3C Trace Context ``traceparent`` (version 00), the CloudEvents distributed-tracing
+#: extension (the all-zero ids W3C calls invalid are refused by :func:`safe_traceparent`)
+TRACEPARENT_RE = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+_ZERO_IDS = re.compile(r"00-(?:0{32}-.*|.{32}-0{16}-.*)")
+#: ``dataschema`` of every event: ``urn:phr:schema:<type>:v<version>``, resolved in this
+#: repository to docs/schemas/<type>.v<version>.json (see docs/events.md)
+DATASCHEMA_PREFIX = "urn:phr:schema:"
+#: attributes left out of the wire form when unset (CloudEvents: absent, never null)
+OPTIONAL_ATTRIBUTES = ("causationid", "traceparent")
+
+
+def dataschema_uri(type: str, version: int) -> str:
+    """The ``dataschema`` URI of (type, version)."""
+    return f"{DATASCHEMA_PREFIX}{type}:v{version}"
+
+
+def dataschema_path(uri: str) -> str:
+    """The repository path a ``dataschema`` URI resolves to (docs/schemas/...)."""
+    if not uri.startswith(DATASCHEMA_PREFIX):
+        raise ValueError(f"not a PHR dataschema URI: {uri!r}")
+    type, sep, version = uri[len(DATASCHEMA_PREFIX) :].rpartition(":v")
+    if not (sep and type and version.isdigit()):
+        raise ValueError(f"not a PHR dataschema URI: {uri!r}")
+    return f"docs/schemas/{type}.v{version}.json"
 
 
 class EnvelopeInvalid(Exception):
@@ -35,31 +81,69 @@ class Envelope(BaseModel):
     id: UUID = Field(description="Idempotency key: (source, id) is unique")
     source: str = Field(min_length=1, description="Producing service, e.g. owner-api")
     type: str = Field(min_length=1, description="Stable type string, e.g. acl.granted")
-    schema_version: int = Field(ge=1, description="Version of the shape of `data`")
-    time: AwareDatetime
     subject: str = Field(min_length=1, description="Aggregate id (patient id); the Kafka key")
-    correlation_id: UUID
-    causation_id: UUID | None = None
-    datacontenttype: Literal["application/json"] = "application/json"
+    time: AwareDatetime
+    datacontenttype: Literal["application/json"] = DATA_CONTENT_TYPE
+    dataschema: str = Field(min_length=1, description="URI of the JSON Schema of `data`")
+    schemaversion: int = Field(ge=1, description="Version of the shape of `data` (extension)")
+    correlationid: str = Field(
+        pattern=f"^{CORRELATION_ID_RE.pattern}$",
+        description="Opaque id of the flow this event belongs to (extension)",
+    )
+    causationid: UUID | None = Field(
+        default=None, description="Id of the event that caused this one (extension)"
+    )
+    traceparent: str | None = Field(
+        default=None,
+        pattern=f"^{TRACEPARENT_RE.pattern}$",
+        description="W3C trace context of the producing span (distributed-tracing extension)",
+    )
     data: dict[str, Any]
     signer: str = Field(description="SHA-256 fingerprint (hex) of the producer's Ed25519 key")
     sigalg: Literal["Ed25519"] = SIGNATURE_ALG
     signature: str = Field(default="", description="base64url Ed25519 over the canonical bytes")
 
+    #: the envelope as its producer spelled it, when that was the pre-CloudEvents spelling
+    _legacy: LegacyEnvelope | None = PrivateAttr(default=None)
+
+    @property
+    def legacy(self) -> bool:
+        """True if the producer wrote the pre-CloudEvents spelling (read, never written)."""
+        return self._legacy is not None
+
+    def _unset(self) -> set[str]:
+        return {name for name in OPTIONAL_ATTRIBUTES if getattr(self, name) is None}
+
+    def wire_json(self) -> dict[str, Any]:
+        """The JSON form in the producer's spelling: what is signed (with the signature)
+        and what the ledger chains."""
+        if self._legacy is not None:
+            return self._legacy.model_dump(mode="json")
+        return self.model_dump(mode="json", exclude=self._unset())
+
     def signing_payload(self) -> dict[str, Any]:
         """Everything the signature covers, as JSON-compatible values."""
-        return self.model_dump(mode="json", exclude={"signature"})
+        payload = self.wire_json()
+        del payload["signature"]
+        return payload
 
     def to_json_bytes(self) -> bytes:
-        """Wire form (structured-mode CloudEvent, UTF-8 JSON)."""
-        return self.model_dump_json().encode()
+        """Wire form: the Kafka record value (structured-mode CloudEvent, UTF-8 JSON)."""
+        if self._legacy is not None:
+            return self._legacy.model_dump_json().encode()
+        return self.model_dump_json(exclude=self._unset()).encode()
 
     @classmethod
-    def from_json_bytes(cls, raw: bytes) -> Envelope:
+    def from_json_bytes(cls, raw: bytes | str) -> Envelope:
         try:
             return cls.model_validate_json(raw)
         except ValidationError as exc:
-            raise EnvelopeInvalid(f"not an event envelope: {exc.errors()[0]['msg']}") from exc
+            from phr.events.legacy import read_legacy
+
+            event = read_legacy(raw)
+            if event is None:
+                raise EnvelopeInvalid(f"not an event envelope: {exc.errors()[0]['msg']}") from exc
+            return event
 
     def verify(self, key: VerifyKey) -> None:
         """Raise :class:`EnvelopeInvalid` unless ``key`` is the signer and the signature holds."""
@@ -71,124 +155,51 @@ class Envelope(BaseModel):
             raise EnvelopeInvalid(f"bad signature on event {self.id}") from exc
 
 
+def safe_correlation_id(value: object) -> str:
+    """``value`` if it is a well-formed correlation id, else a new one (never an error)."""
+    text = str(value) if isinstance(value, str | UUID) else ""
+    return text if CORRELATION_ID_RE.fullmatch(text) else str(uuid4())
+
+
+def safe_traceparent(value: object) -> str | None:
+    """``value`` if it is a well-formed W3C traceparent, else None."""
+    if not isinstance(value, str) or TRACEPARENT_RE.fullmatch(value) is None:
+        return None
+    return None if _ZERO_IDS.fullmatch(value) else value
+
+
 def new_event(
     *,
     key: SigningKey,
     source: str,
     type: str,
-    schema_version: int,
+    schemaversion: int,
     subject: str,
     data: dict[str, Any],
-    correlation_id: UUID | None = None,
-    causation_id: UUID | None = None,
+    correlationid: str | UUID | None = None,
+    causationid: UUID | None = None,
+    traceparent: str | None = None,
     id: UUID | None = None,
     time: datetime | None = None,
 ) -> Envelope:
-    """Build and sign an envelope. Prefer :meth:`phr.events.catalog.EventSpec.make`."""
+    """Build and sign an envelope. Prefer :meth:`phr.events.catalog.EventSpec.make`.
+
+    A malformed ``correlationid`` is replaced by a new one and a malformed
+    ``traceparent`` dropped: ids from outside never make an event fail.
+    """
     unsigned = Envelope(
         id=id or uuid4(),
         source=source,
         type=type,
-        schema_version=schema_version,
-        time=time or datetime.now(UTC),
         subject=subject,
-        correlation_id=correlation_id or uuid4(),
-        causation_id=causation_id,
+        time=time or datetime.now(UTC),
+        dataschema=dataschema_uri(type, schemaversion),
+        schemaversion=schemaversion,
+        correlationid=safe_correlation_id(correlationid),
+        causationid=causationid,
+        traceparent=safe_traceparent(traceparent),
         data=data,
         signer=key.verify_key.fingerprint(),
     )
     signature = key.sign_json(unsigned.signing_payload())
     return unsigned.model_copy(update={"signature": b64u_encode(signature)})
-
-
-# ------------------------------------------------------------------ fast path
-
-_FIELD_COUNT = len(Envelope.model_fields)
-_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-#: id and correlation_id, then causation_id or nothing (checked in one match)
-_IDS = re.compile(f"{_UUID} {_UUID}(?: {_UUID})?")
-_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?Z")
-#: well below the nesting pydantic's JSON parser refuses (orjson accepts more)
-_MAX_DEPTH = 32
-
-
-@dataclass(frozen=True, slots=True)
-class WireForm:
-    """An envelope read without the model: its JSON form and its time."""
-
-    #: equal to ``Envelope.from_json_bytes(raw).model_dump(mode="json")``
-    json: dict[str, Any]
-    time: datetime
-
-
-def _plain_data(value: Any, depth: int) -> bool:
-    """:func:`phr.crypto.canonical.is_plain`, and nested at most ``_MAX_DEPTH`` deep."""
-    t = type(value)
-    if t is str or value is None or t is bool:
-        return True
-    if t is int:
-        return bool(-MAX_SAFE_INT <= value <= MAX_SAFE_INT)
-    if depth >= _MAX_DEPTH:
-        return False
-    if t is dict:
-        for k, v in value.items():
-            if not (k.isascii() and _plain_data(v, depth + 1)):
-                return False
-        return True
-    if t is list:
-        for v in value:
-            if not _plain_data(v, depth + 1):
-                return False
-        return True
-    return False  # a float: JCS spells it otherwise than orjson
-
-
-def read_wire_form(raw: bytes) -> WireForm | None:
-    """The envelope's JSON form when ``raw`` already is what the model would give back.
-
-    Parsing ``raw`` with :meth:`Envelope.from_json_bytes` and dumping it with
-    ``model_dump(mode="json")`` normalises it (UUIDs in lower case, the time in UTC with
-    ``Z`` and six or no fraction digits, defaults filled in). Every envelope a producer
-    made with :func:`new_event` is already in that form, and this reads those with
-    orjson alone, about twice as quick. Anything else (missing or extra members,
-    another spelling of a value, floats, integers beyond 2**53, non-ASCII keys or deep
-    nesting in ``data``, invalid JSON) gives None: the caller then goes through the
-    model, which decides exactly as before. Property tests check that whenever this
-    gives a form, the model accepts the same bytes and dumps the same form; and
-    :func:`phr.crypto.canonical.plain_canonical_json` applies to the form.
-    """
-    try:
-        d = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    if type(d) is not dict or len(d) != _FIELD_COUNT:
-        return None
-    try:  # the right number of members and each of them: exactly the model's fields
-        ids = (d["id"], d["correlation_id"], d["causation_id"])
-        texts = (d["source"], d["type"], d["subject"], d["signer"], d["signature"])
-        consts = (d["specversion"], d["datacontenttype"], d["sigalg"])
-        version, time, data = d["schema_version"], d["time"], d["data"]
-    except KeyError:
-        return None
-    if (
-        consts != ("1.0", "application/json", SIGNATURE_ALG)
-        or type(ids[0]) is not str
-        or type(ids[1]) is not str
-        or not (ids[2] is None or type(ids[2]) is str)
-        or _IDS.fullmatch(" ".join(ids) if ids[2] is not None else f"{ids[0]} {ids[1]}") is None
-        or any(type(t) is not str for t in texts)
-        or not (texts[0] and texts[1] and texts[2])  # min_length=1
-        or type(version) is not int
-        or not 1 <= version <= MAX_SAFE_INT
-        or type(time) is not str
-        or _TIME.fullmatch(time) is None
-        or time.endswith(".000000Z")  # the model writes no fraction then
-        or type(data) is not dict
-        or not _plain_data(data, 0)
-    ):
-        return None
-    try:  # a real calendar date and time of day
-        when = datetime.fromisoformat(time)
-    except ValueError:
-        return None
-    return WireForm(d, when)

@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+import orjson
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -88,12 +89,17 @@ class EventConsumer:
         return count
 
     def _wanted(self, record: ConsumerRecord[bytes, bytes]) -> bool:
+        """Whether the record's type is one of ``types``, read without the model."""
         if self.types is None:
             return True
         for name, value in record.headers or ():
-            if name == "ce_type":
+            if name == "ce_type":  # a record of before the structured mode only
                 return value.decode(errors="replace") in self.types
-        return True  # no header: parse it and let the handler decide
+        try:
+            value = orjson.loads(record.value or b"")
+        except orjson.JSONDecodeError:
+            return True  # let the model refuse it (and the reject hook see it)
+        return not isinstance(value, dict) or value.get("type") in self.types
 
     async def _process_until_done(self, record: ConsumerRecord[bytes, bytes]) -> None:
         """Retry a record whose handling failed (Mongo down…) until it succeeds: nothing lost."""
@@ -128,7 +134,7 @@ class EventConsumer:
             self.skipped += 1
             return
         with structlog.contextvars.bound_contextvars(
-            event_id=str(event.id), event_type=event.type, correlation_id=str(event.correlation_id)
+            event_id=str(event.id), event_type=event.type, correlation_id=event.correlationid
         ):
             if await self.handle_once(event):
                 self.processed += 1

@@ -15,19 +15,17 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
 
 from phr.events.catalog import spec_for
-from phr.events.envelope import Envelope
+from phr.events.envelope import CLOUDEVENTS_JSON, Envelope
 from phr.service.settings import KafkaSettings
+
+#: CloudEvents Kafka binding, structured content mode: the one header is the event
+#: format's media type (no ``ce_*`` headers: those belong to the binary mode only)
+STRUCTURED_HEADERS: list[tuple[str, bytes]] = [("content-type", CLOUDEVENTS_JSON.encode())]
 
 
 def envelope_headers(event: Envelope) -> list[tuple[str, bytes]]:
-    """CloudEvents Kafka binding header names, so tools can route without parsing."""
-    return [
-        ("ce_type", event.type.encode()),
-        ("ce_id", str(event.id).encode()),
-        ("ce_source", event.source.encode()),
-        ("ce_schema_version", str(event.schema_version).encode()),
-        ("content-type", b"application/cloudevents+json"),
-    ]
+    """The headers of ``event``'s record (the same for every event: structured mode)."""
+    return list(STRUCTURED_HEADERS)
 
 
 class EventPublisher:

@@ -56,16 +56,21 @@ class ServiceRuntime:
         subject: str,
         correlation_id: UUID | str | None = None,
         causation_id: UUID | None = None,
+        traceparent: str | None = None,
     ) -> Envelope:
-        """A signed envelope from this service (source = service name)."""
-        cid = UUID(str(correlation_id)) if correlation_id else None
+        """A signed envelope from this service (source = service name).
+
+        Any opaque correlation id within the envelope's bounds is kept; a malformed one
+        is replaced by a new one, never an error.
+        """
         return spec_for(type).make(
             data,
             key=self.signing_key,
             source=self.name,
             subject=subject,
-            correlation_id=cid,
+            correlation_id=correlation_id,
             causation_id=causation_id,
+            traceparent=traceparent,
         )
 
     async def emit(self, type: str, data: EventData, *, subject: str, **kw: Any) -> Envelope:
