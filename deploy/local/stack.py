@@ -21,7 +21,12 @@ from deploy import keys  # noqa: E402
 from deploy.local.processes import Processes, say, wait  # noqa: E402
 from deploy.local.profiles import HOST, ROOT, Profile  # noqa: E402
 from deploy.local.servers import SERVER_NAMES, Binaries, Servers, s3_credentials  # noqa: E402
-from deploy.local.services import ServiceSpec, internal_url, service_specs  # noqa: E402
+from deploy.local.services import (  # noqa: E402
+    ServiceSpec,
+    internal_url,
+    public_url,
+    service_specs,
+)
 
 #: the bucket cloud-store keeps ciphertext in
 CIPHERTEXT_BUCKET = "phr-ciphertext"
@@ -98,7 +103,8 @@ class Stack:
         """
         if self._registry is None:
             procs = [
-                (s.name, self.service_url(s), s.key_name or s.name, s.is_srs) for s in self.services
+                (s.name, self.service_url(s), s.key_name or s.name, s.is_srs, self.public_url(s))
+                for s in self.services
             ]
             path = self.base / "registry.json"
             self._registry = keys.write_keys(self.secrets_dir, procs, registry_path=path)
@@ -112,7 +118,12 @@ class Stack:
         return found[name]
 
     def service_url(self, spec: ServiceSpec) -> str:
+        """The internal URL of ``spec`` (what the services and the tests call)."""
         return internal_url(self.p, spec)
+
+    def public_url(self, spec: ServiceSpec) -> str:
+        """What clients see in the KGC's signed parameters (PHR_<NAME>_PUBLIC_URL)."""
+        return public_url(self.p, spec)
 
     def service_env(self, spec: ServiceSpec) -> dict[str, str]:
         """The environment one service process starts with (names of its Settings)."""
@@ -128,6 +139,8 @@ class Stack:
             f"{px}LOG__FILE": str(self.log_dir / f"{spec.name}.jsonl"),
             **spec.extra_env,
         }
+        if spec.module == "kgc":
+            env[f"{px}THRESHOLD"] = str(self.p.srs_threshold)
         if spec.is_srs:
             env[f"{px}X25519_KEY_FILE"] = str(self.x25519_key_file(spec.name))
         if spec.module == "cloud_store":

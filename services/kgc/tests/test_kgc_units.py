@@ -98,3 +98,21 @@ def test_params_publish_the_registry_and_verify() -> None:
     assert params.segments == list(SEGMENTS)
     with pytest.raises(ValueError, match="threshold"):
         build_params(kgc, Registry(services=entries), threshold=4, token_ttl_s=300)
+
+
+def test_params_name_public_urls_and_services_keep_internal_ones() -> None:
+    kgc = SigningKey.generate()
+    key = kgc.verify_key.b64()
+    entries = {
+        "kgc": RegistryEntry(
+            url="http://kgc:8000", public_url="https://phr.example/kgc", ed25519_public=key
+        ),
+        "cloud-store": RegistryEntry(url="http://cloud-store:8000", ed25519_public=key),
+    }
+    registry = Registry(services=entries)
+    signed = build_params(kgc, registry, threshold=1, token_ttl_s=300)
+    assert signed.params.kgc.url == "https://phr.example/kgc"
+    assert signed.params.services["kgc"].url == "https://phr.example/kgc"
+    # no public URL: the internal one stands
+    assert signed.params.services["cloud-store"].url == "http://cloud-store:8000"
+    assert registry.url("kgc") == "http://kgc:8000"

@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             token_ttl_s=settings.access_token_ttl_s,
         )
         runtime.state["tracer"] = Tracer(store, directory, runtime)
-        kgc_url = registry.url("kgc") if registry and "kgc" in registry.services else None
+        kgc_url = registry.public_url("kgc") if registry and "kgc" in registry.services else None
         await ensure_operator(directory, settings.operator_path(), kgc_url)
 
     return create_service_app(

@@ -20,7 +20,9 @@ from phr.service.registry import Registry, RegistryEntry
 
 def _published(entry: RegistryEntry) -> PublishedKey:
     key = VerifyKey.from_b64(entry.ed25519_public)
-    return PublishedKey(ed25519_public=key.b64(), fingerprint=key.fingerprint(), url=entry.url)
+    return PublishedKey(
+        ed25519_public=key.b64(), fingerprint=key.fingerprint(), url=entry.published_url
+    )
 
 
 def build_params(
@@ -31,7 +33,7 @@ def build_params(
     nodes = [
         SrsNode(
             id=name,
-            url=entry.url,
+            url=entry.published_url,
             x25519_public=entry.x25519_public or "",
             ed25519_public=entry.ed25519_public,
         )
@@ -40,7 +42,7 @@ def build_params(
     if nodes and threshold > len(nodes):
         raise ValueError(f"threshold {threshold} above the {len(nodes)} SRS nodes")
     vk = key.verify_key
-    kgc_url = services["kgc"].url if "kgc" in services else None
+    kgc_url = services["kgc"].published_url if "kgc" in services else None
     params = SystemParams(
         issued_at=datetime.now(UTC),
         kgc=PublishedKey(ed25519_public=vk.b64(), fingerprint=vk.fingerprint(), url=kgc_url),
