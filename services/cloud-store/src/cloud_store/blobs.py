@@ -104,7 +104,7 @@ class BlobStore:
         self.client = Minio(
             settings.endpoint,
             access_key=settings.access_key,
-            secret_key=settings.secret_key.get_secret_value(),
+            secret_key=settings.secret(),
             secure=settings.secure,
             region=settings.region,
             http_client=http,

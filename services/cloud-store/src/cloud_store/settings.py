@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -12,9 +14,16 @@ class S3Settings(BaseModel):
     endpoint: str = "127.0.0.1:9000"
     access_key: str = "phr"
     secret_key: SecretStr = SecretStr("")
+    #: file holding the secret key (a compose secret); wins over secret_key
+    secret_key_file: Path | None = None
     bucket: str = "phr-ciphertext"
     region: str = "us-east-1"
     secure: bool = False
+
+    def secret(self) -> str:
+        if self.secret_key_file is not None:
+            return self.secret_key_file.read_text().strip()
+        return self.secret_key.get_secret_value()
 
 
 class Settings(ServiceSettings):

@@ -30,6 +30,7 @@ async def mongo_database(
         serverSelectionTimeoutMS=settings.server_selection_timeout_ms,
         connectTimeoutMS=settings.server_selection_timeout_ms,
         tz_aware=True,
+        **settings.credentials(),
     )
     try:
         yield client[settings.database]

@@ -7,7 +7,7 @@ OWNER_API_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:9092
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,9 +39,25 @@ class KafkaSettings(BaseModel):
 
 
 class MongoSettings(BaseModel):
+    #: connection string without credentials (they come from username and password_file)
     url: str = "mongodb://127.0.0.1:27017/?replicaSet=rs0"
     database: str
     server_selection_timeout_ms: int = 2000
+    #: SCRAM user of this service (compose creates one per service); None: no auth
+    username: str | None = None
+    #: file holding that user's password (a compose secret)
+    password_file: Path | None = None
+    #: the database the user is defined in
+    auth_source: str = "admin"
+
+    def credentials(self) -> dict[str, Any]:
+        """Keyword arguments for the client: empty without a username."""
+        if self.username is None:
+            return {}
+        if self.password_file is None:
+            raise ValueError("mongo.username is set but mongo.password_file is not")
+        password = self.password_file.read_text().strip()
+        return {"username": self.username, "password": password, "authSource": self.auth_source}
 
 
 class ServiceSettings(BaseSettings):
