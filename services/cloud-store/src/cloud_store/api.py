@@ -24,7 +24,7 @@ from cloud_store.errors import (
     TagsTooMany,
 )
 from cloud_store.index import TagIndex
-from cloud_store.settings import Settings
+from cloud_store.settings import MAX_BLOB_BYTES, Settings
 from phr.api.ids import HEX64_PATTERN, ID_PATTERN
 from phr.service.auth import require_role
 from phr.service.deps import from_state
@@ -38,6 +38,9 @@ router = APIRouter(
 KEY_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9._/-]{0,255}$"
 SHA256_PATTERN = HEX64_PATTERN
 TAG_PATTERN = HEX64_PATTERN
+
+#: keyword tags are 64 hex digits each (JSON: 67 bytes), up to 100,000 per segment
+TAGS_BODY_BYTES = 16 * 1024 * 1024
 
 BlobKey = Annotated[str, Path(pattern=KEY_PATTERN, description="object key")]
 Id = Annotated[str, Path(pattern=ID_PATTERN)]
@@ -68,6 +71,7 @@ def _check_key(key: str) -> None:
     "/blobs/{key:path}",
     summary="Store ciphertext (streamed); kept only if size and SHA-256 match",
     status_code=201,
+    max_body_size=MAX_BLOB_BYTES,
 )
 async def put_blob(
     key: BlobKey,
@@ -162,6 +166,7 @@ class TagsIn(BaseModel):
     "/index/{patient_id}/{record_id}/{segment}",
     summary="Set the keyword tags of one segment",
     status_code=204,
+    max_body_size=TAGS_BODY_BYTES,
 )
 async def put_tags(
     patient_id: Id, record_id: Id, segment: Id, body: TagsIn, index: IndexDep
@@ -182,6 +187,7 @@ class RecordTagsIn(BaseModel):
     "/index/{patient_id}/{record_id}",
     summary="Set the keyword tags of several segments of one record",
     status_code=204,
+    max_body_size=TAGS_BODY_BYTES,
 )
 async def put_record_tags(
     patient_id: Id, record_id: Id, body: RecordTagsIn, index: IndexDep

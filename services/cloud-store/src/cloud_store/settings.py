@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from phr.service.settings import MongoSettings, ServiceSettings
+
+#: the blob route's body limit (its HTTP 413); the setting may lower it, not raise it
+MAX_BLOB_BYTES = 2 * 1024**3
 
 
 class S3Settings(BaseModel):
@@ -33,6 +36,6 @@ class Settings(ServiceSettings):
     mongo: MongoSettings = MongoSettings(database="phr_cloud_store")
     s3: S3Settings = S3Settings()
     #: largest ciphertext object accepted (bytes); larger uploads are refused unread
-    max_blob_bytes: int = 2 * 1024**3
+    max_blob_bytes: int = Field(default=MAX_BLOB_BYTES, ge=1, le=MAX_BLOB_BYTES)
     #: objects up to this size are verified before the first byte is sent
     verify_before_send_bytes: int = 32 * 1024**2

@@ -27,10 +27,9 @@ from kgc.models import (
 from kgc.users import is_operator, parse_selector
 from phr.identity.roles import STAFF
 from phr.service.auth import CurrentPrincipal, RequireAdmin
-from phr.service.problems import BadRequest, Forbidden
+from phr.service.problems import BadRequest, Forbidden, problem_responses
 
 router = APIRouter(prefix="/v1")
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
 @router.get("/params", tags=["params"], summary="The signed system parameters")
@@ -70,7 +69,7 @@ async def get_org(org_id: str, _: CurrentPrincipal, directory: DirectoryDep) -> 
     tags=["users"],
     status_code=201,
     summary="Enrol with keys made on the user's side (patients active, staff pending)",
-    responses={400: _PROBLEM, 404: _PROBLEM, 409: _PROBLEM},
+    responses=problem_responses(400, 404, 409),
 )
 async def enrol(body: EnrolRequest, directory: DirectoryDep, cid: CorrelationDep) -> EnrolResponse:
     doc = await directory.enrol(body, cid)
@@ -141,7 +140,7 @@ async def challenge(body: ChallengeRequest, login: LoginDep) -> ChallengeRespons
     "/auth/token",
     tags=["auth"],
     summary="An access token for a signed challenge",
-    responses={401: _PROBLEM, 403: _PROBLEM, 429: _PROBLEM},
+    responses=problem_responses(401, 403, 429),
 )
 async def token(body: TokenRequest, login: LoginDep) -> TokenResponse:
     jwt = await login.login(body.user_id, body.nonce, body.signature)
@@ -155,7 +154,7 @@ async def token(body: TokenRequest, login: LoginDep) -> TokenResponse:
     "/trace",
     tags=["tracing"],
     summary="Name and revoke the user a leaked secret key belongs to",
-    responses={400: _PROBLEM, 404: _PROBLEM},
+    responses=problem_responses(400, 404),
 )
 async def trace(
     body: TraceRequest, admin: RequireAdmin, tracer: TracerDep, cid: CorrelationDep
@@ -171,7 +170,7 @@ async def trace(
     tags=["groups"],
     status_code=201,
     summary="The key pair of an attribute selector (201 new, 200 existing; idempotent)",
-    responses={400: _PROBLEM},
+    responses=problem_responses(400),
 )
 async def create_group(
     body: GroupCreate, caller: CurrentPrincipal, groups: GroupsDep, response: Response
@@ -193,7 +192,7 @@ async def get_group(group_id: str, _: CurrentPrincipal, groups: GroupsDep) -> Gr
     "/groups/{group_id}/member-key",
     tags=["groups"],
     summary="The group's secret keys, sealed to the calling member's Umbral key",
-    responses={403: _PROBLEM, 404: _PROBLEM},
+    responses=problem_responses(403, 404),
 )
 async def member_key(group_id: str, caller: CurrentPrincipal, groups: GroupsDep) -> MemberKey:
     return MemberKey.model_validate(await groups.member_keys(group_id, caller.sub))

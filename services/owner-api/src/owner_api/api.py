@@ -16,16 +16,17 @@ from owner_api.models import (
     UploadIn,
     UploadOut,
 )
+from owner_api.settings import MAX_SEGMENT_BYTES
 from phr.api.ids import ID_PATTERN
 from phr.service.auth import CurrentPrincipal, PatientSelf
+from phr.service.limits import MIB
+from phr.service.problems import problem_responses
 
 router = APIRouter(prefix="/v1/patients/{patient_id}")
 
 PatientId = Annotated[str, Path(pattern=ID_PATTERN)]
 Id = Annotated[str, Path(pattern=ID_PATTERN)]
-_PROBLEM: dict[int | str, dict[str, Any]] = {
-    code: {"content": {"application/problem+json": {}}} for code in (400, 403, 404, 409, 413, 503)
-}
+_PROBLEM = problem_responses(400, 403, 404, 409, 413, 503)
 _OCTETS: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -43,6 +44,7 @@ _OCTETS: dict[str, Any] = {
     status_code=201,
     summary="Begin an upload: the signed manifest and tags (201 new, 200 identical retry)",
     responses=_PROBLEM,
+    max_body_size=16 * MIB,  # a manifest's keyword tags (HMACs) run to megabytes
 )
 async def begin_upload(
     patient_id: PatientId,
@@ -68,8 +70,9 @@ async def get_upload(
     "/uploads/{upload_id}/segments/{segment}",
     tags=["uploads"],
     summary="Send one segment's ciphertext (streamed; checked against the signed SHA-256)",
-    responses=_PROBLEM | {422: {"content": {"application/problem+json": {}}}},
+    responses=_PROBLEM | problem_responses(422),
     openapi_extra=_OCTETS,
+    max_body_size=MAX_SEGMENT_BYTES,
 )
 async def put_segment(
     patient_id: PatientId,
@@ -136,7 +139,7 @@ async def list_records(
     "/records/{record_id}",
     tags=["records"],
     summary="One record with its signed manifest (capsules), to decrypt it",
-    responses=_PROBLEM | {410: {"content": {"application/problem+json": {}}}},
+    responses=_PROBLEM | problem_responses(410),
 )
 async def get_record(
     patient_id: PatientId, record_id: Id, caller: CurrentPrincipal, records: RecordsDep
@@ -149,7 +152,7 @@ async def get_record(
     tags=["records"],
     summary="A segment's ciphertext (streamed; the patient himself)",
     response_class=StreamingResponse,
-    responses=_PROBLEM | {502: {"content": {"application/problem+json": {}}}},
+    responses=_PROBLEM | problem_responses(502),
 )
 async def download_segment(
     patient_id: PatientId,

@@ -8,6 +8,8 @@ from pydantic_settings import SettingsConfigDict
 from phr.service.settings import MongoSettings, ServiceSettings
 
 MIB = 1024 * 1024
+#: the segment route's body limit (its HTTP 413); the setting may lower it, not raise it
+MAX_SEGMENT_BYTES = 512 * MIB
 
 
 class Settings(ServiceSettings):
@@ -18,7 +20,7 @@ class Settings(ServiceSettings):
     #: cloud-store's base URL; default: its entry in the registry file
     cloud_store_url: str | None = None
     #: largest ciphertext of one segment (header and tags included), bytes
-    max_segment_bytes: int = Field(default=512 * MIB, ge=1)
+    max_segment_bytes: int = Field(default=MAX_SEGMENT_BYTES, ge=1, le=MAX_SEGMENT_BYTES)
     #: largest sum of a record's segment ciphertexts, bytes
     max_record_bytes: int = Field(default=1024 * MIB, ge=1)
     #: most segments in one record (the vocabulary has 10)

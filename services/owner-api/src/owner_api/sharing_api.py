@@ -6,7 +6,7 @@ for who may do what and what each change announces).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
@@ -31,6 +31,7 @@ from owner_api.models import RecordDetail
 from phr.api.ids import ID_PATTERN
 from phr.service.auth import CurrentPrincipal
 from phr.service.mongo import Document
+from phr.service.problems import problem_responses
 
 router = APIRouter(prefix="/v1/patients/{patient_id}")
 
@@ -38,9 +39,7 @@ PatientId = Annotated[str, Path(pattern=ID_PATTERN)]
 UserId = Annotated[str, Path(pattern=ID_PATTERN)]
 GrantId = Annotated[str, Path(pattern=ID_PATTERN)]
 RecordId = Annotated[str, Path(pattern=ID_PATTERN)]
-_PROBLEM: dict[int | str, dict[str, Any]] = {
-    code: {"content": {"application/problem+json": {}}} for code in (400, 403, 404, 409, 503)
-}
+_PROBLEM = problem_responses(400, 403, 404, 409, 503)
 
 
 def _keys_out(patient_id: str, doc: Document) -> KeysOut:
@@ -154,7 +153,7 @@ async def rotate_keys(
     "/records/{record_id}/manifest",
     tags=["keys"],
     summary="Replace a record's manifest by one with re-wrapped capsules; re-announces it",
-    responses=_PROBLEM | {410: {"content": {"application/problem+json": {}}}},
+    responses=_PROBLEM | problem_responses(410),
 )
 async def replace_manifest(
     patient_id: PatientId,

@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Query, Request
 
 from phr.service.auth import CurrentPrincipal
 from phr.service.deps import RuntimeDep
-from phr.service.problems import PROBLEM_JSON, Forbidden
+from phr.service.problems import Forbidden, problem_responses
 from srs.acl import Caller
 from srs.deps import NodeDep, ReencryptorDep, StatsDep, StoreDep
 from srs.errors import NotADataUser
 from srs.schemas import GrantList, NodeInfo, ReencryptRequest, ReencryptResponse
 
 router = APIRouter(prefix="/v1", tags=["srs"])
-_problems: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": {PROBLEM_JSON: {}}}
-    for code, text in {
-        401: "No, invalid, expired or revoked token",
-        403: "Not allowed to call this route",
-        503: "Access events could not be recorded: no cfrags given out",
-    }.items()
-}
+_problems = problem_responses(
+    401, 403, 503, descriptions={503: "Access events could not be recorded: no cfrags given out"}
+)
 
 
 @router.get("/node", summary="This node's id and public keys")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
@@ -10,7 +10,7 @@ from starlette.background import BackgroundTask
 
 from phr.api.ids import ID_PATTERN
 from phr.service.auth import PatientSelf
-from phr.service.problems import PROBLEM_JSON, BadRequest
+from phr.service.problems import BadRequest, problem_responses
 from user_api.deps import AccessDep, BearerToken, DataUser, SearchDep, StoreDep
 from user_api.models import (
     AccessIn,
@@ -27,15 +27,11 @@ router = APIRouter(prefix="/v1")
 Id = Annotated[str, Path(pattern=ID_PATTERN)]
 
 
-def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"content": {PROBLEM_JSON: {}}} for code in codes}
-
-
 @router.post(
     "/search",
     tags=["search"],
     summary="Segments granted to the caller that hold every trapdoor's keyword",
-    responses=_problems(401, 403, 503),
+    responses=problem_responses(401, 403, 503),
 )
 async def search(body: SearchIn, caller: DataUser, searches: SearchDep) -> SearchOut:
     return SearchOut(matches=await searches.search(caller, body.trapdoors, body.patient_id))
@@ -45,7 +41,7 @@ async def search(body: SearchIn, caller: DataUser, searches: SearchDep) -> Searc
     "/shared",
     tags=["search"],
     summary="Patients who granted the caller segments, and their records holding them",
-    responses=_problems(401, 403, 503),
+    responses=problem_responses(401, 403, 503),
 )
 async def shared(
     caller: DataUser,
@@ -64,7 +60,7 @@ async def shared(
     "/access",
     tags=["access"],
     summary="Ask every SRS node for cfrags of a record's segments (t of N suffice)",
-    responses=_problems(401, 403, 404, 410, 422, 503),
+    responses=problem_responses(401, 403, 404, 410, 422, 503),
 )
 async def request_access(
     body: AccessIn, caller: DataUser, token: BearerToken, access: AccessDep, request: Request
@@ -78,7 +74,7 @@ async def request_access(
     tags=["access"],
     summary="A granted segment's ciphertext (streamed; this request's caller, while valid)",
     response_class=StreamingResponse,
-    responses=_problems(401, 403, 404, 410, 503),
+    responses=problem_responses(401, 403, 404, 410, 503),
 )
 async def download_segment(
     request_id: Id, segment: Id, caller: DataUser, access: AccessDep
@@ -97,7 +93,7 @@ async def download_segment(
     "/breakglass",
     tags=["break-glass"],
     summary="Break-glass accesses to the caller's own records, flagged for review",
-    responses=_problems(401, 403),
+    responses=problem_responses(401, 403),
 )
 async def breakglass(
     patient_id: Annotated[str, Query(pattern=ID_PATTERN)],

@@ -15,14 +15,18 @@ from typing import Any
 
 import structlog
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+from starlette.types import Lifespan
 
 from phr.events.system import ServiceStarted
 from phr.service.auth import enable_auth, whoami_router
 from phr.service.health import router as health_router
 from phr.service.kafka import kafka_producer
+from phr.service.limits import DEFAULT_MAX_BODY_BYTES, RequestGuardMiddleware, route_limits
 from phr.service.logging import configure_logging
 from phr.service.middleware import RequestContextMiddleware
 from phr.service.mongo import mongo_database, ping
+from phr.service.openapi import install_openapi, operation_id
 from phr.service.problems import install_problem_handlers
 from phr.service.runtime import ServiceRuntime, Setup
 from phr.service.settings import ServiceSettings
@@ -94,18 +98,40 @@ def create_service_app(
                 await runtime.stop_tasks()
                 log.info("service.stopped")
 
+    every = [health_router, *([whoami_router] if auth else []), *routers]
+    return http_app(
+        name=name, version=app_version, description=description, lifespan=lifespan, routers=every
+    )
+
+
+def http_app(
+    *,
+    name: str,
+    version: str,
+    description: str,
+    lifespan: Lifespan[FastAPI],
+    routers: Sequence[APIRouter],
+) -> FastAPI:
+    """The HTTP side of a service: its routes and what every route gets (ids, logs, body
+    limits, media types, problems, the completed OpenAPI document). No connection here."""
     app = FastAPI(
         title=name,
-        version=app_version,
+        version=version,
         description=description,
         lifespan=lifespan,
         license_info={"name": "GPL-3.0-or-later", "identifier": "GPL-3.0-or-later"},
+        generate_unique_id_function=operation_id,
+    )
+    for router in routers:
+        app.include_router(router)
+    api_routes = [r for router in routers for r in router.routes if isinstance(r, APIRoute)]
+    # Added last is outermost: ids first, so the guard's 413 and 415 carry them.
+    app.add_middleware(
+        RequestGuardMiddleware,
+        limits=route_limits(api_routes, DEFAULT_MAX_BODY_BYTES),
+        default=DEFAULT_MAX_BODY_BYTES,
     )
     app.add_middleware(RequestContextMiddleware)
     install_problem_handlers(app)
-    app.include_router(health_router)
-    if auth:
-        app.include_router(whoami_router)
-    for router in routers:
-        app.include_router(router)
+    install_openapi(app, routes=api_routes, servers=[{"url": "/", "description": name}])
     return app

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from phr.service.problems import PROBLEM_BASE, PROBLEM_JSON
+from phr.service.problems import PROBLEM_BASE, PROBLEM_JSON, problem_responses
 
 #: a named check: raises (or times out) when the dependency does not answer
 ReadinessCheck = Callable[[float], Awaitable[None]]
@@ -24,7 +24,7 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="Every dependency answers",
-    responses={503: {"description": "A dependency is down", "content": {PROBLEM_JSON: {}}}},
+    responses=problem_responses(503, descriptions={503: "A dependency is down"}),
 )
 async def readyz(request: Request) -> JSONResponse:
     checks: dict[str, ReadinessCheck] = request.state.readiness_checks

@@ -25,6 +25,16 @@ def _redact(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+def _with_service(service: str) -> Any:
+    """Name the service on every line, whichever task or thread logs it."""
+
+    def add(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+        event.setdefault("service", service)
+        return event
+
+    return add
+
+
 class _Tee:
     """Write each log line to stdout and to a file."""
 
@@ -57,6 +67,7 @@ def configure_logging(settings: LogSettings, service: str) -> None:
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _with_service(service),
         _redact,
     ]
     structlog.configure(
@@ -70,7 +81,6 @@ def configure_logging(settings: LogSettings, service: str) -> None:
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(service=service)
     handler = logging.StreamHandler(out)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processor=renderer)
