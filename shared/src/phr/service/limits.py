@@ -98,6 +98,8 @@ class RequestGuardMiddleware:
         except ValueError:
             length = None
         if length is not None and length > limit:
+            # Not a byte is read into memory: the server discards the rest as it comes
+            # (keep-alive), so the client, still sending, gets to read this answer.
             response = problem_json(
                 scope,
                 status=413,
@@ -105,7 +107,6 @@ class RequestGuardMiddleware:
                 slug="payload-too-large",
                 detail=f"a body of {length} bytes is over this route's limit of {limit}",
                 max_body_bytes=limit,
-                headers={"Connection": "close"},
             )
             await response(scope, receive, send)
             return
