@@ -66,7 +66,7 @@ async def test_a_callers_own_correlation_id_flows_into_answers_and_events(stack:
         assert resp.status_code == 200, resp.text
         assert resp.headers["x-correlation-id"] == cid
     deleted = await events_of_record(stack, info.record_id, "record.deleted")
-    assert [e["correlation_id"] for e in deleted] == [cid]
+    assert [e["correlationid"] for e in deleted] == [cid]
 
     world = await sharing_world(stack)
     async with httpx.AsyncClient(timeout=15) as http:
@@ -78,7 +78,7 @@ async def test_a_callers_own_correlation_id_flows_into_answers_and_events(stack:
     assert resp.status_code < 500, resp.text  # a denial (no grant), recorded: never a 5xx
     assert resp.headers["x-correlation-id"] == cid
     access = [json.loads(v) for _, v in await topic_messages(stack, ["phr.access"])]
-    assert any(e.get("correlation_id") == cid for e in access if isinstance(e, dict))
+    assert any(e.get("correlationid") == cid for e in access if isinstance(e, dict))
 
 
 async def test_a_malformed_correlation_id_is_replaced_never_a_500(stack: Any) -> None:

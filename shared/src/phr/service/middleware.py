@@ -3,7 +3,8 @@
 A caller's own ids are welcome (``X-Correlation-ID: hosp-req-42``): any correlation id
 the event envelope takes (:data:`phr.events.envelope.CORRELATION_ID_RE`: bounded length,
 a plain charset) flows as it came into logs, events and answers; a request id must match
-:data:`phr.api.ids.OPAQUE_ID_PATTERN`. Anything else is replaced by a fresh one. A crash is answered here, so its 500 carries the ids like every other answer.
+:data:`phr.api.ids.OPAQUE_ID_PATTERN`. Anything else is replaced by a fresh one. A crash
+is answered here, so its 500 carries the ids like every other answer.
 """
 
 from __future__ import annotations

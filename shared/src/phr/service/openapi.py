@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
+from phr.events.envelope import CORRELATION_ID_MAX, CORRELATION_ID_RE
 from phr.service.limits import DEFAULT_MAX_BODY_BYTES, MIB
 from phr.service.problems import (
     PROBLEM_JSON,
@@ -31,10 +32,10 @@ _CORRELATION_PARAM: Final = {
     "name": "X-Correlation-ID",
     "in": "header",
     "required": False,
-    "description": "Your own id for this flow (up to 128 of A-Z a-z 0-9 . _ : / + = @ -); "
-    "it is echoed, logged and carried by the events this request causes. Another value "
-    "is replaced by a fresh UUID.",
-    "schema": {"type": "string", "pattern": r"^[A-Za-z0-9._:/+=@-]{1,128}$"},
+    "description": f"Your own id for this flow (up to {CORRELATION_ID_MAX} of A-Z a-z 0-9 "
+    ". _ : / @ + = -); it is echoed, logged and carried by the events this request causes. "
+    "Another value is replaced by a fresh UUID.",
+    "schema": {"type": "string", "pattern": f"^{CORRELATION_ID_RE.pattern}$"},
 }
 _ID_HEADERS: Final = {
     "X-Request-ID": {"description": "This request's id", "schema": {"type": "string"}},
