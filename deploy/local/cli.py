@@ -5,6 +5,8 @@
     python -m deploy.local down               # stop what `up` started
     python -m deploy.local up --profile test  # own ports and data dir, for tests
     python -m deploy.local stop srs-2; python -m deploy.local start srs-2
+    python -m deploy.local backup DIR         # `phr admin backup` of the running stack
+    python -m deploy.local restore DIR        # into a fresh stack, then start it
 
 ``python deploy/local/stack.py …`` is the same command. Servers (INFRA.md): mongod as a
 one-node replica set, SeaweedFS S3 (`weed mini`), the Tansu Kafka broker persisting to
@@ -25,11 +27,12 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from deploy.local.profiles import profile
 from deploy.local.stack import Stack
 
-VERBS = ["up", "servers", "down", "reset", "status", "env", "stop", "start"]
+VERBS = ["up", "servers", "down", "reset", "status", "env", "stop", "start", "backup", "restore"]
 
 
 def _print_rows(rows: list[dict[str, object]], with_pid: bool) -> None:
@@ -56,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="deploy.local", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     ap.add_argument("verb", choices=VERBS)
-    ap.add_argument("names", nargs="*", help="for stop/start: process names")
+    ap.add_argument("names", nargs="*", help="stop/start: process names; backup/restore: DIR")
     ap.add_argument("--profile", default=os.environ.get("PHR_PROFILE", "dev"))
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -75,6 +78,11 @@ def main(argv: list[str] | None = None) -> int:
             stack.stop(name)
     elif args.verb == "start":
         _start(stack, args.names)
+    elif args.verb in ("backup", "restore"):
+        if len(args.names) != 1:
+            ap.error(f"{args.verb} takes one directory")
+        directory = Path(args.names[0]).resolve()
+        stack.backup(directory) if args.verb == "backup" else stack.restore(directory)
     elif args.verb == "status":
         rows = stack.status()
         print(json.dumps(rows)) if args.json else _print_rows(rows, with_pid=True)

@@ -7,7 +7,9 @@ The facade the Makefile's CLI (``deploy.local.cli``), the test fixtures
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import sys
 import time
 import urllib.error
@@ -168,6 +170,44 @@ class Stack:
             return False, exc.read().decode(errors="replace")[:200]
         except OSError as exc:
             return False, str(exc)
+
+    # ---------------------------------------------------------------- backup and restore
+
+    @property
+    def operator_file(self) -> Path:
+        """The operator credential the KGC writes at first start (kgc.settings default)."""
+        return self.base / "operator" / "operator.json"
+
+    def admin_env(self) -> dict[str, str]:
+        """What `phr admin backup|restore` needs to find this stack's state (PHR_* names)."""
+        access, secret = self.s3_credentials()
+        return {
+            "PHR_MONGO_URL": self.mongo_url,
+            "PHR_S3_ENDPOINT": self.s3_endpoint,
+            "PHR_S3_ACCESS_KEY": access,
+            "PHR_S3_SECRET_KEY": secret,
+            "PHR_S3_BUCKET": CIPHERTEXT_BUCKET,
+            "PHR_KAFKA": self.kafka_bootstrap,
+            "PHR_SECRETS_DIR": str(self.secrets_dir),
+            "PHR_OPERATOR_FILE": str(self.operator_file),
+        }
+
+    def admin(self, verb: str, directory: Path) -> None:
+        """Run `phr admin VERB DIRECTORY` against this stack (SystemExit if it fails)."""
+        argv = [sys.executable, "-m", "phr.cli", "admin", verb, str(directory)]
+        env = {**os.environ, **self.admin_env()}
+        if subprocess.run(argv, env=env, cwd=ROOT).returncode != 0:
+            raise SystemExit(f"phr admin {verb} failed")
+
+    def backup(self, directory: Path) -> None:
+        """Back up the running stack into ``directory``."""
+        self.admin("backup", directory)
+
+    def restore(self, directory: Path) -> None:
+        """Restore ``directory`` into this stack, which must be fresh; then start it."""
+        self.up(services=False)
+        self.admin("restore", directory)
+        self.up()
 
     # ---------------------------------------------------------------- the whole stack
 

@@ -19,7 +19,7 @@ from tests.support.cli import Phr, assert_clean_failure
 from tests.support.identity import operator_file
 from tests.support.stack import test_stack
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
 FIXTURE = Path(__file__).resolve().parents[2] / "shared/tests/data/synthea_r4_seed42.json.gz"
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from phr.cli import access as _access
+from phr.cli import admin as _admin
 from phr.cli import demo as _demo
 from phr.cli import identity as _identity
 from phr.cli import records as _records
@@ -33,6 +34,7 @@ _records.register(app)
 _sharing.register(app)
 _access.register(app)
 _demo.register(app)
+_admin.register(app)
 
 
 @app.callback()
