@@ -7,7 +7,7 @@ SHELL := /bin/bash
 UV := $(shell uv --version >/dev/null 2>&1 && echo uv || echo python3 -m uv)
 STACK := $(UV) run --frozen python -m deploy.local
 
-.PHONY: help setup run up down status test fast e2e lint fmt snapshots demo bench bench-crypto bench-ledger
+.PHONY: help setup run up down status backup restore docs test fast e2e lint fmt snapshots demo bench bench-crypto bench-ledger
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -37,6 +37,14 @@ down: setup  ## stop what `make run` started
 status: setup  ## what runs where
 	$(STACK) status
 
+backup: setup  ## back up the running `make run` stack: make backup DIR=/path/to/new/dir
+	@test -n "$(DIR)" || { echo "make backup DIR=/path/to/new/dir"; exit 2; }
+	$(STACK) backup "$(DIR)"
+
+restore: setup  ## restore a backup into a fresh stack and start it: make restore DIR=...
+	@test -n "$(DIR)" || { echo "make restore DIR=/path/to/backup (PHR_STACK_DIR=fresh dir)"; exit 2; }
+	$(STACK) restore "$(DIR)"
+
 test: setup  ## every test tier; starts its own servers on its own ports and data dir
 	$(UV) run --frozen pytest
 
@@ -55,6 +63,9 @@ lint: setup  ## ruff, formatting, mypy --strict, import contracts
 fmt: setup  ## format and fix what ruff can
 	$(UV) run --frozen ruff format .
 	$(UV) run --frozen ruff check --fix .
+
+docs: setup  ## rewrite the generated parts of docs/operations.md (settings, resource figures)
+	$(UV) run --frozen python deploy/settings_doc.py
 
 snapshots: setup  ## rewrite the event schema snapshots and docs/asyncapi.json after an intended change
 	PHR_UPDATE_SNAPSHOTS=1 $(UV) run --frozen pytest -q shared/tests/events/test_schemas.py

@@ -14,13 +14,19 @@ MAX_BLOB_BYTES = 2 * 1024**3
 
 
 class S3Settings(BaseModel):
+    #: S3 server host:port
     endpoint: str = "127.0.0.1:9000"
+    #: cloud-store's S3 access key
     access_key: str = "phr"
+    #: its secret key (or secret_key_file)
     secret_key: SecretStr = SecretStr("")
     #: file holding the secret key (a compose secret); wins over secret_key
     secret_key_file: Path | None = None
+    #: the bucket holding ciphertext objects
     bucket: str = "phr-ciphertext"
+    #: S3 region (SeaweedFS and MinIO accept us-east-1)
     region: str = "us-east-1"
+    #: HTTPS to the S3 server
     secure: bool = False
 
     def secret(self) -> str:

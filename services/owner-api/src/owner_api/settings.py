@@ -35,6 +35,7 @@ class Settings(ServiceSettings):
     relay_interval_s: float = Field(default=1.0, gt=0)
     #: the KGC's base URL (directory of users and groups); default: the registry's entry
     kgc_url: str | None = None
+    #: timeout of each call to the KGC (seconds)
     kgc_timeout_s: float = Field(default=5.0, gt=0)
     #: timeout of one call to cloud-store that moves no ciphertext, seconds
     cloud_store_timeout_s: float = Field(default=10.0, gt=0)

@@ -14,6 +14,7 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SRS_", env_nested_delimiter="__")
 
     service_name: str = "srs"
+    #: this node's id, as in the registry and the signed parameters (srs-1 …)
     node_id: str = Field(default="srs-1", pattern=r"^[a-z0-9-]{1,32}$")
     mongo: MongoSettings = MongoSettings(database="phr_srs_1")
     #: hex X25519 secret of this node: kfrags are sealed to its public key

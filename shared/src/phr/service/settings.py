@@ -16,18 +16,24 @@ from phr.crypto.signing import SigningKey
 
 
 class LogSettings(BaseModel):
+    #: lowest level written
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: "json" (one object per line) or "console" (for people)
     format: Literal["json", "console"] = "json"
     #: also append JSON lines to this file (the local stack uses it)
     file: Path | None = None
 
 
 class KafkaSettings(BaseModel):
+    #: Kafka bootstrap servers, comma-separated host:port
     bootstrap_servers: str = "127.0.0.1:9092"
+    #: client id shown in the broker (the process name)
     client_id: str = "phr"
     #: short timeouts: Tansu waits about half a session timeout to form a group
     session_timeout_ms: int = 6000
+    #: consumer heartbeat; a third of the session timeout
     heartbeat_interval_ms: int = 2000
+    #: longest a request to the broker may take
     request_timeout_ms: int = 10000
     #: bytes per producer batch (per partition). aiokafka's 16 KiB default holds ~20
     #: events; each batch is one broker round trip (an S3 write on Tansu), so a burst of
@@ -41,7 +47,9 @@ class KafkaSettings(BaseModel):
 class MongoSettings(BaseModel):
     #: connection string without credentials (they come from username and password_file)
     url: str = "mongodb://127.0.0.1:27017/?replicaSet=rs0"
+    #: this service's own database (one per service, `phr_<name>`)
     database: str
+    #: how long to wait for a usable server before failing (also the connect timeout)
     server_selection_timeout_ms: int = 2000
     #: SCRAM user of this service (compose creates one per service); None: no auth
     username: str | None = None
@@ -65,15 +73,18 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_nested_delimiter="__", extra="ignore")
 
+    #: name in logs, events (source) and tokens; one per service
     service_name: str = "phr"
     log: LogSettings = LogSettings()
     kafka: KafkaSettings = KafkaSettings()
     mongo: MongoSettings
     #: hex Ed25519 seed of this service's event-signing key, or a file holding it
     signing_key: SecretStr | None = None
+    #: file holding the hex Ed25519 seed (the deployment gives one per process)
     signing_key_file: Path | None = None
     #: an unsigned dev key is refused unless this is set (tests, local experiments)
     allow_ephemeral_key: bool = False
+    #: budget of each dependency check of GET /readyz
     readiness_timeout_s: float = Field(default=2.0, gt=0)
     #: JSON file of every process's public keys and URL (see phr.service.registry)
     registry_file: Path | None = None
