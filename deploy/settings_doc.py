@@ -65,11 +65,12 @@ def _comments(cls: type) -> dict[str, str]:
     return found
 
 
-def _nested(annotation: Any) -> type[BaseModel] | None:
+def nested_model(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside a field's annotation (``X``, ``X | None``), if any."""
     if inspect.isclass(annotation) and issubclass(annotation, BaseModel):
         return annotation
     for arg in typing.get_args(annotation):
-        found = _nested(arg)
+        found = nested_model(arg)
         if found is not None:
             return found
     return None
@@ -105,7 +106,7 @@ def _rows(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str, str]
     notes = _comments(model)
     for name, field in model.model_fields.items():
         env = f"{prefix}{name.upper()}"
-        sub = _nested(field.annotation)
+        sub = nested_model(field.annotation)
         if sub is not None:
             group_default = field.default if isinstance(field.default, BaseModel) else None
             for var, typ, default, meaning in _rows(sub, f"{env}__"):

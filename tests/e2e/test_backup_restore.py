@@ -22,7 +22,7 @@ import pytest
 
 from tests.support.cli import Phr
 from tests.support.identity import operator_file
-from tests.support.stack import test_stack
+from tests.support.stack import fresh_stack
 from tests.support.waiting import wait_sync
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
@@ -44,12 +44,8 @@ def stack_cli(
 
 @pytest.fixture
 def restored() -> Iterator[Any]:
-    s = test_stack(extra_offset=RESTORE_OFFSET)
-    s.reset()
-    try:
+    with fresh_stack(RESTORE_OFFSET, start=False) as s:
         yield s
-    finally:
-        s.reset()
 
 
 def test_backup_restore_then_verify_audit_and_fetch(

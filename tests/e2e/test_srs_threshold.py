@@ -17,7 +17,7 @@ import pytest
 from phr.service.registry import Registry
 from tests.support.cli import Phr, assert_clean_failure
 from tests.support.identity import operator_file
-from tests.support.stack import test_stack
+from tests.support.stack import fresh_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
@@ -29,13 +29,8 @@ def five_nodes() -> Iterator[Any]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PHR_SRS_NODES", "5")
         mp.setenv("PHR_SRS_THRESHOLD", "3")
-        s = test_stack(extra_offset=175)
-    s.reset()
-    try:
-        s.up()
-        yield s
-    finally:
-        s.reset()
+        with fresh_stack(extra_offset=175) as s:
+            yield s
 
 
 def test_three_of_five_nodes(five_nodes: Any, tmp_path: Path) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
@@ -26,3 +28,16 @@ def test_stack(extra_offset: int = 0) -> Any:
 
 
 test_stack.__test__ = False  # type: ignore[attr-defined]
+
+
+@contextmanager
+def fresh_stack(extra_offset: int, start: bool = True) -> Iterator[Any]:
+    """A test stack of its own, wiped before and after; started (servers and services)."""
+    s = test_stack(extra_offset)
+    s.reset()
+    try:
+        if start:
+            s.up()
+        yield s
+    finally:
+        s.reset()

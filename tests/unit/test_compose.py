@@ -5,7 +5,6 @@ parsed and checked against the Compose Specification's own JSON Schema, not run.
 from __future__ import annotations
 
 import importlib
-import inspect
 import json
 import re
 import tomllib
@@ -20,7 +19,7 @@ import yaml
 from pydantic import BaseModel
 
 import deploy.local
-from deploy import compose_secrets, keys
+from deploy import compose_secrets, keys, settings_doc
 from phr.service.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,15 +83,8 @@ def settings_class(module: str) -> type[BaseModel]:
     return typing.cast(type[BaseModel], cls)
 
 
-def nested_model(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model inside a field's annotation (``X``, ``X | None``), if any."""
-    if inspect.isclass(annotation) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = nested_model(arg)
-        if found is not None:
-            return found
-    return None
+#: the pydantic model inside a field's annotation (``X``, ``X | None``), if any
+nested_model = settings_doc.nested_model
 
 
 def resolve(model: type[BaseModel], parts: list[str]) -> bool:

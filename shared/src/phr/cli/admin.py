@@ -88,6 +88,17 @@ def _say(as_json: bool) -> Callable[[str], None]:
     return say
 
 
+def _run(verb: str, directory: Path, dep: Deployment, as_json: bool, done: str) -> None:
+    from phr import backup as ops
+
+    try:
+        manifest = getattr(ops, verb)(dep, directory, say=_say(as_json))
+    except (ops.BackupError, OSError) as exc:
+        fail(f"{verb} failed: {exc}")
+    summary = {k: v for k, v in manifest.items() if k != "files"} | {"directory": str(directory)}
+    emit(summary, as_json=as_json, lines=[done])
+
+
 @app.command("backup")
 def backup(
     directory: Annotated[Path, typer.Argument(help="New or empty directory to write")],
@@ -105,19 +116,11 @@ def backup(
 
     Example: phr admin backup /backups/2026-12-01 --mongo mongodb://127.0.0.1:27017/?replicaSet=rs0
     """
-    from phr.backup import BackupError
-    from phr.backup import backup as run
-
     dep = _deployment(
         mongo, s3_endpoint, s3_access_key, s3_secret_key_file, s3_bucket, kafka,
         secrets_dir, operator_file,
     )  # fmt: skip
-    try:
-        manifest = run(dep, directory, say=_say(as_json))
-    except (BackupError, OSError) as exc:
-        fail(f"backup failed: {exc}")
-    summary = {k: v for k, v in manifest.items() if k != "files"} | {"directory": str(directory)}
-    emit(summary, as_json=as_json, lines=[f"backed up into {directory}"])
+    _run("backup", directory, dep, as_json, f"backed up into {directory}")
 
 
 @app.command("restore")
@@ -137,16 +140,8 @@ def restore(
 
     Example: phr admin restore /backups/2026-12-01 --secrets-dir ./secrets
     """
-    from phr.backup import BackupError
-    from phr.backup import restore as run
-
     dep = _deployment(
         mongo, s3_endpoint, s3_access_key, s3_secret_key_file, s3_bucket, kafka,
         secrets_dir, operator_file,
     )  # fmt: skip
-    try:
-        manifest = run(dep, directory, say=_say(as_json))
-    except (BackupError, OSError) as exc:
-        fail(f"restore failed: {exc}")
-    summary = {k: v for k, v in manifest.items() if k != "files"} | {"directory": str(directory)}
-    emit(summary, as_json=as_json, lines=[f"restored from {directory}; start the services now"])
+    _run("restore", directory, dep, as_json, f"restored from {directory}; start the services now")
