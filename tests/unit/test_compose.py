@@ -372,6 +372,16 @@ def test_s3_server_bucket_and_user() -> None:
     assert init["environment"]["S3_ACCESS_KEY"] == cloud["CLOUD_STORE_S3__ACCESS_KEY"]
 
 
+def test_gateway_is_optional_and_runs_phr_gateway() -> None:
+    gateway = services()["gateway"]
+    assert gateway["profiles"] == ["gateway"]
+    command = " ".join(gateway["command"])
+    assert "phr gateway" in command and "--home /var/lib/phr/gateway" in command
+    assert "--port 8000" in command and "--host 0.0.0.0" in command
+    assert "/fhir/metadata" in " ".join(gateway["healthcheck"]["test"])
+    assert secrets_of(gateway) == {"gateway_passphrase": "gateway-passphrase"}
+
+
 def test_seaweedfs_switch_replaces_minio() -> None:
     override = load("compose.seaweedfs.yml")["services"]
     assert override["s3"]["image"].startswith("chrislusf/seaweedfs:")
