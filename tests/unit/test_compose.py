@@ -273,6 +273,25 @@ def test_every_env_var_is_a_settings_field_and_every_required_one_is_set(spec: A
     assert "replicaSet=rs0" in env[f"{px}MONGO__URL"] and "@" not in env[f"{px}MONGO__URL"]
 
 
+@pytest.mark.parametrize("name", ["compose.cluster.yml"])
+def test_override_env_names_are_settings_fields(name: str) -> None:
+    ours = {s.name: s for s in SPECS}
+    svcs = load(name)["services"]
+    for svc_name, svc in svcs.items():
+        if svc_name in ours:
+            spec = ours[svc_name]
+            merged = {**env_of(services()[svc_name]), **env_of(svc)}
+            assert unknown_and_missing(spec.module, spec.env_prefix, merged) == ([], []), svc_name
+    kafka = [env_of(s).get("KAFKA_MIN_INSYNC_REPLICAS") for n, s in svcs.items() if "kafka" in n]
+    assert kafka == ["2", "2", "2"]
+    assert (
+        "mongo:27017,mongo-2:27017,mongo-3:27017" in env_of(svcs["mongo-init"])["PHR_MONGO_MEMBERS"]
+    )
+    assert {n for n in svcs if n.startswith("weed-volume")} == {
+        f"weed-volume-{i}" for i in (1, 2, 3)
+    }
+
+
 @pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
 def test_keys_are_compose_secrets_mounted_per_service(spec: Any) -> None:
     svc = services()[spec.name]
