@@ -621,6 +621,9 @@ async def measure(stack: Any, args: argparse.Namespace) -> dict[str, Any]:
     if "ledger" not in skip:
         log("ledger ingest (bench/ledger.py)")
         report |= phase_ledger(stack, args.quick)
+    if "replay" not in skip:
+        log("replay pacing (bench/replay.py)")
+        report |= run_json(stack, ["bench/replay.py", "--bootstrap", stack.kafka_bootstrap], 300)
     report["machine"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     report["targets"] = verdicts(report)
     return report
@@ -648,7 +651,16 @@ def main() -> None:
         "--skip",
         nargs="*",
         default=[],
-        choices=["upload", "access2mb", "baseline", "search", "revocation", "enrol", "ledger"],
+        choices=[
+            "upload",
+            "access2mb",
+            "baseline",
+            "search",
+            "revocation",
+            "enrol",
+            "ledger",
+            "replay",
+        ],
     )
     args = ap.parse_args()
     mod = stack_module()

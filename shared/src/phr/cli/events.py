@@ -1,161 +1,219 @@
-"""`phr events`: record every event topic to NDJSON and replay it into a deployment.
+"""`phr events`: capture a stream, verify it, replay it safely, report what it produced.
 
-The dump keeps, per record, its topic, partition, offset, key, headers and value, plus
-each topic's partition count; replay recreates the topics with those counts and writes
-each record to the same partition in offset order, so an empty deployment receives the
-same per-partition streams (and the ledger's sequence topic the same order).
+A capture is NDJSON (phr.capture.format): a header with the system parameters the
+producers signed under and the source ledger's checkpoint, then every Kafka record
+with its topic, partition, offset, key, headers and value. It verifies on its own.
+
+Replaying into a deployment: the target must trust the capture's producer keys (the
+same registry, or a stack brought up from the capture's parameters), and the replay
+must run BEFORE the target's services start, so the ledger reads the sequence topic
+in the capture's order and rebuilds a byte-identical chain. What events cannot
+rebuild: users' secret keys (they never leave the users' machines) and ciphertext
+(it lives in S3, never on Kafka); SRS grant state, the ledger and the public parts
+derived from events are rebuilt.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
-import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 
+from phr.capture import kafka as ck
+from phr.capture.format import CaptureFilters, CaptureHeader, CaptureInvalid, read_capture
+from phr.capture.format import write_capture as _write
+from phr.capture.generate import generate as _generate
+from phr.capture.verify import SEQUENCE_TOPIC, verify_capture
+from phr.cli.output import emit, fail
 from phr.events.catalog import TOPIC_DEADLETTER, TOPICS
 
-app = typer.Typer(help="Record and replay the event topics.", no_args_is_help=True)
+app = typer.Typer(help="Capture, verify, replay and report event streams.", no_args_is_help=True)
 
-#: the ledger's single-partition ordering topic (ledger.settings.SEQUENCE_TOPIC)
-SEQUENCE_TOPIC = "phr.ledger.sequence"
 DEFAULT_TOPICS = [*sorted(TOPICS), TOPIC_DEADLETTER, SEQUENCE_TOPIC]
+#: what a replay writes: the event topics and the ledger's sequence topic (dead letters
+#: are a ledger's verdicts, made again by the target's own ledgers)
+REPLAY_TOPICS = [*sorted(TOPICS), SEQUENCE_TOPIC]
+NOT_REBUILT = (
+    "not rebuilt from events: users' secret keys (only on their own machines) and "
+    "ciphertext (in S3, never on Kafka); copy S3 with `phr admin backup` if needed"
+)
 
 Bootstrap = Annotated[
-    str | None, typer.Option("--bootstrap", help="Kafka bootstrap servers (env PHR_KAFKA)")
+    str, typer.Option("--bootstrap", help="Kafka bootstrap servers of the target, e.g. host:9092")
 ]
 
 
-def _bootstrap(value: str | None) -> str:
-    return value or os.environ.get("PHR_KAFKA", "127.0.0.1:9092")
+def _as_json(ctx: typer.Context) -> bool:
+    return bool(getattr(ctx.obj, "as_json", False))
 
 
-def _b64(raw: bytes | None) -> str | None:
-    return None if raw is None else base64.b64encode(raw).decode()
-
-
-def _unb64(text: str | None) -> bytes | None:
-    return None if text is None else base64.b64decode(text)
-
-
-async def dump_topics(bootstrap: str, out: Path, topics: list[str]) -> int:
-    """Write every record of ``topics`` present now; returns how many."""
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    count = 0
+def _time(text: str | None, name: str) -> datetime | None:
+    if not text:
+        return None
     try:
-        existing = await consumer.topics()
-        parts = {t: sorted(consumer.partitions_for_topic(t) or ()) for t in topics if t in existing}
-        tps = [TopicPartition(t, p) for t, ps in parts.items() for p in ps]
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        begins = await consumer.beginning_offsets(tps)
-        with out.open("w") as fh:
-            fh.write(
-                json.dumps({"kind": "topics", "partitions": {t: len(p) for t, p in parts.items()}})
-                + "\n"
-            )
-            for tp in tps:
-                pos = begins[tp]
-                consumer.seek(tp, pos)
-                # Read to the end offset, and on until the partition stays quiet: a
-                # broker may report a stale end (Tansu does), and gaps (control records)
-                # must not hang the dump.
-                idle = 0
-                while idle < (2 if pos >= ends[tp] else 5):
-                    batch = await consumer.getmany(tp, timeout_ms=500, max_records=5000)
-                    idle = 0 if batch.get(tp) else idle + 1
-                    for r in batch.get(tp, []):
-                        pos = r.offset + 1
-                        rec: dict[str, Any] = {
-                            "kind": "record",
-                            "topic": tp.topic,
-                            "partition": tp.partition,
-                            "offset": r.offset,
-                            "timestamp": r.timestamp,
-                            "key": _b64(r.key),
-                            "value": _b64(r.value),
-                            "headers": [[k, _b64(v)] for k, v in (r.headers or ())],
-                        }
-                        fh.write(json.dumps(rec) + "\n")
-                        count += 1
-    finally:
-        await consumer.stop()
-    return count
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"{name} takes an ISO 8601 time, e.g. 2026-12-01T10:00:00Z")
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-async def replay_lines(bootstrap: str, lines: list[str]) -> int:
-    """Produce every recorded record to its topic and partition, in order."""
-    from aiokafka import AIOKafkaProducer
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-    from aiokafka.errors import TopicAlreadyExistsError
+def _ms(when: datetime | None) -> int | None:
+    return None if when is None else int(when.timestamp() * 1000)
 
-    meta = json.loads(lines[0])
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        for topic, n in meta["partitions"].items():
-            try:
-                await admin.create_topics([NewTopic(topic, num_partitions=n, replication_factor=1)])
-            except TopicAlreadyExistsError:
-                pass
-    finally:
-        await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    await producer.start()
-    count = 0
-    try:
-        sends = []
-        for line in lines[1:]:
-            rec = json.loads(line)
-            headers = [(k, _unb64(v) or b"") for k, v in rec["headers"]]
-            sends.append(
-                await producer.send(
-                    rec["topic"],
-                    _unb64(rec["value"]),
-                    key=_unb64(rec["key"]),
-                    partition=rec["partition"],
-                    headers=headers,
-                )
-            )
-            count += 1
-            if len(sends) >= 5000:
-                await asyncio.gather(*sends)
-                sends.clear()
-        await asyncio.gather(*sends)
-    finally:
-        await producer.stop()
-    return count
+
+async def _source_state(kgc: str | None, ledger: str | None) -> tuple[Any, str | None, str | None]:
+    params = checkpoint = origin = None
+    async with httpx.AsyncClient(timeout=10) as http:
+        if kgc:
+            resp = await http.get(f"{kgc.rstrip('/')}/v1/params")
+            resp.raise_for_status()
+            params = resp.json()
+        if ledger:
+            key = (await http.get(f"{ledger.rstrip('/')}/v1/key")).json()
+            origin = key.get("origin")
+            resp = await http.get(f"{ledger.rstrip('/')}/v1/checkpoint")
+            resp.raise_for_status()
+            checkpoint = resp.text
+    return params, checkpoint, origin
 
 
 @app.command("dump")
 def dump(
-    output: Annotated[Path, typer.Option("-o", "--output", help="NDJSON file to write")],
-    bootstrap: Bootstrap = None,
+    ctx: typer.Context,
+    output: Annotated[Path, typer.Option("-o", "--output", help="capture file to write")],
+    bootstrap: Bootstrap,
+    kgc: Annotated[str | None, typer.Option(help="source KGC URL: its signed parameters")] = None,
+    ledger: Annotated[str | None, typer.Option(help="source ledger URL: its checkpoint")] = None,
     topic: Annotated[list[str] | None, typer.Option("--topic", help="default: all")] = None,
+    since: Annotated[str | None, typer.Option(help="records at or after this time")] = None,
+    until: Annotated[str | None, typer.Option(help="records at or before this time")] = None,
+    from_offset: Annotated[int | None, typer.Option(min=0, help="per partition")] = None,
+    to_offset: Annotated[int | None, typer.Option(min=0, help="per partition, inclusive")] = None,
 ) -> None:
-    """Record every event topic (keys, headers, offsets) to an NDJSON file.
+    """Capture event topics (keys, headers, offsets) with the keys to verify them.
 
-    Example: uv run phr events dump -o events.ndjson --bootstrap 127.0.0.1:9092
+    Example: uv run phr events dump -o cap.ndjson --bootstrap 127.0.0.1:9092 \\
+      --kgc http://127.0.0.1:8001 --ledger http://127.0.0.1:8005
     """
-    n = asyncio.run(dump_topics(_bootstrap(bootstrap), output, topic or DEFAULT_TOPICS))
-    typer.echo(f"dumped {n} records to {output}")
+    t0, t1 = _time(since, "--since"), _time(until, "--until")
+    topics = topic or DEFAULT_TOPICS
+    partitions, records = asyncio.run(
+        ck.read_records(
+            bootstrap,
+            topics,
+            since_ms=_ms(t0),
+            until_ms=_ms(t1),
+            from_offset=from_offset,
+            to_offset=to_offset,
+        )
+    )
+    try:
+        params, checkpoint, origin = asyncio.run(_source_state(kgc, ledger))
+    except httpx.HTTPError as exc:
+        fail(f"cannot read the source's parameters or checkpoint: {exc}")
+    header = CaptureHeader(
+        created=datetime.now(UTC),
+        partitions=partitions,
+        params=params,
+        checkpoint=checkpoint,
+        ledger_origin=origin,
+        filters=CaptureFilters(
+            topics=topics, since=t0, until=t1, from_offset=from_offset, to_offset=to_offset
+        ),
+    )
+    n = _write(output, header, records)
+    note = "" if params else " (no --kgc: verify and replay will need --params)"
+    emit(
+        {
+            "file": str(output),
+            "records": n,
+            "partitions": partitions,
+            "params": bool(params),
+            "checkpoint": bool(checkpoint),
+        },
+        as_json=_as_json(ctx),
+        lines=[f"captured {n} records to {output}{note}"],
+    )
 
 
-@app.command("replay")
-def replay(
-    file: Annotated[Path, typer.Argument(help="NDJSON written by `phr events dump`")],
-    bootstrap: Bootstrap = None,
+def _load(file: Path, params_file: Path | None, kgc_key: str | None) -> Any:
+    try:
+        capture = read_capture(file)
+    except CaptureInvalid as exc:
+        fail(str(exc))
+    params = None
+    if params_file is not None:
+        import json
+
+        params = json.loads(params_file.read_text())
+    verdict = verify_capture(capture, params, kgc_key)
+    return capture, params, verdict
+
+
+ParamsFile = Annotated[
+    Path | None,
+    typer.Option("--params", help="signed system parameters (for captures without them)"),
+]
+KgcKey = Annotated[
+    str | None, typer.Option("--kgc-key", help="pin: the KGC public key the parameters must name")
+]
+
+
+@app.command("verify")
+def verify(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="a capture")],
+    params: ParamsFile = None,
+    kgc_key: KgcKey = None,
 ) -> None:
-    """Feed a dump into a (normally empty) deployment, partition by partition, in order.
+    """Check every signature, every event id once and per-partition order of a capture.
 
-    Example: uv run phr events replay events.ndjson --bootstrap 127.0.0.1:9092
+    Example: uv run phr events verify cap.ndjson
     """
-    n = asyncio.run(replay_lines(_bootstrap(bootstrap), file.read_text().splitlines()))
-    typer.echo(f"replayed {n} records from {file}")
+    _, _, verdict = _load(file, params, kgc_key)
+    body = verdict.to_json()
+    lines = [f"{n:6d}  {t}" for t, n in body["events"].items()]
+    if verdict.ok:
+        emit(
+            body,
+            as_json=_as_json(ctx),
+            lines=[f"{file}: verified {verdict.records} records", *lines],
+        )
+        return
+    emit(body, as_json=_as_json(ctx), lines=[f"{file}: REFUSED", *verdict.problems[:20]])
+    raise typer.Exit(1)
+
+
+def _json(path: Path) -> Any:
+    import json
+
+    return json.loads(path.read_text())
+
+
+@app.command("generate")
+def generate(
+    ctx: typer.Context,
+    output: Annotated[Path, typer.Option("-o", "--output", help="capture file to write")],
+    patients: Annotated[int, typer.Option(min=1, max=1_000_000, help="how many patients")] = 100,
+    seed: Annotated[int, typer.Option(help="same seed, same bytes")] = 1,
+) -> None:
+    """A realistic signed stream for load tests of a consumer (metadata only, no FHIR).
+
+    The events are signed by throwaway producer keys written beside it (FILE.keys.json).
+
+    Example: uv run phr events generate --patients 1000 --seed 7 -o load.ndjson
+    """
+    result = _generate(output, patients, seed)
+    emit(
+        result,
+        as_json=_as_json(ctx),
+        lines=[f"generated {result['events']} events to {output}; keys in {result['keys']}"],
+    )
+
+
+# replay and report register on the same group
+from phr.cli import replay as _replay  # noqa: E402, F401

@@ -1,0 +1,1 @@
+"""Event stream captures: the file format, verification, replay, reports, generated streams."""
