@@ -37,7 +37,8 @@ import bson
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure
 
-from phr.cli.events import DEFAULT_TOPICS, dump_topics, replay_lines
+from phr.capture.kafka import dump_all, replay_all
+from phr.cli.events import DEFAULT_TOPICS
 
 FORMAT = 1
 DB_PREFIX = "phr_"
@@ -141,7 +142,7 @@ def backup(
     say(f"mongo: {len(collections)} collections, {sum(collections.values())} documents")
     objects = dump_objects(dep, out / "s3")
     say(f"s3: {objects} objects")
-    events = asyncio.run(dump_topics(dep.kafka, out / "events.ndjson", DEFAULT_TOPICS))
+    events = asyncio.run(dump_all(dep.kafka, out / "events.ndjson", DEFAULT_TOPICS))
     say(f"events: {events} records")
     keys = _copy_secrets(dep.secrets_dir, out / "secrets")
     if dep.operator_file is not None and dep.operator_file.exists():
@@ -242,8 +243,7 @@ def restore(
     for path in objects:
         s3.fput_object(dep.s3_bucket, str(path.relative_to(src / "s3")), str(path))
     say(f"s3: {len(objects)} objects")
-    lines = (src / "events.ndjson").read_text().splitlines()
-    events = asyncio.run(replay_lines(dep.kafka, lines))
+    events = asyncio.run(replay_all(dep.kafka, src / "events.ndjson"))
     say(f"events: {events} records")
     _restore_secrets(src / "secrets", dep.secrets_dir)
     if dep.operator_file is not None and (src / "operator.json").exists():

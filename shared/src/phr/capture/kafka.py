@@ -13,7 +13,8 @@ import heapq
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from phr.capture.format import CapturedRecord, b64
@@ -210,3 +211,26 @@ async def send_records(
     finally:
         await producer.stop()
     return time.monotonic() - started
+
+
+async def dump_all(bootstrap: str, out: Path, topics: Sequence[str]) -> int:
+    """Capture every record of ``topics`` now present to ``out`` (no keys in the header:
+    for backups, whose restore trusts its own secrets); returns how many."""
+    from phr.capture.format import CaptureFilters, CaptureHeader, write_capture
+
+    partitions, records = await read_records(bootstrap, topics)
+    header = CaptureHeader(
+        created=datetime.now(UTC), partitions=partitions, filters=CaptureFilters(topics=topics)
+    )
+    return write_capture(out, header, records)
+
+
+async def replay_all(bootstrap: str, path: Path) -> int:
+    """Write every record of a capture back, dead letters included (restores)."""
+    from phr.capture.format import read_capture
+
+    capture = read_capture(path)
+    await ensure_topics(bootstrap, capture.header.partitions)
+    chosen = select(capture.records, None)
+    await send_records(bootstrap, chosen)
+    return len(chosen)
