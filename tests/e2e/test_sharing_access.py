@@ -8,6 +8,8 @@ ciphertext and decrypts on the client.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -104,7 +106,8 @@ async def test_doctor_reads_labs_and_conditions_but_not_insurance(
         assert segments_in(opened.bundle) == {"labs", "conditions"}
         got = [e["resource"] for e in opened.bundle["entry"]]
         assert got == resources_of(shared.bundle, {"labs", "conditions"})
-        assert set(opened.access.denied) >= {"insurance", "demographics", "notes"}
+        # by default only the segments the doctor holds grants for are asked: no denial
+        assert opened.access.denied == {}
         assert opened.access.suspicious_nodes == {}
         with pytest.raises(AccessDenied) as denied:
             await doctor.fetch_record(shared.patient_id, shared.record_id, ["insurance"])
@@ -112,7 +115,7 @@ async def test_doctor_reads_labs_and_conditions_but_not_insurance(
 
 
 class _FlipSegmentBytes(httpx.AsyncBaseTransport):
-    """A man in the middle: flips one byte of every segment download it relays."""
+    """A man in the middle: flips one byte of every segment download (from S3) it relays."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
@@ -120,7 +123,7 @@ class _FlipSegmentBytes(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         resp = await self.inner.handle_async_request(request)
-        if "/segments/" not in request.url.path or resp.status_code != 200:
+        if b"X-Amz-Signature" not in request.url.query or resp.status_code != 200:
             return resp
         body = bytearray(await resp.aread())
         body[len(body) // 2] ^= 0x01
@@ -222,41 +225,53 @@ async def test_requests_cfrags_and_ciphertext_are_bound_to_their_user(
     stack: Any, shared: Shared
 ) -> None:
     world = shared.world
-    user_api = service_url(stack, "user-api")
     async with reader(stack, world.doctor) as doctor:
         access = await doctor.request_access(shared.patient_id, shared.record_id, ["labs"])
-    path = f"/v1/access/{access.request_id}/segments/labs"
-    async with httpx.AsyncClient(base_url=user_api, timeout=10) as http:
-        mine = await http.get(path, headers=bearer(world.doctor.token))
+    # the ciphertext comes straight from S3 through the URL issued to this request
+    labs_url = access.urls["labs"]
+    async with httpx.AsyncClient(timeout=10) as http:
+        mine = await http.get(labs_url)
         assert mine.status_code == 200
-        # another user with the request id: no ciphertext
-        theirs = await http.get(path, headers=bearer(world.other_doctor.token))
-        assert theirs.status_code == 403, theirs.text
-        assert theirs.headers["content-type"].startswith("application/problem+json")
-        # a segment the request did not obtain
-        other = await http.get(
-            f"/v1/access/{access.request_id}/segments/insurance",
-            headers=bearer(world.doctor.token),
-        )
-        assert other.status_code == 403
-        unknown = await http.get(
-            f"/v1/access/{uuid4().hex}/segments/labs", headers=bearer(world.doctor.token)
-        )
-        assert unknown.status_code == 404
+        assert hashlib.sha256(mine.content).hexdigest() == access.manifest.segment("labs").sha256
+        # the URL for one segment opens no other object
+        version = access.manifest.segment("labs").capsule_version
+        other = labs_url.replace(f"/labs/v{version}?", f"/insurance/v{version}?")
+        assert other != labs_url
+        assert (await http.get(other)).status_code == 403
+        # nor can it be turned into a write
+        assert (await http.put(labs_url, content=b"x")).status_code == 403
+
+    # no URL, and no manifest, for what the SRS threshold refused
+    refused = await _raw_access(stack, world.doctor.token, shared, ["insurance"])
+    assert refused["segments"] == {} and refused["signed_manifest"] is None
+    assert "X-Amz-Signature" not in json.dumps(refused)
+    stranger = await _raw_access(stack, world.other_doctor.token, shared, None)
+    assert stranger["segments"] == {} and stranger["signed_manifest"] is None
+    assert {d["segment"] for d in stranger["denied"]} >= {"labs", "insurance"}
 
     # the doctor's cfrags do not open for another user's key
     labs = access.opened["labs"]
     entry = access.manifest.segment("labs")
     with pytest.raises((FormatError, CryptoError)):
         open_granted(world.other_doctor.user.keys.pre, entry, labs.grant, [b"x"])
-    raw_answer = await _raw_access(stack, world.doctor.token, shared)
+    raw_answer = await _raw_access(stack, world.doctor.token, shared, ["labs"])
     cfrags = [
         b64u_decode(g["cfrag"])
         for body in raw_answer["node_answers"]
         for g in body["granted"]
         if g["segment"] == "labs"
     ]
-    doc = verify_grant(raw_answer["segments"]["labs"]["cfrags"][0]["signed_grant"])
+    assert (
+        set(raw_answer["segments"]) == {"labs"} and "cfrags" not in raw_answer["segments"]["labs"]
+    )
+    doc = verify_grant(
+        next(
+            g["signed_grant"]
+            for body in raw_answer["node_answers"]
+            for g in body["granted"]
+            if g["segment"] == "labs"
+        )
+    )
     forced = doc.model_copy(
         update={"receiving_pk": world.other_doctor.user.keys.pre.public_key().b64()}
     )
@@ -293,17 +308,14 @@ async def test_a_service_token_reads_nothing(stack: Any, shared: Shared) -> None
     assert r.json()["type"].endswith("/not-a-data-user")
 
 
-async def _raw_access(stack: Any, token: str, shared: Shared) -> dict[str, Any]:
+async def _raw_access(
+    stack: Any, token: str, shared: Shared, segments: list[str] | None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"patient_id": shared.patient_id, "record_id": shared.record_id}
+    if segments is not None:
+        body["segments"] = segments
     async with httpx.AsyncClient(base_url=service_url(stack, "user-api"), timeout=10) as http:
-        r = await http.post(
-            "/v1/access",
-            json={
-                "patient_id": shared.patient_id,
-                "record_id": shared.record_id,
-                "segments": ["labs"],
-            },
-            headers=bearer(token),
-        )
+        r = await http.post("/v1/access", json=body, headers=bearer(token))
     assert r.status_code == 200, r.text
     body: dict[str, Any] = r.json()
     return body

@@ -1,4 +1,5 @@
-"""Pure rules of user-api: grant scope, and the t-of-N combination of node answers."""
+"""Pure rules of user-api: grant scope and node answers (the t-of-N count is
+phr.client.verifier's, tested in shared/tests/client)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,7 @@ import pytest
 from phr.client.srs import NodeAnswerInvalid, verify_node_answer
 from phr.crypto.signing import SigningKey, b64u_encode
 from phr.identity.tokens import Principal
-from user_api.fanout import NodeAnswer, combine
 from user_api.grants import GrantView, scope_for
-from user_api.store import MongoStore
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -67,74 +66,6 @@ class TestScope:
         assert not scope.allows("p1", "notes", NOW)
 
 
-def cfrag(node: str, segment: str = "labs", grant_id: str = "g1", t: int = 2) -> dict[str, Any]:
-    return {
-        "segment": segment,
-        "grant_id": grant_id,
-        "key_version": 1,
-        "cfrag": "c-" + node,
-        "signed_grant": {"grant": {"threshold": t}, "signature": "s"},
-        "node_id": node,
-        "breakglass": False,
-    }
-
-
-def answer(node: str, granted: list[dict[str, Any]], denied: list[dict[str, Any]]) -> NodeAnswer:
-    return NodeAnswer(node, {"node_id": node, "granted": granted, "denied": denied}, 1.0)
-
-
-class TestCombine:
-    def test_t_nodes_on_one_grant_grant_a_segment(self) -> None:
-        out = combine(
-            [
-                answer("srs-1", [cfrag("srs-1")], []),
-                answer("srs-2", [cfrag("srs-2")], []),
-                answer("srs-3", [], [{"segment": "labs", "reason": "no grant"}]),
-            ],
-            ["labs"],
-            2,
-        )
-        assert [c["node_id"] for c in out.granted["labs"].cfrags] == ["srs-1", "srs-2"]
-        assert out.denied == []
-
-    def test_fewer_than_t_is_denied_with_the_nodes_reasons(self) -> None:
-        out = combine(
-            [
-                answer("srs-1", [cfrag("srs-1")], []),
-                answer("srs-2", [], [{"segment": "labs", "reason": "grant revoked"}]),
-            ],
-            ["labs"],
-            2,
-        )
-        assert out.granted == {}
-        assert out.denied == [
-            {
-                "segment": "labs",
-                "reason": "grant revoked",
-                "nodes": {"srs-1": "granted", "srs-2": "grant revoked"},
-            }
-        ]
-
-    def test_cfrags_on_different_grants_do_not_add_up(self) -> None:
-        out = combine(
-            [
-                answer("srs-1", [cfrag("srs-1", grant_id="g1")], []),
-                answer("srs-2", [cfrag("srs-2", grant_id="g2")], []),
-            ],
-            ["labs"],
-            2,
-        )
-        assert "labs" not in out.granted
-
-    def test_a_grant_with_a_higher_threshold_needs_more(self) -> None:
-        answers = [answer(n, [cfrag(n, t=3)], []) for n in ("srs-1", "srs-2")]
-        assert "labs" not in combine(answers, ["labs"], 2).granted
-
-    def test_a_node_cannot_speak_for_another(self) -> None:
-        answers = [answer("srs-1", [cfrag("srs-1"), cfrag("srs-2")], [])]
-        assert "labs" not in combine(answers, ["labs"], 2).granted
-
-
 class TestNodeAnswer:
     def signed(self, key: SigningKey, **body: Any) -> dict[str, Any]:
         payload = {
@@ -164,37 +95,3 @@ class TestNodeAnswer:
             body.pop("node_signature")
         with pytest.raises(NodeAnswerInvalid):
             verify_node_answer(node, key.verify_key, body, expected)
-
-
-class _Collection:
-    def __init__(self) -> None:
-        self.docs: dict[str, dict[str, Any]] = {}
-        self.finds = 0
-
-    async def insert_one(self, doc: dict[str, Any]) -> None:
-        self.docs[doc["_id"]] = dict(doc)
-
-    async def find_one(self, query: dict[str, Any]) -> dict[str, Any] | None:
-        self.finds += 1
-        return self.docs.get(query["_id"])
-
-
-class TestRecentRequests:
-    async def test_recent_requests_skip_mongo_older_ones_come_from_it(self) -> None:
-        collections: dict[str, _Collection] = {}
-
-        def collection(_: Any, name: str, **__: Any) -> _Collection:
-            return collections.setdefault(name, _Collection())
-
-        db: Any = type("Db", (), {"__getitem__": collection, "get_collection": collection})()
-        store = MongoStore(db, recent=2)
-        for i in range(3):
-            await store.put_request({"_id": f"r{i}", "requester_id": "u"})
-        requests = collections["access_requests"]
-        assert set(requests.docs) == {"r0", "r1", "r2"}  # every request is written
-        assert (await store.get_request("r2") or {})["_id"] == "r2"
-        assert (await store.get_request("r1") or {})["_id"] == "r1"
-        assert requests.finds == 0  # both from memory
-        assert (await store.get_request("r0") or {})["_id"] == "r0"  # evicted: from Mongo
-        assert await store.get_request("nope") is None
-        assert requests.finds == 2

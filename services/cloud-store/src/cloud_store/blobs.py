@@ -21,6 +21,7 @@ cannot starve each other or the rest of the service.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import io
@@ -243,6 +244,25 @@ class BlobStore:
     async def stat(self, key: str) -> int:
         obj = await _s3(self._thread(self.client.stat_object, self.bucket, key))
         return int(obj.size or 0)
+
+    async def stored_checksum(self, key: str) -> tuple[int, str | None]:
+        """Size and S3's own SHA-256 of an object (hex; None if S3 keeps none for it),
+        read with one HEAD: the checksum S3 verified when the object was PUT."""
+        obj = await _s3(
+            self._thread(
+                self.client.stat_object,
+                self.bucket,
+                key,
+                extra_headers={"x-amz-checksum-mode": "ENABLED"},
+            )
+        )
+        meta = {k.lower(): v for k, v in (obj.metadata or {}).items()}
+        b64 = meta.get("x-amz-checksum-sha256")
+        try:
+            digest = base64.b64decode(str(b64), validate=True).hex() if b64 else None
+        except ValueError:
+            digest = None
+        return int(obj.size or 0), digest
 
     async def get_stream(self, key: str) -> AsyncIterator[bytes]:
         """The object's bytes in chunks of about 1 MiB; raises BlobMissing before any byte."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import cloud_store
-from cloud_store import api
+from cloud_store import api, direct
 from cloud_store.blobs import BlobStore
 from cloud_store.index import TagIndex
 from cloud_store.settings import Settings
@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         name="cloud-store",
         package="cloud-store",
         settings=settings,
-        routers=[api.router],
+        routers=[api.router, direct.router],
         setup=setup,
         auth=True,
         description=cloud_store.__doc__ or "",

@@ -28,6 +28,14 @@ class S3Settings(BaseModel):
     region: str = "us-east-1"
     #: HTTPS to the S3 server
     secure: bool = False
+    #: the S3 address clients see in presigned URLs (e.g. a public name in front of a
+    #: private endpoint); default: ``endpoint`` itself
+    public_url: str | None = None
+
+    @property
+    def client_url(self) -> str:
+        scheme = "https" if self.secure else "http"
+        return (self.public_url or f"{scheme}://{self.endpoint}").rstrip("/")
 
     def secret(self) -> str:
         if self.secret_key_file is not None:

@@ -1,18 +1,25 @@
-"""Access to a record's segments for a data user: manifest, SRS fan-out, ciphertext.
+"""Access to a record for a data user: one request per record, bytes straight from S3.
 
 Flow of ``POST /v1/access`` (:meth:`AccessService.request_access`):
 
 1. A break-glass request without a reason is refused (422) before anything else.
 2. ``access.requested`` is published (subject: the patient) while the signed manifest
    is fetched from owner-api; if the event cannot be published nothing is asked.
-3. All N SRS nodes are asked at once with the caller's own token
-   (:mod:`user_api.fanout`); fewer than t verified answers -> 503 naming the others.
-4. Per segment, t cfrags on one grant -> granted, else denied with the nodes' reasons.
-5. The request is stored: its caller may then stream the granted segments'
-   ciphertext from cloud-store for ``access_ttl_s`` seconds, nobody else ever.
+3. The segments asked for are those named, or by default those the caller holds
+   usable grants for in this service's grant index (with break-glass, the emergency
+   ones too), so a normal read asks for nothing it will be refused. With nothing in
+   the index (a grant not consumed yet) every segment is asked: the nodes decide.
+4. All N SRS nodes are asked at once with the caller's own token, every segment in
+   one call each (:mod:`user_api.fanout`); fewer than t verified answers -> 503.
+5. :func:`phr.client.verifier.tally` (the rule the reader applies too): a segment is
+   granted when t nodes sent cfrags on one grant, else denied with their reasons.
+6. Only for granted segments: one presigned S3 GET URL per segment object, valid for
+   ``access_ttl_s`` seconds, and the signed manifest. A caller granted nothing gets
+   neither: no segment names, sizes or capsules of a record he may not read.
 
-user-api never holds a key: it forwards cfrags and ciphertext; the reader's SDK
-verifies node signatures, cfrags and the ciphertext's SHA-256 against the manifest.
+user-api never holds a key and proxies no byte: the answer carries the nodes' signed
+answers as they signed them; the reader's SDK verifies them, the cfrags and the
+ciphertext's SHA-256 against the manifest.
 """
 
 from __future__ import annotations
@@ -26,23 +33,16 @@ from typing import Any, TypeVar
 import structlog
 
 from phr.api.ids import blob_key
+from phr.client.verifier import tally
 from phr.events.access import AccessRequested
 from phr.identity.tokens import Principal
 from phr.service.runtime import ServiceRuntime
-from user_api.errors import (
-    AccessExpired,
-    AccessRequestNotFound,
-    AuditUnavailable,
-    BreakglassNeedsReason,
-    NotYourRequest,
-    SegmentNotGranted,
-    SrsUnavailable,
-)
-from user_api.fanout import NodeAnswer, NodeFailure, SrsFanout, combine
-from user_api.grants import as_utc
-from user_api.models import AccessIn, AccessOut, CfragOut, GrantedSegment
+from user_api.errors import AuditUnavailable, BreakglassNeedsReason, SrsUnavailable
+from user_api.fanout import NodeAnswer, NodeFailure, SrsFanout
+from user_api.grants import scope_for
+from user_api.models import AccessIn, AccessOut, GrantedSegment
 from user_api.store import MongoStore
-from user_api.upstream import BlobStream, Upstream
+from user_api.upstream import Upstream
 
 log = structlog.get_logger("user_api.access")
 A = TypeVar("A")
@@ -87,7 +87,6 @@ class AccessService:
         *,
         threshold: int,
         access_ttl_s: int,
-        retention_s: int,
     ) -> None:
         self.runtime = runtime
         self.store = store
@@ -95,7 +94,6 @@ class AccessService:
         self.fanout = fanout
         self.threshold = threshold
         self.access_ttl_s = access_ttl_s
-        self.retention_s = retention_s
 
     async def request_access(
         self, caller: Principal, token: str, body: AccessIn, *, correlation_id: str | None
@@ -124,12 +122,17 @@ class AccessService:
                 log.error("access.audit_failed", error_type=type(exc).__name__)
                 raise AuditUnavailable("the access request could not be recorded") from exc
 
-        # The manifest comes while the event is published; the nodes are asked after both.
-        _, signed_manifest = await _both(
-            audit(), self.upstream.signed_manifest(body.patient_id, body.record_id)
-        )
+        async def manifest_and_scope() -> tuple[dict[str, Any], set[str]]:
+            manifest = self.upstream.signed_manifest(body.patient_id, body.record_id)
+            if asked:
+                return await manifest, set()
+            return await _both(manifest, self._default_segments(caller, body))
+
+        # The manifest and the caller's grants come while the event is published; the
+        # nodes are asked after all three.
+        _, (signed_manifest, scoped) = await _both(audit(), manifest_and_scope())
         entries = _manifest_segments(signed_manifest)
-        segments = asked or sorted(entries)
+        segments = asked or sorted(scoped & set(entries)) or sorted(entries)
         request = {
             "request_id": request_id,
             "patient_id": body.patient_id,
@@ -160,47 +163,19 @@ class AccessService:
                 f"unreachable: {', '.join(f.node_id for f in failures)}",
                 unreachable=[{"node_id": f.node_id, "reason": f.reason} for f in failures],
             )
-        combined = combine(answers, segments, self.threshold)
-        now = _now()
-        expires_at = now + timedelta(seconds=self.access_ttl_s)
-        granted: dict[str, GrantedSegment] = {}
-        stored: dict[str, dict[str, Any]] = {}
-        for name, outcome in combined.granted.items():
-            entry = entries.get(name)
-            if entry is None:
-                continue  # the nodes know a segment the manifest does not: serve nothing
-            key_version = int(entry["key_version"])
-            granted[name] = GrantedSegment(
-                key_version=key_version,
-                grant_id=outcome.grant_id,
-                threshold=outcome.threshold,
-                breakglass=outcome.breakglass,
-                cfrags=[
-                    CfragOut(
-                        node_id=c["node_id"],
-                        cfrag=c["cfrag"],
-                        signed_grant=c["signed_grant"],
-                        grant_id=c["grant_id"],
-                        key_version=c["key_version"],
-                        breakglass=bool(c.get("breakglass", False)),
-                    )
-                    for c in outcome.cfrags
-                ],
-                download=f"/v1/access/{request_id}/segments/{name}",
-            )
-            stored[name] = {"key_version": key_version, "sha256": entry.get("sha256")}
-        await self.store.put_request(
-            {
-                "_id": request_id,
-                "requester_id": caller.sub,
-                "patient_id": body.patient_id,
-                "record_id": body.record_id,
-                "segments": stored,
-                "breakglass": combined.breakglass is not None,
-                "created_at": now,
-                "expires_at": expires_at,
-                "purge_at": now + timedelta(seconds=self.retention_s),
-            }
+        versions = {n: int(e["key_version"]) for n, e in entries.items()}
+        counted = tally(
+            {a.node_id: a.body for a in answers}, segments, self.threshold, key_versions=versions
+        )
+        granted = {n: g for n, g in counted.granted.items() if n in entries}
+        keys = {
+            n: blob_key(body.patient_id, body.record_id, n, g.key_version)
+            for n, g in granted.items()
+        }
+        urls = (
+            await self.upstream.presigned_reads(list(keys.values()), self.access_ttl_s)
+            if keys
+            else {}
         )
         log.info(
             "access.answered",
@@ -208,36 +183,41 @@ class AccessService:
             patient_id=body.patient_id,
             record_id=body.record_id,
             granted=sorted(granted),
-            denied=[d["segment"] for d in combined.denied],
+            denied=[d["segment"] for d in counted.denied],
             nodes_answered=len(answers),
-            breakglass=combined.breakglass is not None,
+            breakglass=counted.breakglass is not None,
         )
         return AccessOut(
             request_id=request_id,
             patient_id=body.patient_id,
             record_id=body.record_id,
             requester_id=caller.sub,
-            expires_at=expires_at,
-            signed_manifest=signed_manifest,
-            segments=granted,
-            denied=combined.denied,
-            breakglass=combined.breakglass,
+            expires_at=_now() + timedelta(seconds=self.access_ttl_s),
+            signed_manifest=signed_manifest if granted else None,
+            segments={
+                n: GrantedSegment(
+                    key_version=g.key_version,
+                    grant_id=g.grant_id,
+                    threshold=g.threshold,
+                    breakglass=g.breakglass,
+                    url=urls[keys[n]],
+                )
+                for n, g in sorted(granted.items())
+            },
+            denied=counted.denied,
+            breakglass=counted.breakglass,
             nodes={r.node_id: _node_state(r) for r in results},
             node_answers=[a.body for a in answers],
         )
 
-    async def open_segment(self, caller: Principal, request_id: str, segment: str) -> BlobStream:
-        """The ciphertext of a segment this caller's request obtained, while still valid."""
-        doc = await self.store.get_request(request_id)
-        if doc is None:
-            raise AccessRequestNotFound(f"no access request {request_id}")
-        if doc["requester_id"] != caller.sub:
-            raise NotYourRequest("this access request belongs to another user")
-        expires_at = as_utc(doc["expires_at"])
-        if expires_at is None or _now() >= expires_at:
-            raise AccessExpired("this access has expired; request access again")
-        granted = doc.get("segments", {}).get(segment)
-        if granted is None:
-            raise SegmentNotGranted(f"segment {segment} was not granted to this request")
-        key = blob_key(doc["patient_id"], doc["record_id"], segment, int(granted["key_version"]))
-        return await self.upstream.open_blob(key)
+    async def _default_segments(self, caller: Principal, body: AccessIn) -> set[str]:
+        """The segments the caller holds usable grants for (emergency ones with a reason)."""
+        grants = await self.store.grants_for(caller, body.patient_id)
+        scope = scope_for(
+            caller,
+            grants,
+            now=_now(),
+            patient_id=body.patient_id,
+            include_emergency=body.reason is not None,
+        )
+        return scope.segments(body.patient_id)

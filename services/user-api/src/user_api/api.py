@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import StreamingResponse
-from starlette.background import BackgroundTask
 
 from phr.api.ids import ID_PATTERN
 from phr.service.auth import PatientSelf
@@ -67,26 +65,6 @@ async def request_access(
 ) -> AccessOut:
     correlation_id: str | None = getattr(request.state, "correlation_id", None)
     return await access.request_access(caller, token, body, correlation_id=correlation_id)
-
-
-@router.get(
-    "/access/{request_id}/segments/{segment}",
-    tags=["access"],
-    summary="A granted segment's ciphertext (streamed; this request's caller, while valid)",
-    response_class=StreamingResponse,
-    responses=problem_responses(401, 403, 404, 410, 503),
-)
-async def download_segment(
-    request_id: Id, segment: Id, caller: DataUser, access: AccessDep
-) -> StreamingResponse:
-    blob = await access.open_segment(caller, request_id, segment)
-    headers = {"X-Content-SHA256": blob.sha256, "Content-Length": str(blob.size)}
-    return StreamingResponse(
-        blob.chunks,
-        media_type="application/octet-stream",
-        headers=headers,
-        background=BackgroundTask(blob.aclose),
-    )
 
 
 @router.get(

@@ -2,14 +2,10 @@
 
 DomainError (phr.service.problems)
 ├── Forbidden (403)
-│   ├── NotADataUser              a service token where a data user's is needed
-│   ├── NotYourRequest            another user's access request
-│   └── SegmentNotGranted         a segment the access request did not obtain
+│   └── NotADataUser              a service token where a data user's is needed
 ├── NotFound (404)
-│   ├── AccessRequestNotFound
 │   └── RecordNotFound            owner-api knows no such committed record
 ├── Gone (410)
-│   ├── AccessExpired             the request's download window has passed
 │   └── RecordGone                the record was deleted
 ├── BreakglassNeedsReason (422)   break-glass asked without a reason
 └── Unavailable (503)
@@ -27,28 +23,12 @@ class NotADataUser(Forbidden):
     title, slug = "Not a data user", "not-a-data-user"
 
 
-class NotYourRequest(Forbidden):
-    title, slug = "Not your access request", "not-your-request"
-
-
-class SegmentNotGranted(Forbidden):
-    title, slug = "Segment not granted", "segment-not-granted"
-
-
-class AccessRequestNotFound(NotFound):
-    title, slug = "Access request not found", "access-request-not-found"
-
-
 class RecordNotFound(NotFound):
     title, slug = "Record not found", "record-not-found"
 
 
 class Gone(DomainError):
     status, title, slug = 410, "Gone", "gone"
-
-
-class AccessExpired(Gone):
-    title, slug = "Access expired", "access-expired"
 
 
 class RecordGone(Gone):

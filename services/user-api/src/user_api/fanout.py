@@ -3,20 +3,17 @@
 Each node gets the data user's own bearer token (grants are per user; the node checks
 the token itself) and a per-node timeout. An answer counts only if its
 ``node_signature`` verifies under the registry's key of that node and it echoes the
-request (request id, patient, record, node id). Per segment, the cfrags of answers
-that agree on one grant are counted; a segment is granted with at least ``t`` of
-them (t = the larger of the deployment's threshold and the grant document's), else
-denied with the nodes' reasons. user-api does not verify cfrags: it holds no secret
-and is not trusted; the reader's SDK verifies every node signature and cfrag again.
+request (request id, patient, record, node id). Which segments the answers grant is
+counted by :func:`phr.client.verifier.tally`, the same rule the reader's SDK applies
+(and then checks every cfrag, which user-api cannot: it holds no secret).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -53,23 +50,6 @@ class NodeFailure:
 
 
 NodeResult = NodeAnswer | NodeFailure
-
-
-@dataclass
-class SegmentOutcome:
-    segment: str
-    grant_id: str
-    key_version: int
-    threshold: int
-    breakglass: bool
-    cfrags: list[dict[str, Any]]
-
-
-@dataclass
-class Combined:
-    granted: dict[str, SegmentOutcome] = field(default_factory=dict)
-    denied: list[dict[str, Any]] = field(default_factory=list)
-    breakglass: dict[str, Any] | None = None
 
 
 class SrsFanout:
@@ -126,61 +106,3 @@ class SrsFanout:
     def _failed(node: SrsNodeRef, reason: str) -> NodeFailure:
         log.info("srs.node_failed", node_id=node.node_id, reason=reason)
         return NodeFailure(node.node_id, reason)
-
-
-def _grant_threshold(cfrag: Mapping[str, Any]) -> int:
-    try:
-        return int(cfrag["signed_grant"]["grant"]["threshold"])
-    except (KeyError, TypeError, ValueError):
-        return 0
-
-
-def combine(answers: Sequence[NodeAnswer], segments: Sequence[str], threshold: int) -> Combined:
-    """Per segment: granted with >= t cfrags from distinct nodes on one grant, else denied."""
-    out = Combined()
-    reasons: dict[str, dict[str, str]] = {s: {} for s in segments}
-    cfrags: dict[str, dict[tuple[str, int], dict[str, dict[str, Any]]]] = {s: {} for s in segments}
-    breakglass_reason: str | None = None
-    for answer in answers:
-        for item in answer.body.get("granted", []):
-            segment = item.get("segment")
-            if segment not in cfrags or item.get("node_id") != answer.node_id:
-                continue
-            key = (str(item.get("grant_id")), int(item.get("key_version", 0)))
-            cfrags[segment].setdefault(key, {})[answer.node_id] = item
-        for item in answer.body.get("denied", []):
-            if item.get("segment") in reasons:
-                reasons[item["segment"]][answer.node_id] = str(item.get("reason", ""))
-        if answer.body.get("breakglass"):
-            breakglass_reason = str(answer.body["breakglass"].get("reason", ""))
-    for segment in segments:
-        best = max(cfrags[segment].items(), key=lambda kv: len(kv[1]), default=None)
-        if best is not None:
-            (grant_id, key_version), by_node = best
-            items = [by_node[n] for n in sorted(by_node)]
-            needed = max(threshold, max(_grant_threshold(i) for i in items))
-            if len(items) >= needed:
-                out.granted[segment] = SegmentOutcome(
-                    segment=segment,
-                    grant_id=grant_id,
-                    key_version=key_version,
-                    threshold=needed,
-                    breakglass=any(bool(i.get("breakglass")) for i in items),
-                    cfrags=items,
-                )
-                continue
-            for node_id in by_node:
-                reasons[segment].setdefault(node_id, "granted")
-        by_node_reason = reasons[segment]
-        common = Counter(r for r in by_node_reason.values() if r != "granted").most_common(1)
-        out.denied.append(
-            {
-                "segment": segment,
-                "reason": common[0][0] if common else f"fewer than {threshold} nodes granted",
-                "nodes": dict(sorted(by_node_reason.items())),
-            }
-        )
-    emergency = sorted(s for s, o in out.granted.items() if o.breakglass)
-    if emergency:
-        out.breakglass = {"reason": breakglass_reason or "", "segments": emergency}
-    return out

@@ -65,7 +65,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 SrsFanout(http, nodes, timeout_s=settings.srs_timeout_s),
                 threshold=settings.srs_threshold,
                 access_ttl_s=settings.access_ttl_s,
-                retention_s=settings.access_retention_s,
             ),
         )
 

@@ -54,7 +54,10 @@ class AccessIn(BaseModel):
     patient_id: Id
     record_id: Id
     segments: list[Id] | None = Field(
-        default=None, min_length=1, max_length=32, description="default: every segment"
+        default=None,
+        min_length=1,
+        max_length=32,
+        description="default: the segments the caller holds grants for",
     )
     breakglass: bool = Field(default=False, description="emergency access (needs a reason)")
     breakglass_reason: str | None = Field(default=None, max_length=2000)
@@ -64,22 +67,14 @@ class AccessIn(BaseModel):
         return (self.breakglass_reason or "").strip() or None
 
 
-class CfragOut(BaseModel):
-    node_id: str
-    cfrag: str
-    signed_grant: dict[str, Any]
-    grant_id: str
-    key_version: int
-    breakglass: bool = False
-
-
 class GrantedSegment(BaseModel):
+    """A segment t nodes granted (their cfrags are in ``node_answers``, as signed)."""
+
     key_version: int
     grant_id: str
     threshold: int
     breakglass: bool
-    cfrags: list[CfragOut]
-    download: str = Field(description="path of the ciphertext, for this request's caller")
+    url: str = Field(description="presigned S3 GET of this segment's ciphertext, until expires_at")
 
 
 class AccessOut(BaseModel):
@@ -87,8 +82,10 @@ class AccessOut(BaseModel):
     patient_id: str
     record_id: str
     requester_id: str
-    expires_at: datetime = Field(description="the ciphertext downloads work until then")
-    signed_manifest: dict[str, Any]
+    expires_at: datetime = Field(description="the segments' URLs work until then")
+    signed_manifest: dict[str, Any] | None = Field(
+        description="the record's signed manifest; only when some segment was granted"
+    )
     segments: dict[str, GrantedSegment]
     denied: list[dict[str, Any]]
     breakglass: dict[str, Any] | None = None

@@ -19,9 +19,8 @@ class Settings(ServiceSettings):
     srs_timeout_s: float = Field(default=2.0, gt=0)
     #: owner-api (manifests) and cloud-store (search, ciphertext) calls without a body
     upstream_timeout_s: float = Field(default=5.0, gt=0)
-    #: how long the ciphertext of a granted access stays downloadable by its requester
-    access_ttl_s: int = Field(default=300, gt=0)
-    #: access requests are kept this long for audit, then Mongo's TTL index drops them
-    access_retention_s: int = Field(default=7 * 24 * 3600, gt=0)
+    #: how long the presigned S3 URLs of a granted access stay valid (cloud-store
+    #: grants at most an hour)
+    access_ttl_s: int = Field(default=300, gt=0, le=3600)
     #: most records of one patient that search and listing look at for data_from checks
     max_records_per_patient: int = Field(default=1000, ge=1, le=1000)

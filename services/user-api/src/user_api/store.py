@@ -1,4 +1,4 @@
-"""user-api's Mongo: grant metadata, access requests, break-glass accesses.
+"""user-api's Mongo: grant metadata and break-glass accesses.
 
 The only module that imports pymongo. Every write an event handler makes takes the
 consumer's session, so it commits together with the processed-event record.
@@ -12,8 +12,6 @@ Collections:
   only his own grant. A revocation that arrives first leaves a revoked stub, so the
   grant cannot come back; one naming an id known only under another patient changes
   nothing and is kept in ``rejected_events``.
-- ``access_requests``: what one access obtained, for its requester to download within
-  ``expires_at``; kept until ``purge_at`` (TTL index) for audit.
 - ``breakglass``: one document per break-glass request (every node's
   ``access.breakglass`` merged), ``_id: {p: patient, q: requester, r: request}`` (the
   request id is the caller's), flagged ``review: pending`` for the patient.
@@ -22,12 +20,11 @@ Collections:
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from pymongo import ASCENDING, DESCENDING, WriteConcern
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -39,17 +36,10 @@ from phr.service.mongo import Document
 from user_api.grants import GrantView
 
 GRANTS: Final = "grants"
-ACCESS_REQUESTS: Final = "access_requests"
 BREAKGLASS: Final = "breakglass"
 REJECTED: Final = "rejected_events"
 
 Session = AsyncClientSession | None
-
-
-#: access requests this process made lately, kept in memory too: the download that
-#: follows a request nearly always reaches the same process and then skips a Mongo read
-#: (requests are written once and never changed; Mongo keeps every one regardless)
-RECENT_REQUESTS = 10_000
 
 
 def _grant_key(patient_id: str, grant_id: str) -> Document:
@@ -57,17 +47,10 @@ def _grant_key(patient_id: str, grant_id: str) -> Document:
 
 
 class MongoStore:
-    def __init__(self, db: AsyncDatabase[Document], *, recent: int = RECENT_REQUESTS) -> None:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.grants = db[GRANTS]
-        # An access request only lets its caller download for a few minutes (the access
-        # itself is on the ledger, published before the nodes were asked): it is written
-        # without waiting for the journal (w=1, ~0.4 instead of ~1.1 ms here), and one
-        # lost in a Mongo crash means the reader asks again.
-        self.requests = db.get_collection(ACCESS_REQUESTS, write_concern=WriteConcern(w=1))
         self.breakglass = db[BREAKGLASS]
         self.rejected = db[REJECTED]
-        self._recent: OrderedDict[str, Document] = OrderedDict()
-        self._recent_max = recent
 
     async def ensure_indexes(self) -> None:
         await self.grants.create_index([("grantee_user_id", ASCENDING)])
@@ -76,7 +59,6 @@ class MongoStore:
             [("patient_id", ASCENDING), ("grant_id", ASCENDING)], unique=True
         )
         await self.grants.create_index([("grant_id", ASCENDING)])
-        await self.requests.create_index([("purge_at", ASCENDING)], expireAfterSeconds=0)
         await self.breakglass.create_index([("patient_id", ASCENDING), ("first_seen", DESCENDING)])
 
     # ------------------------------------------------------------ grants (events)
@@ -171,21 +153,6 @@ class MongoStore:
         if patient_id is not None:
             query["patient_id"] = patient_id
         return [GrantView.from_doc(d) async for d in self.grants.find(query)]
-
-    # ------------------------------------------------------------ access requests
-
-    async def put_request(self, doc: Document) -> None:
-        await self.requests.insert_one(doc)
-        if self._recent_max:
-            self._recent[str(doc["_id"])] = doc
-            if len(self._recent) > self._recent_max:
-                self._recent.popitem(last=False)
-
-    async def get_request(self, request_id: str) -> Document | None:
-        found = self._recent.get(request_id)
-        if found is not None:
-            return found
-        return await self.requests.find_one({"_id": request_id})
 
     # ------------------------------------------------------------ break-glass
 

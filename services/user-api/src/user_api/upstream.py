@@ -1,13 +1,13 @@
 """owner-api and cloud-store over HTTP, with this service's own token.
 
 owner-api serves a record's signed manifest (capsules) and a patient's record list to
-services; cloud-store serves ciphertext (streamed, with its SHA-256) and trapdoor
-search, to services only. Failing to reach either becomes :class:`UpstreamUnavailable`.
+services; cloud-store presigns S3 reads of ciphertext and runs trapdoor search, for
+services only. Failing to reach either becomes :class:`UpstreamUnavailable`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,16 +29,6 @@ class RecordSummary:
     uploaded_by: str
     uploaded_at: datetime | None
     segments: dict[str, int]  # name -> key version
-
-
-@dataclass(frozen=True)
-class BlobStream:
-    """An open download: iterate ``chunks`` (or call ``aclose``) to release it."""
-
-    size: int
-    sha256: str
-    chunks: AsyncIterator[bytes]
-    aclose: Callable[[], Any]
 
 
 class Upstream:
@@ -104,28 +94,12 @@ class Upstream:
         matches: list[dict[str, str]] = resp.json()["matches"]
         return matches
 
-    async def open_blob(self, key: str) -> BlobStream:
-        """Start streaming a ciphertext; errors come before the first byte."""
-        try:
-            # ciphertext may be large: the whole download gets a minute
-            resp = await self._http.stream(
-                "GET", f"{self._cloud}/v1/blobs/{key}", headers=self._auth(), timeout_s=60.0
-            )
-            if resp.status != 200:
-                whole = HttpResponse(resp.status, resp.headers, await resp.read())
-                if resp.status == 404:
-                    raise RecordGone(f"the ciphertext {key} is no longer stored")
-                _raise_for("cloud-store", whole)
-        except TransportFailed as exc:
-            raise UpstreamUnavailable(
-                f"cloud-store did not answer ({exc.reason})", service="cloud-store"
-            ) from exc
-        return BlobStream(
-            size=int(resp.headers.get("X-Content-Length", resp.headers.get("Content-Length", 0))),
-            sha256=resp.headers.get("X-Content-SHA256", ""),
-            chunks=resp.chunks(),
-            aclose=resp.aclose,
-        )
+    async def presigned_reads(self, keys: list[str], expires_s: int) -> dict[str, str]:
+        """A presigned S3 GET URL per object key, valid ``expires_s`` seconds."""
+        body = {"objects": [{"key": k, "method": "GET"} for k in keys], "expires_s": expires_s}
+        resp = await self._call("cloud-store", "POST", f"{self._cloud}/v1/presign", json=body)
+        _raise_for("cloud-store", resp)
+        return {str(u["key"]): str(u["url"]) for u in resp.json()["urls"]}
 
 
 def _raise_for(service: str, resp: HttpResponse) -> None:

@@ -43,21 +43,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
 
-from phr.client.access import open_granted, open_segment_payload
+from phr.client.access import open_segment_payload
 from phr.client.search import trapdoors_for
-from phr.client.srs import NodeAnswerInvalid, verify_node_answer
+from phr.client.verifier import AccessIntegrityError, OpenedAccess, open_access
 from phr.crypto.errors import CryptoError
-from phr.crypto.grants import GrantDocument, verify_grant
 from phr.crypto.keys import UserKeys
-from phr.crypto.manifest import RecordManifest, SegmentEntry, verify_manifest
+from phr.crypto.manifest import SegmentEntry
 from phr.crypto.pre import PreSecretKey
-from phr.crypto.segment_secret import SegmentSecret
-from phr.crypto.signing import SignatureInvalid, VerifyKey, b64u_decode
+from phr.crypto.signing import VerifyKey
 from phr.fhir.split import merge_segments
 from phr.identity.params import SystemParams
 from phr.sdk.base import BearerClient, TokenSource, gather_all
@@ -88,10 +86,6 @@ class AccessDenied(Exception):
         super().__init__(f"record {record_id}: access denied to {what}")
 
 
-class AccessIntegrityError(Exception):
-    """What came back does not check out: manifest, node answers, cfrags or ciphertext."""
-
-
 # -------------------------------------------------------------------- results
 
 
@@ -114,35 +108,6 @@ class Match:
     patient_id: str
     record_id: str
     segment: str
-
-
-@dataclass
-class SegmentGrant:
-    """A segment opened from verified cfrags (the secret never leaves this process)."""
-
-    segment: str
-    secret: SegmentSecret = field(repr=False)
-    grant: GrantDocument
-    nodes: list[str]
-    rejected_nodes: list[str]
-    breakglass: bool
-
-
-@dataclass
-class OpenedAccess:
-    """An access request, verified: which segments opened, which were denied."""
-
-    request_id: str
-    patient_id: str
-    record_id: str
-    signed_manifest: dict[str, Any]
-    manifest: RecordManifest
-    opened: dict[str, SegmentGrant]
-    denied: dict[str, str]
-    answered_nodes: list[str]
-    #: nodes whose answers did not verify, or whose cfrags were forged
-    suspicious_nodes: dict[str, str]
-    breakglass: dict[str, Any] | None
 
 
 @dataclass
@@ -287,139 +252,32 @@ class AccessClient(BearerClient):
         record_id: str,
         expected_author: VerifyKey | None,
     ) -> OpenedAccess:
-        request_id = str(answer.get("request_id", ""))
-        try:
-            manifest = verify_manifest(answer["signed_manifest"], expected_author=expected_author)
-        except (KeyError, SignatureInvalid) as exc:
-            raise AccessIntegrityError(f"record {record_id}: manifest does not verify") from exc
-        if manifest.patient_id != patient_id or manifest.record_id != record_id:
-            raise AccessIntegrityError("user-api served the manifest of another record")
-        expected = {
-            "request_id": request_id,
-            "patient_id": patient_id,
-            "record_id": record_id,
-            "requester_id": me,
-        }
-        suspicious: dict[str, str] = {}
-        answers: dict[str, dict[str, Any]] = {}
-        for body in answer.get("node_answers", []):
-            node_id = str(body.get("node_id", "")) if isinstance(body, dict) else ""
-            key = self.node_keys.get(node_id)
-            if key is None or node_id in answers:
-                suspicious[node_id or "?"] = "unknown or repeated node"
-                continue
-            try:
-                answers[node_id] = verify_node_answer(node_id, key, body, expected)
-            except NodeAnswerInvalid as exc:
-                suspicious[node_id] = str(exc)
-        denied = {str(d["segment"]): str(d.get("reason", "")) for d in answer.get("denied", [])}
-        wanted = set(answer.get("segments", {})) | {
-            g["segment"] for a in answers.values() for g in a.get("granted", [])
-        }
-        opened: dict[str, SegmentGrant] = {}
-        grants = _GrantVerifier()
-        for segment in sorted(wanted - set(denied)):
-            try:
-                entry = manifest.segment(segment)
-            except KeyError:
-                continue
-            result = self._open_segment(patient_id, entry, answers, suspicious, grants)
-            if isinstance(result, SegmentGrant):
-                opened[segment] = result
-            else:
-                denied[segment] = result
-        breakglass = answer.get("breakglass")
-        return OpenedAccess(
-            request_id=request_id,
+        if answer.get("signed_manifest") is None:
+            # user-api hands the manifest only to a caller some segment was granted to
+            denied = {str(d["segment"]): str(d.get("reason", "")) for d in answer.get("denied", [])}
+            raise AccessDenied(record_id, denied or {"*": "nothing granted"})
+        return open_access(
+            answer,
+            requester_id=me,
             patient_id=patient_id,
             record_id=record_id,
-            signed_manifest=dict(answer["signed_manifest"]),
-            manifest=manifest,
-            opened=opened,
-            denied=denied,
-            answered_nodes=sorted(answers),
-            suspicious_nodes=suspicious,
-            breakglass=breakglass if isinstance(breakglass, dict) else None,
+            node_keys=self.node_keys,
+            threshold=self.threshold,
+            receiving=self._receiving,
+            expected_author=expected_author,
         )
 
-    def _open_segment(
-        self,
-        patient_id: str,
-        entry: SegmentEntry,
-        answers: Mapping[str, Mapping[str, Any]],
-        suspicious: dict[str, str],
-        grants: _GrantVerifier,
-    ) -> SegmentGrant | str:
-        """Open one capsule from the verified answers' cfrags, or say why not."""
-        # Group cfrags by the exact signed grant: a node lying about the grant ends up
-        # alone in its group and cannot reach the threshold.
-        groups: dict[str, list[tuple[str, bytes, bool]]] = {}
-        documents: dict[str, GrantDocument] = {}
-        for node_id, body in sorted(answers.items()):
-            for item in body.get("granted", []):
-                if item.get("segment") != entry.name:
-                    continue
-                try:
-                    doc = grants.verify(item["signed_grant"])
-                    cfrag = b64u_decode(item["cfrag"])
-                except (KeyError, TypeError, ValueError, SignatureInvalid):
-                    suspicious[node_id] = "unverifiable grant or cfrag"
-                    continue
-                if (
-                    doc.patient_id != patient_id
-                    or doc.segment != entry.name
-                    or doc.key_version != entry.capsule_version
-                ):
-                    suspicious[node_id] = "grant for another patient, segment or key version"
-                    continue
-                signature = str(item["signed_grant"].get("signature"))
-                grant_key = hashlib.sha256(signature.encode()).hexdigest()
-                documents[grant_key] = doc
-                groups.setdefault(grant_key, []).append(
-                    (node_id, cfrag, bool(item.get("breakglass")))
-                )
-        if not groups:
-            return "no node granted it"
-        failure = "not enough valid cfrags"
-        for grant_key, items in sorted(groups.items(), key=lambda kv: -len(kv[1])):
-            doc = documents[grant_key]
-            receiving = self._receiving.get(doc.receiving_pk)
-            if receiving is None:
-                failure = "granted to a key this reader does not hold"
-                continue
-            threshold = max(doc.threshold, self.threshold)
-            if len(items) < threshold:
-                continue
-            try:
-                secret, rejected = open_granted(receiving, entry, doc, [c for _, c, _ in items])
-            except CryptoError as exc:
-                failure = f"capsule does not open ({type(exc).__name__})"
-                for node_id, _, _ in items:
-                    suspicious.setdefault(node_id, "cfrag did not verify")
-                continue
-            bad = [items[i][0] for i in rejected]
-            for node_id in bad:
-                suspicious[node_id] = "forged cfrag"
-            return SegmentGrant(
-                segment=entry.name,
-                secret=secret,
-                grant=doc,
-                nodes=[n for n, _, _ in items if n not in bad],
-                rejected_nodes=bad,
-                breakglass=any(b for _, _, b in items),
-            )
-        return failure
-
-    async def download_segment(
-        self, request_id: str, segment: str, entry: SegmentEntry | None = None
-    ) -> bytes:
-        """A granted segment's ciphertext; its SHA-256 is checked against ``entry`` if given
+    async def download(self, url: str, entry: SegmentEntry | None = None) -> bytes:
+        """A granted segment's ciphertext, straight from S3 through the presigned URL
+        user-api issued; its SHA-256 is checked against ``entry`` if given
         (:meth:`open_record` checks it while decrypting, against the verified manifest)."""
         async with self._limit:
-            resp = await self._request("GET", f"/v1/access/{request_id}/segments/{segment}")
+            resp = await self._http.get(url)
+        if resp.status_code != 200:
+            raise AccessError(resp.status_code, {"detail": f"S3 answered {resp.status_code}"})
         data = resp.content
         if entry is not None and hashlib.sha256(data).hexdigest() != entry.sha256:
-            raise AccessIntegrityError(f"segment {segment}: ciphertext SHA-256 does not match")
+            raise AccessIntegrityError(f"segment {entry.name}: ciphertext SHA-256 does not match")
         return data
 
     async def open_record(
@@ -445,19 +303,19 @@ class AccessClient(BearerClient):
         # Fetch the ciphertext user-api says is granted while the capsules open: both are
         # checked later (cfrags here, the SHA-256 against the verified manifest when
         # decrypting), so starting early trusts nothing.
-        request_id = str(answer.get("request_id", ""))
+        served = answer.get("segments") or {}
         downloads = {
-            name: asyncio.ensure_future(self.download_segment(request_id, name))
-            for name in answer.get("segments", {})
+            name: asyncio.ensure_future(self.download(str(seg["url"])))
+            for name, seg in served.items()
+            if isinstance(seg, dict) and seg.get("url")
         }
         try:
             access = await self._open(answer, patient_id, record_id, expected_author)
             if not access.opened or (asked is not None and access.denied and not allow_partial):
                 raise AccessDenied(record_id, access.denied or {"*": "nothing granted"})
             missing = set(access.opened) - set(downloads)
-            downloads |= {
-                n: asyncio.ensure_future(self.download_segment(request_id, n)) for n in missing
-            }
+            if missing:
+                raise AccessIntegrityError(f"user-api gave no URL for {sorted(missing)}")
 
             async def opened(name: str) -> dict[str, Any]:
                 # Each segment is decrypted as soon as it is here, while others download;
@@ -584,25 +442,6 @@ class AccessClient(BearerClient):
 
 
 # -------------------------------------------------------------------- helpers
-
-
-class _GrantVerifier:
-    """Verifies signed grants, each distinct one once: the t..N nodes of one access send
-    the same signed grant, and a copy is trusted only if it is equal to the verified one."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, tuple[dict[str, Any], GrantDocument]] = {}
-
-    def verify(self, signed: Any) -> GrantDocument:
-        if not isinstance(signed, dict):
-            raise TypeError("a signed grant is a JSON object")
-        key = str(signed.get("signature"))
-        seen = self._seen.get(key)
-        if seen is not None and seen[0] == signed:
-            return seen[1]
-        doc = verify_grant(signed)
-        self._seen[key] = (signed, doc)
-        return doc
 
 
 def _error(resp: httpx.Response) -> AccessError:

@@ -1,4 +1,4 @@
-"""The reader SDK verifies each distinct signed grant of an access once, and only once."""
+"""The access verifier verifies each distinct signed grant of an access once, and only once."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-import phr.sdk.access as access
+import phr.client.verifier as verifier
 from phr.crypto.grants import GrantDocument, sign_grant
 from phr.crypto.pre import PreSecretKey
 from phr.crypto.signing import SignatureInvalid, SigningKey
@@ -33,9 +33,9 @@ def signed_grant() -> dict[str, object]:
 
 def test_equal_copies_are_verified_once(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    real = access.verify_grant
-    monkeypatch.setattr(access, "verify_grant", lambda s: calls.append(1) or real(s))
-    grants = access._GrantVerifier()
+    real = verifier.verify_grant
+    monkeypatch.setattr(verifier, "verify_grant", lambda s: calls.append(1) or real(s))
+    grants = verifier.GrantVerifier()
     signed = signed_grant()
     docs = [grants.verify(copy.deepcopy(signed)) for _ in range(3)]  # three nodes' copies
     assert len(calls) == 1
@@ -43,7 +43,7 @@ def test_equal_copies_are_verified_once(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_a_changed_copy_with_the_same_signature_is_verified_and_refused() -> None:
-    grants = access._GrantVerifier()
+    grants = verifier.GrantVerifier()
     signed = signed_grant()
     grants.verify(signed)
     forged = copy.deepcopy(signed)
