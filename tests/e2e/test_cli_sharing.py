@@ -100,7 +100,7 @@ def test_grant_fetch_search_revoke_audit(phr: Phr, people: dict[str, Any], tmp_p
     trail = phr.json("audit", home=pat)
     assert trail["all_verified"] is True
     kinds = {e["type"] for e in trail["entries"]}
-    assert {"record.uploaded", "acl.granted", "access.granted", "acl.revoked"} <= kinds
+    assert {"record.uploaded", "acl.granted", "access.decided", "acl.revoked"} <= kinds
     assert "verified" in phr.run("audit", home=pat).stdout
     # a data user may not read the patient's audit trail
     assert_clean_failure(phr.run("audit", "--patient", pid, home=doc, check=False), "403")

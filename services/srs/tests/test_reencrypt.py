@@ -11,6 +11,7 @@ from phr.client.access import grantee_secret
 from phr.crypto.grants import GrantDocument
 from phr.crypto.manifest import SegmentEntry
 from phr.crypto.signing import SigningKey, b64u_decode
+from phr.events.access import AccessDecided
 from phr.events.base import EventData
 from srs import acl
 from srs.acl import Caller
@@ -104,8 +105,15 @@ async def test_two_nodes_cfrags_open_the_segment_secret_for_the_grantee(world: W
     # one node's cfrag is not enough
     with pytest.raises(Exception, match="threshold"):
         grantee_secret(world.doctor, entry(world, "labs"), document, cfrags[:1])
-    assert audit.types().count("access.granted") == 3
-    assert audit.types().count("access.denied") == 3
+    # one decision event per node for the whole request, every segment in it
+    assert audit.types() == ["access.decided"] * 3
+    decided = [d for _, d in audit.events]
+    for d in decided:
+        assert isinstance(d, AccessDecided)
+        assert [(g.segment, g.grant_id) for g in d.granted] == [
+            ("labs", answers[d.node_id].granted[0].grant_id)
+        ]
+        assert [(x.segment, x.reason) for x in d.denied] == [("notes", acl.SEGMENT_NOT_GRANTED)]
 
 
 async def test_answers_are_signed_by_the_node(world: World) -> None:
@@ -153,13 +161,15 @@ async def test_breakglass_with_and_without_a_reason(world: World) -> None:
 
     body = await r.answer(DOC, request("labs"))
     assert body.denied[0].reason == acl.BREAKGLASS_NEEDS_REASON and body.breakglass is None
-    assert audit.types() == ["access.denied"]
+    assert audit.types() == ["access.decided"]
 
     audit.events.clear()
     body = await r.answer(DOC, request("labs", "notes", reason="unconscious in ER"))
     assert [g.segment for g in body.granted] == ["labs"] and body.granted[0].breakglass
     assert body.breakglass is not None and body.breakglass.expires_in_s == 900
-    assert sorted(audit.types()) == ["access.breakglass", "access.denied"]  # no access.granted
+    assert sorted(audit.types()) == ["access.breakglass", "access.decided"]
+    decided = dict(audit.events)["access.decided"]
+    assert [(g.segment, g.breakglass) for g in decided.granted] == [("labs", True)]  # type: ignore[attr-defined]
     bg = dict(audit.events)["access.breakglass"]
     assert bg.reason == "unconscious in ER" and bg.segments == ["labs"]  # type: ignore[attr-defined]
 

@@ -7,5 +7,5 @@ and re-encrypts a record's capsule for a grantee after the ACL check
 (``POST /v1/reencrypt``). One node alone can re-encrypt nothing; no node ever sees a
 data key; even ``t`` colluding nodes obtain only cfrags for the grantee's key, useless
 without his secret key and the ciphertext. Group grants trust the KGC's attributes.
-Every decision is published as ``access.granted``/``access.denied``/``access.breakglass``.
+Every decision is published: one ``access.decided`` per request (plus ``access.breakglass``).
 """

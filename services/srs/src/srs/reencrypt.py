@@ -20,10 +20,11 @@ Trust (why a node may do this and still learn nothing):
 
 Each response is signed with the node's Ed25519 key (the registry's ``ed25519_public``
 of this node) over RFC 8785 JSON of the body without ``node_signature``, so the reader
-can tell which node answered what. Every decision is published (``access.granted``,
-``access.denied``, or one ``access.breakglass`` per request for the segments served
-under an emergency grant) before the answer leaves: if the events cannot be published,
-no cfrag is given out (503).
+can tell which node answered what. The decision is published before the answer
+leaves, as one ``access.decided`` per request listing every segment granted (with its
+grant) or denied (with the reason), plus one ``access.breakglass`` when segments were
+served under an emergency grant (the patient's review flag); if the events cannot be
+published, no cfrag is given out (503).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import structlog
 from phr.crypto.errors import CryptoError
 from phr.crypto.pre import reencrypt_verified
 from phr.crypto.signing import SigningKey, b64u_encode
-from phr.events.access import AccessBreakglass, AccessDenied, AccessGranted
+from phr.events.access import AccessBreakglass, AccessDecided, SegmentGranted, SegmentRefused
 from phr.events.base import EventData
 from srs import acl
 from srs.cache import ReadCache
@@ -200,40 +201,31 @@ class Reencryptor:
         body: ReencryptResponse,
         correlation_id: str | None,
     ) -> None:
-        """Publish every decision; raise AuditUnavailable (no cfrags out) if one fails."""
+        """Publish the decision (one ``access.decided`` for every segment of the request,
+        plus ``access.breakglass`` for an emergency); raise AuditUnavailable (no cfrags
+        out) if one fails."""
         node_id = self.node.node_id
-        events: list[tuple[str, EventData]] = []
-        for g in body.granted:
-            if not g.breakglass:
-                events.append(
-                    (
-                        "access.granted",
-                        AccessGranted(
-                            request_id=request.request_id,
-                            patient_id=request.patient_id,
-                            record_id=request.record_id,
-                            segment=g.segment,
-                            requester_id=caller.user_id,
-                            grant_id=g.grant_id,
-                            node_id=node_id,
-                        ),
-                    )
-                )
-        for d in body.denied:
-            events.append(
-                (
-                    "access.denied",
-                    AccessDenied(
-                        request_id=request.request_id,
-                        patient_id=request.patient_id,
-                        record_id=request.record_id,
-                        segment=d.segment,
-                        requester_id=caller.user_id,
-                        node_id=node_id,
-                        reason=d.reason,
-                    ),
-                )
+        events: list[tuple[str, EventData]] = [
+            (
+                "access.decided",
+                AccessDecided(
+                    request_id=request.request_id,
+                    patient_id=request.patient_id,
+                    record_id=request.record_id,
+                    requester_id=caller.user_id,
+                    node_id=node_id,
+                    granted=[
+                        SegmentGranted(
+                            segment=g.segment, grant_id=g.grant_id, breakglass=g.breakglass
+                        )
+                        for g in body.granted
+                    ],
+                    denied=[
+                        SegmentRefused(segment=d.segment, reason=d.reason) for d in body.denied
+                    ],
+                ),
             )
+        ]
         if body.breakglass is not None:
             events.append(
                 (

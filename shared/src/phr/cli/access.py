@@ -296,6 +296,12 @@ def _summary(event: dict[str, Any]) -> str:
     if kind == "acl.granted":
         who = data.get("grantee_user_id") or data.get("grantee_group")
         return f"{who}: {','.join(data.get('segments', []))}"
+    if kind == "access.decided":
+        granted = [g.get("segment") for g in data.get("granted", [])]
+        denied = [f"{d.get('segment')} ({d.get('reason')})" for d in data.get("denied", [])]
+        parts = [f"granted {','.join(map(str, granted))}"] if granted else []
+        parts += [f"denied {', '.join(denied)}"] if denied else []
+        return f"{data.get('requester_id')} via {data.get('node_id')}: {'; '.join(parts)}"
     if kind in ("access.granted", "access.denied"):
         extra = f" ({data.get('reason')})" if kind == "access.denied" else ""
         return f"{data.get('requester_id')} {data.get('segment')}{extra}"

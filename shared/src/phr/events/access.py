@@ -15,7 +15,33 @@ class AccessRequested(EventData):
     requester_id: str
 
 
+class SegmentGranted(EventData):
+    segment: str
+    grant_id: str
+    #: served under an emergency grant (the request's ``access.breakglass`` says why)
+    breakglass: bool = False
+
+
+class SegmentRefused(EventData):
+    segment: str
+    reason: str
+
+
+class AccessDecided(EventData):
+    """One SRS node's decision on one access request, every segment asked for in it."""
+
+    request_id: str
+    patient_id: str
+    record_id: str
+    requester_id: str
+    node_id: str
+    granted: list[SegmentGranted]
+    denied: list[SegmentRefused]
+
+
 class AccessGranted(EventData):
+    """Before ``access.decided``: one segment re-encrypted (kept to read old events)."""
+
     request_id: str
     patient_id: str
     record_id: str
@@ -26,6 +52,8 @@ class AccessGranted(EventData):
 
 
 class AccessDenied(EventData):
+    """Before ``access.decided``: one segment refused (kept to read old events)."""
+
     request_id: str
     patient_id: str
     record_id: str

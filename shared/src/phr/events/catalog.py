@@ -96,8 +96,17 @@ _SPECS: tuple[EventSpec, ...] = (
     EventSpec("key.rotated", 1, acl.KeyRotated, TOPIC_ACL, "A segment key moved to a version"),
     EventSpec("delegation.changed", 1, acl.DelegationChanged, TOPIC_ACL, "Delegation set or ended"),
     EventSpec("access.requested", 1, access.AccessRequested, TOPIC_ACCESS, "Access asked for"),
-    EventSpec("access.granted", 1, access.AccessGranted, TOPIC_ACCESS, "An SRS node re-encrypted"),
-    EventSpec("access.denied", 1, access.AccessDenied, TOPIC_ACCESS, "An SRS node refused"),
+    EventSpec(
+        "access.decided",
+        1,
+        access.AccessDecided,
+        TOPIC_ACCESS,
+        "An SRS node's decision, per request",
+    ),
+    EventSpec(
+        "access.granted", 1, access.AccessGranted, TOPIC_ACCESS, "(old) one segment re-encrypted"
+    ),
+    EventSpec("access.denied", 1, access.AccessDenied, TOPIC_ACCESS, "(old) one segment refused"),
     EventSpec(
         "access.breakglass", 1, access.AccessBreakglass, TOPIC_ACCESS, "Emergency access opened"
     ),
