@@ -22,7 +22,7 @@ from phr.crypto.signing import SigningKey
 from phr.crypto.stream import SegmentContext
 from phr.identity.tokens import TokenSigner
 from phr.sdk.records import IntegrityError, RecordsError, new_record_id
-from tests.support.identity import bearer, service_url
+from tests.support.identity import service_url
 from tests.support.records import (
     MIB,
     Patient,
@@ -136,17 +136,19 @@ async def test_oversized_or_malformed_uploads_are_refused_before_anything_is_sto
                 await records.begin_upload(patient.id, signed, seg_tags, f"up-{uuid4().hex}")
             assert (err.value.status, err.value.slug) == (status, slug), err.value
             assert word in err.value.detail
-        # A segment body that is not the one the manifest signs: refused, nothing kept.
+        # A segment body that is not the one the manifest signs: S3 itself refuses it
+        # (the presigned PUT signs the SHA-256), nothing kept.
         upload_id = f"up-{uuid4().hex}"
-        await records.begin_upload(patient.id, record.signed_manifest, tags, upload_id)
+        state = await records.begin_upload(patient.id, record.signed_manifest, tags, upload_id)
+        assert set(state.urls) == set(record.segments)
         labs = record.segments["labs"].ciphertext
         with pytest.raises(RecordsError) as err:
-            await records.send_segment(patient.id, upload_id, "labs", labs + b"!", len(labs) + 1)
-        assert err.value.status == 400 and "manifest signs" in err.value.detail
+            await records.send_segment(state.urls["labs"], labs + b"!", len(labs) + 1)
+        assert err.value.status == 400 and "BadDigest" in err.value.detail
         flipped = labs[:-1] + bytes([labs[-1] ^ 1])
         with pytest.raises(RecordsError) as err:
-            await records.send_segment(patient.id, upload_id, "labs", flipped, len(labs))
-        assert err.value.status == 422 and "SHA-256" in err.value.detail
+            await records.send_segment(state.urls["labs"], flipped, len(labs))
+        assert err.value.status == 400 and "BadDigest" in err.value.detail
         with pytest.raises(RecordsError) as err:
             await records.commit_upload(patient.id, upload_id)
         assert err.value.status == 409 and "labs" in err.value.problem["missing"]
@@ -261,14 +263,13 @@ async def test_interrupted_and_stale_uploads_leave_no_orphans(stack: Any) -> Non
     rid = record.manifest.record_id
     upload_id = f"up-{uuid4().hex}"
     tags = {n: s.tags for n, s in record.segments.items()}
-    url = service_url(stack, "owner-api")
-    rid_seg = f"{url}/v1/patients/{patient.id}/uploads/{upload_id}/segments"
     async with patient.records() as records:
-        await records.begin_upload(patient.id, record.signed_manifest, tags, upload_id)
+        state = await records.begin_upload(patient.id, record.signed_manifest, tags, upload_id)
         notes = record.segments["notes"].ciphertext
-        await records.send_segment(patient.id, upload_id, "notes", notes, len(notes))
+        await records.send_segment(state.urls["notes"], notes, len(notes))
         # A client that dies in the middle of a segment.
         big = StreamedSegment(patient, rid, "labs", 16 * MIB, seed=3)
+        labs_put = state.urls["labs"]
 
         async def dies() -> AsyncIterator[bytes]:
             sent = 0
@@ -281,17 +282,22 @@ async def test_interrupted_and_stale_uploads_leave_no_orphans(stack: Any) -> Non
         async with httpx.AsyncClient(timeout=30) as http:
             with pytest.raises(ConnectionAbortedError):
                 await http.put(
-                    f"{rid_seg}/labs",
+                    labs_put.url,
                     content=dies(),
-                    headers=bearer(patient.token) | {"Content-Length": str(big.entry.size)},
+                    headers=labs_put.headers
+                    | {"Content-Length": str(len(record.segments["labs"].ciphertext))},
                 )
 
         async def only_notes_stored() -> bool:
             return await s3_keys(stack, f"{patient.id}/{rid}/") == [f"{patient.id}/{rid}/notes/v1"]
 
         await eventually(only_notes_stored, timeout=10)
+        # owner-api learns what S3 holds at the commit: labs is missing, notes is kept
+        with pytest.raises(RecordsError) as err:
+            await records.commit_upload(patient.id, upload_id)
+        assert err.value.status == 409 and err.value.problem["missing"] == ["labs"]
         state = await records.upload_state(patient.id, upload_id)
-        assert state.stored == ["notes"] and "labs" in state.missing
+        assert state.stored == ["notes"] and set(state.urls) == set(state.missing) >= {"labs"}
 
         # The client never comes back: the sweeper (here run in-process against the same
         # Mongo and cloud-store, with a zero TTL) removes the blobs, then the metadata.

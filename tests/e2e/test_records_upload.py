@@ -126,12 +126,10 @@ async def test_record_uploaded_is_emitted_once_despite_retries(stack: Any) -> No
         # then the whole upload twice more.
         tags = {n: s.tags for n, s in record.segments.items()}
         await records.begin_upload(patient.id, record.signed_manifest, tags, upload_id)
-        await records.begin_upload(patient.id, record.signed_manifest, tags, upload_id)
+        state = await records.begin_upload(patient.id, record.signed_manifest, tags, upload_id)
         labs = record.segments["labs"]
         for _ in range(2):
-            await records.send_segment(
-                patient.id, upload_id, "labs", labs.ciphertext, len(labs.ciphertext)
-            )
+            await records.send_segment(state.urls["labs"], labs.ciphertext, len(labs.ciphertext))
         for _ in range(3):
             info = await records.upload_encrypted_record(record, upload_id=upload_id)
             assert info.status == "committed"

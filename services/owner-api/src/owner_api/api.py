@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import StreamingResponse
 
 from owner_api.deps import RecordsDep, StoreDep
-from owner_api.errors import UploadMalformed
 from owner_api.models import (
     ContributorOut,
     RecordDetail,
     RecordOut,
+    SegmentPut,
     UploadIn,
     UploadOut,
 )
-from owner_api.settings import MAX_SEGMENT_BYTES
+from owner_api.records import RecordService
 from phr.api.ids import ID_PATTERN
 from phr.service.auth import CurrentPrincipal, PatientSelf
 from phr.service.limits import MIB
+from phr.service.mongo import Document
 from phr.service.problems import problem_responses
 
 router = APIRouter(prefix="/v1/patients/{patient_id}")
@@ -27,22 +28,29 @@ router = APIRouter(prefix="/v1/patients/{patient_id}")
 PatientId = Annotated[str, Path(pattern=ID_PATTERN)]
 Id = Annotated[str, Path(pattern=ID_PATTERN)]
 _PROBLEM = problem_responses(400, 403, 404, 409, 413, 503)
-_OCTETS: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
-    }
-}
 
 
 # ---------------------------------------------------------------- uploads
+
+
+async def _upload_out(records: RecordService, doc: Document) -> UploadOut:
+    """The upload's state, with fresh presigned PUTs for what is still to send."""
+    urls = await records.upload_urls(doc)
+    return UploadOut.from_doc(
+        doc,
+        {
+            name: SegmentPut(url=u.url, headers=u.headers, expires_at=u.expires_at)
+            for name, u in urls.items()
+        },
+    )
 
 
 @router.post(
     "/uploads",
     tags=["uploads"],
     status_code=201,
-    summary="Begin an upload: the signed manifest and tags (201 new, 200 identical retry)",
+    summary="Begin an upload: signed manifest and tags in, presigned S3 PUTs out (201 new, "
+    "200 identical retry)",
     responses=_PROBLEM,
     max_body_size=16 * MIB,  # a manifest's keyword tags (HMACs) run to megabytes
 )
@@ -56,47 +64,24 @@ async def begin_upload(
     doc, created = await records.begin_upload(caller, patient_id, body)
     if not created:
         response.status_code = 200
-    return UploadOut.from_doc(doc)
+    return await _upload_out(records, doc)
 
 
-@router.get("/uploads/{upload_id}", tags=["uploads"], summary="An upload's state (to resume it)")
+@router.get(
+    "/uploads/{upload_id}",
+    tags=["uploads"],
+    summary="An upload's state, with new presigned PUTs for what is missing (to resume it)",
+)
 async def get_upload(
     patient_id: PatientId, upload_id: Id, caller: CurrentPrincipal, records: RecordsDep
 ) -> UploadOut:
-    return UploadOut.from_doc(await records.get_upload(caller, patient_id, upload_id))
-
-
-@router.put(
-    "/uploads/{upload_id}/segments/{segment}",
-    tags=["uploads"],
-    summary="Send one segment's ciphertext (streamed; checked against the signed SHA-256)",
-    responses=_PROBLEM | problem_responses(422),
-    openapi_extra=_OCTETS,
-    max_body_size=MAX_SEGMENT_BYTES,
-)
-async def put_segment(
-    patient_id: PatientId,
-    upload_id: Id,
-    segment: Id,
-    request: Request,
-    caller: CurrentPrincipal,
-    records: RecordsDep,
-) -> UploadOut:
-    raw_length = request.headers.get("content-length")
-    try:
-        length = int(raw_length) if raw_length is not None else None
-    except ValueError:
-        raise UploadMalformed("Content-Length is not a number") from None
-    doc = await records.put_segment(
-        caller, patient_id, upload_id, segment, request.stream(), length
-    )
-    return UploadOut.from_doc(doc)
+    return await _upload_out(records, await records.get_upload(caller, patient_id, upload_id))
 
 
 @router.post(
     "/uploads/{upload_id}/commit",
     tags=["uploads"],
-    summary="Commit a fully stored upload; emits record.uploaded once",
+    summary="Commit: every segment checked in S3 (409 lists the missing); record.uploaded once",
     responses=_PROBLEM,
 )
 async def commit_upload(

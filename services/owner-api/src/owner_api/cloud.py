@@ -1,7 +1,8 @@
-"""cloud-store over HTTP, with this service's own token: blobs streamed both ways, tags.
+"""cloud-store over HTTP, with this service's own token: presigned uploads, downloads, tags.
 
-Ciphertext is never buffered whole: an upload hands the request body's chunks straight
-to the outgoing request, a download hands the response's chunks to the caller. Every
+Uploads do not pass here: cloud-store presigns S3 PUT URLs that the client uses
+itself, and checks at commit what S3 stored. A download (the patient's own record)
+hands the response's chunks to the caller, never buffered whole. Every
 failure to reach cloud-store (or cloud-store's own 503 for S3) becomes
 :class:`StorageUnavailable`, so the caller can tell the client to retry.
 """
@@ -10,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import structlog
 
-from owner_api.errors import SegmentCorrupted, SegmentMismatch, SegmentNotFound, StorageUnavailable
+from owner_api.errors import SegmentCorrupted, SegmentNotFound, StorageUnavailable
 from phr.service.http import HttpResponse, ServiceHttp, TransportFailed
 from phr.service.problems import DomainError
 
@@ -23,6 +25,15 @@ log = structlog.get_logger("owner_api.cloud")
 TokenSource = Callable[[], str]
 #: a call carrying ciphertext (a segment up or down) may take this long
 BLOB_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class PresignedPut:
+    """Where and how the client PUTs one segment's ciphertext to S3 itself."""
+
+    url: str
+    headers: dict[str, str]
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -50,31 +61,42 @@ class CloudStore:
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._token()}"}
 
-    async def put_blob(
-        self, key: str, chunks: AsyncIterator[bytes], *, size: int, sha256: str
-    ) -> None:
-        """Stream ``chunks`` to ``key``; cloud-store keeps them only if size and SHA-256 match."""
-        headers = self._auth() | {
-            "X-Content-SHA256": sha256,
-            "X-Content-Length": str(size),
-            "Content-Length": str(size),
-            "Content-Type": "application/octet-stream",
+    async def presign_puts(
+        self, objects: list[tuple[str, str, int]], expires_s: int
+    ) -> dict[str, PresignedPut]:
+        """A presigned S3 PUT per ``(key, sha256, size)``: S3 itself accepts only the bytes
+        of that SHA-256 (the signed ``x-amz-checksum-sha256`` header)."""
+        body = {
+            "objects": [
+                {"key": k, "method": "PUT", "sha256": sha, "size": size} for k, sha, size in objects
+            ],
+            "expires_s": expires_s,
         }
+        urls = await self._json("POST", "/v1/presign", body)
+        return {
+            str(u["key"]): PresignedPut(
+                str(u["url"]), dict(u["headers"]), datetime.fromisoformat(u["expires_at"])
+            )
+            for u in urls["urls"]
+        }
+
+    async def verify_stored(self, objects: list[tuple[str, str, int]]) -> dict[str, list[str]]:
+        """Which of ``(key, sha256, size)`` S3 holds as announced (``stored``), which not
+        (``missing``, ``mismatched``); the stored ones get cloud-store's integrity record."""
+        body = {"objects": [{"key": k, "sha256": sha, "size": n} for k, sha, n in objects]}
+        out = await self._json("POST", "/v1/blobs/verify", body)
+        return {k: [str(x) for x in out[k]] for k in ("stored", "missing", "mismatched")}
+
+    async def _json(self, method: str, path: str, body: Any) -> dict[str, Any]:
         try:
-            resp = await self._http.upload(
-                "PUT",
-                f"{self._base}/v1/blobs/{key}",
-                chunks,
-                headers=headers,
-                timeout_s=BLOB_TIMEOUT_S,
+            resp = await self._http.request(
+                method, f"{self._base}{path}", json=body, headers=self._auth()
             )
         except TransportFailed as exc:
-            raise StorageUnavailable(
-                f"cloud-store connection failed while storing ({exc.reason})"
-            ) from exc
-        if resp.status == 422:
-            raise SegmentMismatch(f"segment bytes do not match the manifest: {_detail(resp)}")
-        _raise_for(resp, key)
+            raise StorageUnavailable(f"cloud-store connection failed ({exc.reason})") from exc
+        _raise_for(resp, path)
+        out: dict[str, Any] = resp.json()
+        return out
 
     async def open_blob(self, key: str) -> BlobDownload:
         """Start a download; errors (missing, corrupted, S3 down) come before any byte."""

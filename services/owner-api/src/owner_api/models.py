@@ -40,6 +40,14 @@ class SegmentOut(BaseModel):
         return cls(**{k: doc[k] for k in cls.model_fields})
 
 
+class SegmentPut(BaseModel):
+    """Send this segment's ciphertext with ``PUT url`` and exactly these headers."""
+
+    url: str
+    headers: dict[str, str] = Field(description="signed; S3 checks the body against them")
+    expires_at: datetime
+
+
 class UploadOut(BaseModel):
     upload_id: str
     patient_id: str
@@ -49,11 +57,14 @@ class UploadOut(BaseModel):
     segments: list[SegmentOut]
     #: segments whose ciphertext is stored
     stored: list[str]
-    #: segments still to send before the commit
+    #: segments still to send before the commit (as far as owner-api knows: segments
+    #: sent to S3 are checked at the commit)
     missing: list[str]
+    #: segment -> presigned S3 PUT, for the segments not stored yet
+    urls: dict[str, SegmentPut] = Field(default_factory=dict)
 
     @classmethod
-    def from_doc(cls, doc: Document) -> UploadOut:
+    def from_doc(cls, doc: Document, urls: dict[str, SegmentPut] | None = None) -> UploadOut:
         segments = [SegmentOut.from_doc(s) for s in doc["segments"]]
         stored = doc.get("stored", {})
         committed = doc["status"] == "committed"
@@ -67,6 +78,7 @@ class UploadOut(BaseModel):
             segments=segments,
             stored=done,
             missing=[s.name for s in segments if s.name not in done],
+            urls=urls or {},
         )
 
 

@@ -1,15 +1,20 @@
-"""Record use cases: two-phase upload, listing, download and deletion of encrypted records.
+"""Record use cases: record-level upload, listing, download and deletion of records.
 
-Upload protocol (idempotent under retries with the client's ``upload_id``):
+Upload protocol (one round trip for the record; idempotent under the ``upload_id``):
 
-1. ``begin_upload``: verify the signed manifest (author = the caller's enrolled key),
-   check limits, store a *pending* record. Nothing is in S3 yet.
-2. ``put_segment`` (per segment): stream the body to cloud-store under
-   ``<patient>/<record>/<segment>/v<key_version>``; cloud-store keeps it only if size
-   and SHA-256 are those the manifest signs. A stored segment is not sent again.
-3. ``commit``: every segment stored -> tags to cloud-store's index, then one Mongo
-   transaction marks the record committed and writes the ``record.uploaded`` outbox
-   document (keyed by record, so it exists once). The relay publishes it.
+1. ``begin_upload``: verify the signed manifest once (author = the caller's enrolled
+   key), check limits, store a *pending* record, and answer with one presigned S3 PUT
+   URL per segment not stored yet (:meth:`RecordService.upload_urls`), under
+   ``<patient>/<record>/<segment>/v<key_version>``. Each URL signs the segment's
+   SHA-256 (``x-amz-checksum-sha256``): S3 refuses other bytes. No byte passes here.
+2. The client PUTs every segment straight to S3, in parallel.
+3. ``commit``: cloud-store checks with one HEAD per segment that S3 holds it with the
+   signed size and SHA-256 (S3's own checksum) and records it; any missing -> 409 with
+   the list, and the client sends those again (``GET /uploads/{id}`` gives new URLs).
+   All stored -> tags to cloud-store's index, then one Mongo transaction marks the
+   record committed and writes the ``record.uploaded`` outbox document (keyed by
+   record, so it exists once). The relay publishes it. Until then the record is
+   invisible: listing, access and the SRS know only committed records.
 
 A pending upload that is aborted, or untouched for ``pending_ttl_s`` (a client that
 died), is removed by :class:`~owner_api.sweeper.UploadSweeper`: no orphan object or
@@ -19,23 +24,19 @@ metadata remains.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import structlog
-from starlette.requests import ClientDisconnect
 
-from owner_api.cloud import BlobDownload, CloudStore
+from owner_api.cloud import BlobDownload, CloudStore, PresignedPut
 from owner_api.errors import (
     NotAllowed,
     RecordGone,
     RecordNotFound,
-    SegmentMismatch,
     SegmentNotFound,
     UploadConflict,
     UploadIncomplete,
-    UploadInterrupted,
-    UploadMalformed,
 )
 from owner_api.manifests import check_upload, segment_summary, uploaded_event
 from owner_api.models import UploadIn
@@ -51,10 +52,6 @@ from phr.service.mongo import Document
 from phr.service.runtime import ServiceRuntime
 
 log = structlog.get_logger("owner_api.records")
-
-
-class _BodyTooLong(Exception):
-    pass
 
 
 class RecordService:
@@ -175,64 +172,24 @@ class RecordService:
 
     # ---------------------------------------------------------------- phase 2
 
-    async def put_segment(
-        self,
-        caller: Principal,
-        patient_id: str,
-        upload_id: str,
-        segment: str,
-        body: AsyncIterator[bytes],
-        content_length: int | None,
-    ) -> Document:
-        """Stream one segment's ciphertext to cloud-store; a stored segment is a no-op."""
-        doc = await self._own_upload(caller, patient_id, upload_id, slim=True)
-        entry = next((s for s in doc["segments"] if s["name"] == segment), None)
-        if entry is None:
-            raise SegmentNotFound(f"segment {segment} is not in this upload's manifest")
-        done = doc.get("stored", {}).get(segment)
-        if doc["status"] == "committed" or (done and done["sha256"] == entry["sha256"]):
-            return doc
-        size = int(entry["size"])
-        if content_length is not None and content_length != size:
-            raise UploadMalformed(
-                f"segment {segment}: body of {content_length} bytes, the manifest signs {size}"
-            )
-        # Keep the sweeper off an upload in progress; a recent touch is enough (this
-        # saves a write per segment on the hot path of small records).
-        fresh = datetime.now(UTC) - doc["touched_at"] < timedelta(
-            seconds=self.settings.pending_ttl_s / 10
+    async def upload_urls(self, doc: Document) -> dict[str, PresignedPut]:
+        """Presigned S3 PUTs for the segments of a pending upload not stored yet (the
+        client sends them in parallel, straight to S3, which checks each SHA-256)."""
+        if doc["status"] != "pending":
+            return {}
+        stored = doc.get("stored", {})
+        wanted = {
+            blob_key(doc["patient_id"], doc["record_id"], s["name"], int(s["key_version"])): s
+            for s in doc["segments"]
+            if s["name"] not in stored
+        }
+        if not wanted:
+            return {}
+        urls = await self.cloud.presign_puts(
+            [(k, s["sha256"], int(s["size"])) for k, s in wanted.items()],
+            self.settings.upload_url_ttl_s,
         )
-        if not fresh and not await self.store.touch(patient_id, doc["record_id"]):
-            raise RecordNotFound(f"upload {upload_id} is no longer pending")
-        key = blob_key(patient_id, doc["record_id"], segment, int(entry["key_version"]))
-
-        async def bounded() -> AsyncIterator[bytes]:
-            seen = 0
-            async for chunk in body:
-                seen += len(chunk)
-                if seen > size:
-                    raise _BodyTooLong
-                yield chunk
-
-        try:
-            await self.cloud.put_blob(key, bounded(), size=size, sha256=entry["sha256"])
-        except _BodyTooLong:
-            raise UploadMalformed(
-                f"segment {segment}: body longer than the {size} bytes the manifest signs"
-            ) from None
-        except ClientDisconnect:
-            raise UploadInterrupted(f"segment {segment}: the client went away") from None
-        except SegmentMismatch as exc:
-            raise SegmentMismatch(f"segment {segment}: {exc.detail}") from None
-        now = await self.store.mark_stored(
-            patient_id, doc["record_id"], segment, size, entry["sha256"]
-        )
-        if now is None:
-            # Aborted or swept while we streamed: leave nothing behind.
-            await self.cloud.delete_blob(key)
-            raise RecordNotFound(f"upload {upload_id} was aborted while the segment arrived")
-        log.info("segment.stored", record_id=doc["record_id"], segment=segment, size=size)
-        return now
+        return {s["name"]: urls[k] for k, s in wanted.items()}
 
     # ---------------------------------------------------------------- phase 3
 
@@ -241,10 +198,7 @@ class RecordService:
         doc = await self._own_upload(caller, patient_id, upload_id)
         if doc["status"] == "committed":
             return doc
-        stored = doc.get("stored", {})
-        missing = [s["name"] for s in doc["segments"] if s["name"] not in stored]
-        if missing:
-            raise UploadIncomplete(f"segments not stored yet: {missing}", missing=missing)
+        doc = await self._check_stored(doc)
         record_id = doc["record_id"]
         await self.cloud.put_tags(patient_id, record_id, doc.get("tags", {}))
         committed_at = datetime.now(UTC)
@@ -261,6 +215,30 @@ class RecordService:
         found = await self.store.get(patient_id, record_id)
         assert found is not None
         return found
+
+    async def _check_stored(self, doc: Document) -> Document:
+        """Ask cloud-store which segments S3 holds as the manifest signs (one HEAD each,
+        S3's own checksum); record them; refuse the commit while any is missing."""
+        stored = doc.get("stored", {})
+        pending = [s for s in doc["segments"] if s["name"] not in stored]
+        if not pending:
+            return doc
+        pid, rid = doc["patient_id"], doc["record_id"]
+        keys = {blob_key(pid, rid, s["name"], int(s["key_version"])): s for s in pending}
+        found = await self.cloud.verify_stored(
+            [(k, s["sha256"], int(s["size"])) for k, s in keys.items()]
+        )
+        now_stored = {
+            keys[k]["name"]: (int(keys[k]["size"]), keys[k]["sha256"]) for k in found["stored"]
+        }
+        if now_stored:
+            updated = await self.store.mark_stored(pid, rid, now_stored)
+            if updated is None:
+                raise UploadConflict("the upload was aborted or deleted during the commit")
+        missing = sorted(keys[k]["name"] for k in found["missing"] + found["mismatched"])
+        if missing:
+            raise UploadIncomplete(f"segments not stored yet: {missing}", missing=missing)
+        return doc
 
     def _outbox_doc(
         self, type: str, patient_id: str, record_id: str, data: RecordUploaded | RecordDeleted

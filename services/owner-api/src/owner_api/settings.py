@@ -29,6 +29,9 @@ class Settings(ServiceSettings):
     max_tags_per_segment: int = Field(default=20_000, ge=0)
     #: a pending upload untouched this long is swept: its blobs and metadata removed
     pending_ttl_s: float = Field(default=3600.0, gt=0)
+    #: how long an upload's presigned S3 PUT URLs are valid (well under pending_ttl_s,
+    #: so no URL outlives the sweep of its upload)
+    upload_url_ttl_s: int = Field(default=900, gt=0, le=3600)
     #: how often the sweeper looks for stale pending uploads
     sweep_interval_s: float = Field(default=60.0, gt=0)
     #: how often the outbox relay looks for unsent events when not woken by a commit

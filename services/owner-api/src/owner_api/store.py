@@ -134,19 +134,18 @@ class RecordStore:
         return result.matched_count == 1
 
     async def mark_stored(
-        self, patient_id: str, record_id: str, segment: str, size: int, sha256: str
+        self, patient_id: str, record_id: str, segments: dict[str, tuple[int, str]]
     ) -> Document | None:
-        """Record that a segment's blob is stored; the upload as it is now (slim, see
-        :meth:`by_upload`), or None if it is no longer pending."""
+        """Record that segments' blobs are stored (name -> size, SHA-256); the upload as
+        it is now (slim, see :meth:`by_upload`), or None if it is no longer pending."""
         now = datetime.now(UTC)
+        stored = {
+            f"stored.{name}": {"size": size, "sha256": sha256, "at": now}
+            for name, (size, sha256) in segments.items()
+        }
         return await self.records.find_one_and_update(
             {"_id": record_key(patient_id, record_id), "status": "pending"},
-            {
-                "$set": {
-                    f"stored.{segment}": {"size": size, "sha256": sha256, "at": now},
-                    "touched_at": now,
-                }
-            },
+            {"$set": stored | {"touched_at": now}},
             projection=SLIM_UPLOAD,
             return_document=ReturnDocument.AFTER,
         )

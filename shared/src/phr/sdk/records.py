@@ -1,10 +1,12 @@
 """``RecordsClient``: upload, list, download, decrypt and delete records through owner-api.
 
 All encryption happens here, on the client; owner-api sees ciphertext, capsules and
-HMAC tags only. An upload is two-phase and idempotent under its ``upload_id``: calling
-:meth:`RecordsClient.upload_encrypted_record` again with the same record and id after
-a failure (S3 down, connection lost) sends only the segments not stored yet and
-commits; the record is announced once whatever the number of attempts::
+HMAC tags only. An upload is one begin (the signed manifest, checked once), parallel
+PUTs of the segments straight to S3 through presigned URLs, and one commit; it is
+idempotent under its ``upload_id``: calling :meth:`RecordsClient.upload_encrypted_record`
+again with the same record and id after a failure (S3 down, connection lost) sends
+only the segments not stored yet and commits; the record is announced once whatever
+the number of attempts::
 
     async with RecordsClient(owner_api_url, token) as records:
         info = await records.upload_record(bundle, patient_id=pid, keys=OwnerKeys(master),
@@ -67,6 +69,14 @@ class SegmentInfo(_Model):
     resource_count: int
 
 
+class SegmentPut(_Model):
+    """A presigned S3 PUT for one segment: send exactly these headers with it."""
+
+    url: str
+    headers: dict[str, str]
+    expires_at: datetime
+
+
 class UploadState(_Model):
     upload_id: str
     patient_id: str
@@ -76,6 +86,8 @@ class UploadState(_Model):
     segments: list[SegmentInfo]
     stored: list[str]
     missing: list[str]
+    #: segment -> where to PUT its ciphertext (segments not stored yet)
+    urls: dict[str, SegmentPut] = {}
 
 
 class RecordInfo(_Model):
@@ -180,19 +192,18 @@ class RecordsClient(BearerClient):
         sources: Mapping[str, SegmentSource],
         upload_id: str,
     ) -> RecordInfo:
-        """Begin (or resume) an upload, stream the segments not stored yet, commit."""
+        """Begin (or resume) an upload, PUT the segments not stored yet straight to S3 in
+        parallel (presigned URLs; S3 checks each SHA-256), commit once."""
         manifest = signed_manifest.manifest
         state = await self.begin_upload(manifest.patient_id, signed_manifest, tags, upload_id)
         if state.status != "committed":
             sizes = {s.name: s.size for s in manifest.segments}
 
-            async def send(name: str) -> None:
+            async def send(name: str, put: SegmentPut) -> None:
                 async with self._limit:
-                    await self.send_segment(
-                        manifest.patient_id, upload_id, name, sources[name], sizes[name]
-                    )
+                    await self.send_segment(put, sources[name], sizes[name])
 
-            await gather_all(*(send(name) for name in state.missing))
+            await gather_all(*(send(name, put) for name, put in state.urls.items()))
         return await self.commit_upload(manifest.patient_id, upload_id)
 
     async def begin_upload(
@@ -212,17 +223,19 @@ class RecordsClient(BearerClient):
         )
         return UploadState.model_validate(resp.json())
 
-    async def send_segment(
-        self, patient_id: str, upload_id: str, segment: str, source: SegmentSource, size: int
-    ) -> UploadState:
-        """Stream one segment's ciphertext (``size`` bytes, as the manifest signs)."""
-        url = self._url(patient_id, f"/uploads/{upload_id}/segments/{segment}")
-        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
+    async def send_segment(self, put: SegmentPut, source: SegmentSource, size: int) -> None:
+        """PUT one segment's ciphertext (``size`` bytes, as the manifest signs) to S3
+        through its presigned URL; S3 refuses bytes of another SHA-256 (400)."""
+        headers = put.headers | {
+            "Content-Type": "application/octet-stream",
+            "Content-Length": str(size),
+        }
         content: bytes | AsyncIterator[bytes] = (
             source if isinstance(source, bytes) else _chunks(source, self.chunk_size)
         )
-        resp = await self._request("PUT", url, content=content, headers=headers)
-        return UploadState.model_validate(resp.json())
+        resp = await self._http.put(put.url, content=content, headers=headers)
+        if resp.status_code != 200:
+            raise RecordsError(resp.status_code, _s3_problem(resp))
 
     async def commit_upload(self, patient_id: str, upload_id: str) -> RecordInfo:
         resp = await self._request("POST", self._url(patient_id, f"/uploads/{upload_id}/commit"))
@@ -347,6 +360,17 @@ def _upload_id_for(signed: SignedRecordManifest) -> str:
 
 def _error(resp: httpx.Response) -> RecordsError:
     return RecordsError(resp.status_code, problem_body(resp))
+
+
+def _s3_problem(resp: httpx.Response) -> dict[str, Any]:
+    """S3's XML error as a problem body (its code only: S3 messages can be long)."""
+    code = resp.text.split("<Code>", 1)[-1].split("</Code>", 1)[0] if "<Code>" in resp.text else ""
+    return {
+        "type": "about:blank",
+        "title": "S3 refused the segment",
+        "status": resp.status_code,
+        "detail": f"S3 answered {resp.status_code} {code}".strip(),
+    }
 
 
 async def _chunks(source: Path | ChunkFactory, chunk_size: int) -> AsyncIterator[bytes]:
