@@ -71,7 +71,7 @@ snapshots: setup  ## rewrite the event schema snapshots and docs/asyncapi.json a
 	PHR_UPDATE_SNAPSHOTS=1 $(UV) run --frozen pytest -q shared/tests/events/test_schemas.py
 
 bench: setup  ## the system benchmark (JSON report in bench/results/latest.json)
-	$(UV) run --frozen python bench/system.py --start
+	$(UV) run --frozen python bench/system.py --start --dev
 
 bench-crypto: setup  ## client-side crypto throughput (JSON)
 	$(UV) run --frozen python bench/crypto.py

@@ -233,7 +233,19 @@ class RecordsClient(BearerClient):
         content: bytes | AsyncIterator[bytes] = (
             source if isinstance(source, bytes) else _chunks(source, self.chunk_size)
         )
-        resp = await self._http.put(put.url, content=content, headers=headers)
+        try:
+            resp = await self._http.put(put.url, content=content, headers=headers)
+        except httpx.TransportError as exc:
+            # S3 went away mid-segment: as retryable as owner-api's own 503 would be
+            raise RecordsError(
+                503,
+                {
+                    "type": "about:blank",
+                    "title": "Object storage unavailable",
+                    "status": 503,
+                    "detail": f"S3 did not take the segment ({type(exc).__name__})",
+                },
+            ) from exc
         if resp.status_code != 200:
             raise RecordsError(resp.status_code, _s3_problem(resp))
 
