@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.records import bundle_of, cpu_per_op, process_cpu  # noqa: E402
 from phr.client import OwnerKeys, encrypt_record  # noqa: E402
+from phr.sdk.access import AccessDenied  # noqa: E402
 from phr.sdk.records import new_record_id  # noqa: E402
 from tests.support.sharing import grant, reader, sharing_world  # noqa: E402
 from tests.support.stack import stack_module  # noqa: E402
@@ -73,11 +74,15 @@ async def main() -> None:
     async with reader(stack, world.doctor) as doctor:
         deadline = time.monotonic() + 60
         while True:  # every node has the grant and the record
-            access = await doctor.request_access(patient.id, rid)
-            if len(access.opened) == len(segments) and len(access.answered_nodes) == 3:
-                break
+            try:
+                access = await doctor.request_access(patient.id, rid)
+                if len(access.opened) == len(segments) and len(access.answered_nodes) == 3:
+                    break
+                why: Any = access.denied
+            except AccessDenied as exc:
+                why = exc.denied
             if time.monotonic() > deadline:
-                raise SystemExit(f"not readable: {access.denied}")
+                raise SystemExit(f"not readable: {why}")
             await asyncio.sleep(0.2)
         full, requests, cpu = [], [], []
         for _ in range(3):  # warm-ups

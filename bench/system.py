@@ -65,6 +65,7 @@ from phr.crypto.search import keyword_tags  # noqa: E402
 from phr.fhir.synthetic import load_bundle  # noqa: E402
 from phr.fhir.validate import validate_bundle  # noqa: E402
 from phr.identity.tokens import TokenSigner  # noqa: E402
+from phr.sdk.access import AccessDenied  # noqa: E402
 from phr.sdk.records import new_record_id  # noqa: E402
 from phr.sdk.sharing import SharingClient  # noqa: E402
 from phr.sdk.transport import new_client  # noqa: E402
@@ -289,11 +290,15 @@ async def phase_access_64k(
     ):
         deadline = time.monotonic() + 60
         while True:  # every node knows the grant and the record
-            access = await doctor.request_access(patient.id, rid, ["labs"])
-            if access.opened and len(access.answered_nodes) == 3:
-                break
+            try:
+                access = await doctor.request_access(patient.id, rid, ["labs"])
+                if access.opened and len(access.answered_nodes) == 3:
+                    break
+                why: Any = access.denied
+            except AccessDenied as exc:
+                why = exc.denied
             if time.monotonic() > deadline:
-                raise SystemExit(f"64 KiB record not readable: {access.denied}")
+                raise SystemExit(f"64 KiB record not readable: {why}")
             await asyncio.sleep(0.2)
 
         async def one() -> None:

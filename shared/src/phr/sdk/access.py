@@ -188,7 +188,8 @@ class AccessClient(BearerClient):
         breakglass_reason: str | None = None,
         expected_author: VerifyKey | None = None,
     ) -> OpenedAccess:
-        """Ask for cfrags (no ciphertext yet) and open every granted segment's capsule."""
+        """Ask for cfrags (no ciphertext yet) and open every granted segment's capsule;
+        :class:`AccessDenied` if no segment was granted (user-api then sends no manifest)."""
         answer = await self._post_access(patient_id, record_id, segments, breakglass_reason)
         return await self._open(answer, patient_id, record_id, expected_author)
 
@@ -392,6 +393,8 @@ class AccessClient(BearerClient):
             async with self._limit:
                 try:
                     await self.request_access(pid, rid, sorted(segments))
+                except AccessDenied:
+                    return  # revoked or expired meanwhile: no key to learn
                 except AccessError as exc:
                     if exc.status in (404, 410):
                         return  # deleted meanwhile
