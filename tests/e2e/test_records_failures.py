@@ -284,8 +284,7 @@ async def test_interrupted_and_stale_uploads_leave_no_orphans(stack: Any) -> Non
                 await http.put(
                     labs_put.url,
                     content=dies(),
-                    headers=labs_put.headers
-                    | {"Content-Length": str(len(record.segments["labs"].ciphertext))},
+                    headers=labs_put.headers | {"Content-Length": str(big.entry.size)},
                 )
 
         async def only_notes_stored() -> bool:
