@@ -31,7 +31,13 @@ BIND = "${PHR_BIND_ADDRESS:-127.0.0.1}"
 #: settings only compose sets: the KGC's operator file lives in its own volume; one ledger
 #: replica writes the cut markers; Mongo's SCRAM user; cloud-store's secret key file
 #: (the one-machine mongod runs without auth on loopback, SeaweedFS takes the key inline)
-COMPOSE_ONLY = {"KGC_OPERATOR_FILE", "LEDGER_WRITE_CUT_MARKERS", "CLOUD_STORE_S3__SECRET_KEY_FILE"}
+COMPOSE_ONLY = {
+    "KGC_OPERATOR_FILE",
+    "LEDGER_WRITE_CUT_MARKERS",
+    "CLOUD_STORE_S3__SECRET_KEY_FILE",
+    # locally clients reach S3 at cloud-store's own endpoint; behind compose they do not
+    "CLOUD_STORE_S3__PUBLIC_URL",
+}
 COMPOSE_ONLY_SUFFIXES = ("MONGO__USERNAME", "MONGO__PASSWORD_FILE")
 LOCAL_ONLY = {"CLOUD_STORE_S3__SECRET_KEY"}
 SPECS = deploy.local.SERVICES
