@@ -89,7 +89,7 @@ class VerifyOut(BaseModel):
     mismatched: list[str]
 
 
-def presigner_of(settings: SettingsDep) -> Presigner:
+async def presigner_of(settings: SettingsDep) -> Presigner:
     s3 = settings.s3
     return Presigner(
         public_url=s3.client_url,
