@@ -98,7 +98,7 @@ def test_backup_restore_then_verify_audit_and_fetch(
     there = Phr(kgc_url=restored.service_url(restored.spec("kgc")))
     verified = there.json("ledger", "verify", home=pat)
     assert verified["ok"] is True and verified["log_size"] > 0
-    wanted = {"record.uploaded", "acl.granted", "access.granted"}
+    wanted = {"record.uploaded", "acl.granted", "access.decided"}
 
     def audited() -> bool:
         # events the ledger had not sealed at the snapshot come back from the event dump
