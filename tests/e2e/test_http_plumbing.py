@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import psutil
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.identity import service_url
 from tests.support.records import events_of_record, marked_bundle, new_patient, topic_messages
@@ -69,16 +70,29 @@ async def test_a_callers_own_correlation_id_flows_into_answers_and_events(stack:
     assert [e["correlationid"] for e in deleted] == [cid]
 
     world = await sharing_world(stack)
+    trace_id = uuid.uuid4().hex
+    traceparent = f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"
     async with httpx.AsyncClient(timeout=15) as http:
         resp = await http.post(
             service_url(stack, "user-api") + "/v1/access",
             json={"patient_id": patient.id, "record_id": info.record_id},
-            headers={**headers, "Authorization": f"Bearer {world.doctor.token}"},
+            headers={
+                **headers,
+                "Authorization": f"Bearer {world.doctor.token}",
+                "traceparent": traceparent,
+            },
         )
     assert resp.status_code < 500, resp.text  # a denial (no grant), recorded: never a 5xx
     assert resp.headers["x-correlation-id"] == cid
     access = [json.loads(v) for _, v in await topic_messages(stack, ["phr.access"])]
-    assert any(e.get("correlationid") == cid for e in access if isinstance(e, dict))
+    ours = [e for e in access if isinstance(e, dict) and e.get("correlationid") == cid]
+    assert ours
+    # the caller's trace went on over HTTP (user-api -> every SRS node) and into events
+    assert all(e["traceparent"].split("-")[1] == trace_id for e in ours)
+    logs = Path(stack.base) / "logs"
+    for name in ("user-api", "srs-1", "srs-2", "srs-3"):
+        text = (logs / f"{name}.jsonl").read_text()
+        assert f'"trace_id": "{trace_id}"' in text, name
 
 
 async def test_a_malformed_correlation_id_is_replaced_never_a_500(stack: Any) -> None:
@@ -177,3 +191,39 @@ def test_every_log_line_names_its_service_request_and_correlation(stack: Any) ->
         requests = [line for line in recent if line.get("event") == "request.completed"]
         assert requests, spec.name
         assert all(r.get("request_id") and r.get("correlation_id") for r in requests)
+
+
+def _families(url: str) -> dict[str, Any]:
+    resp = httpx.get(url + "/metrics", timeout=10)
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("text/plain; version=0.0.4")
+    return {f.name: f for f in text_string_to_metric_families(resp.text)}
+
+
+def test_every_service_serves_prometheus_metrics(stack: Any) -> None:
+    """Parsed by prometheus-client's own parser, after the traffic of the tests above."""
+    services = _services(stack)
+    for name, url in services.items():
+        httpx.get(url + "/healthz", timeout=10).raise_for_status()
+        families = _families(url)
+        requests = families["phr_http_requests"]
+        assert requests.type == "counter"
+        routes = {s.labels["route"] for s in requests.samples}
+        assert "/healthz" in routes, (name, routes)
+        assert all(not r.startswith("/v1/patients/u_") for r in routes)  # templates only
+        duration = families["phr_http_request_duration_seconds"]
+        assert duration.type == "histogram"
+        assert any(
+            s.name.endswith("_bucket") and s.labels["le"] == "+Inf" for s in duration.samples
+        )
+        published = families["phr_events_published"]
+        assert any(s.labels["type"] == "service.started" for s in published.samples), name
+        assert "phr_events_publish_failed" in families
+        lag = families["phr_consumer_lag"]
+        assert {s.labels["topic"] for s in lag.samples} >= {"phr.revocations"} or name == "kgc"
+    srs = _families(services["srs-1"])["phr_srs_decisions"]
+    assert any(s.labels["decision"] == "denied" and s.value >= 1 for s in srs.samples)
+    ledger = _families(services["ledger"])
+    assert ledger["phr_ledger_height"].samples[0].value >= 1
+    assert ledger["phr_ledger_events_ingested"].type == "counter"
+    assert _families(services["owner-api"])["phr_outbox_depth"].samples[0].value == 0

@@ -43,6 +43,7 @@ from ledger.store import BlockWrite, Entry, Head, Rejection, Store, StoredBlock
 from ledger.tree import NodeBuffer, frontier_chunks
 from phr.ledger import merkle
 from phr.ledger.block import BlockHeader
+from phr.service.metrics import LEDGER_HEIGHT, LEDGER_INGESTED
 
 log = structlog.get_logger("ledger.sequencer")
 
@@ -108,6 +109,7 @@ class Sequencer:
         self.nodes = NodeBuffer(buffers)
         self.pending, self.pending_ids = [], set()
         self.position = head.next_offset
+        LEDGER_HEIGHT.set(head.height)
 
     async def apply(self, records: Sequence[SeqRecord], verdicts: Sequence[Verdict]) -> Applied:
         """Apply records (in offset order) with their verdicts; seal blocks as they fill."""
@@ -154,6 +156,8 @@ class Sequencer:
             out.sealed = [block for block, _ in writes]
         self.duplicates += out.duplicates
         self.accepted += out.accepted
+        LEDGER_INGESTED.inc(out.accepted)
+        LEDGER_HEIGHT.set(self.head.height)
         if out.rejected:
             await self.store.record_rejections([rej for _, rej in out.rejected])
         return out

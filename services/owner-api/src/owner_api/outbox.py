@@ -19,6 +19,7 @@ from owner_api.store import RecordStore
 from phr.events.base import EventData
 from phr.events.envelope import Envelope
 from phr.service.kafka import EventPublisher
+from phr.service.metrics import OUTBOX_DEPTH
 from phr.service.mongo import Document
 from phr.service.runtime import ServiceRuntime
 
@@ -59,12 +60,15 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         sent = 0
-        for doc in await self.store.unsent():
+        unsent = await self.store.unsent()
+        OUTBOX_DEPTH.set(len(unsent))
+        for doc in unsent:
             event = Envelope.from_json_bytes(doc["envelope"].encode())
             await self.publisher.publish(event)
             await self.store.mark_sent(doc["_id"])
             log.info("event.published", event_type=event.type, event_id=str(event.id))
             sent += 1
+            OUTBOX_DEPTH.dec()
         self.published += sent
         return sent
 

@@ -42,6 +42,7 @@ from phr.crypto.pre import reencrypt_verified
 from phr.crypto.signing import SigningKey, b64u_encode
 from phr.events.access import AccessBreakglass, AccessDecided, SegmentGranted, SegmentRefused
 from phr.events.base import EventData
+from phr.service.metrics import SRS_DECISIONS
 from srs import acl
 from srs.cache import ReadCache
 from srs.errors import AuditUnavailable, TooManySegments
@@ -242,6 +243,10 @@ class Reencryptor:
                     ),
                 )
             )
+        for g in body.granted:
+            SRS_DECISIONS.labels("breakglass" if g.breakglass else "granted", "").inc()
+        for d in body.denied:
+            SRS_DECISIONS.labels("denied", d.reason).inc()
         results = await asyncio.gather(
             *(self.emit(t, data, request.patient_id, correlation_id) for t, data in events),
             return_exceptions=True,

@@ -24,12 +24,15 @@ from phr.service.health import router as health_router
 from phr.service.kafka import kafka_producer
 from phr.service.limits import DEFAULT_MAX_BODY_BYTES, RequestGuardMiddleware, route_limits
 from phr.service.logging import configure_logging
+from phr.service.metrics import observe_request
+from phr.service.metrics import router as metrics_router
 from phr.service.middleware import RequestContextMiddleware
 from phr.service.mongo import mongo_database, ping
 from phr.service.openapi import install_openapi, operation_id
 from phr.service.problems import install_problem_handlers
 from phr.service.runtime import ServiceRuntime, Setup
 from phr.service.settings import ServiceSettings
+from phr.service.tracing import configure_tracing
 
 log = structlog.get_logger("phr.app")
 
@@ -62,6 +65,7 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
         configure_logging(settings.log, name)
+        configure_tracing(name, settings.otlp_endpoint)
         key = settings.load_signing_key()
         async with AsyncExitStack() as stack:
             db = await stack.enter_async_context(mongo_database(settings.mongo, name))
@@ -122,6 +126,7 @@ def http_app(
         license_info={"name": "GPL-3.0-or-later", "identifier": "GPL-3.0-or-later"},
         generate_unique_id_function=operation_id,
     )
+    routers = [*routers, metrics_router]
     for router in routers:
         app.include_router(router)
     api_routes = [r for router in routers for r in router.routes if isinstance(r, APIRoute)]
@@ -131,7 +136,7 @@ def http_app(
         limits=route_limits(api_routes, DEFAULT_MAX_BODY_BYTES),
         default=DEFAULT_MAX_BODY_BYTES,
     )
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, observe=observe_request)
     install_problem_handlers(app)
     install_openapi(app, routes=api_routes, servers=[{"url": "/", "description": name}])
     return app

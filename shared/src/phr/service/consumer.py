@@ -20,7 +20,9 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from phr.events.envelope import Envelope, EnvelopeInvalid
+from phr.service.metrics import CONSUMER_LAG
 from phr.service.mongo import Document
+from phr.service.tracing import consumer_span, trace_ids
 
 EventHandler = Callable[[Envelope, AsyncClientSession], Awaitable[None]]
 Verifier = Callable[[Envelope], Awaitable[None]]
@@ -86,7 +88,20 @@ class EventConsumer:
         if offsets:
             await self.consumer.commit(offsets)
         self.polls += 1
+        await self._report_lag()
         return count
+
+    async def _report_lag(self) -> None:
+        """``phr_consumer_lag``: per topic, the records between our position and the end."""
+        lag: dict[str, int] = {}
+        for tp in self.consumer.assignment():
+            end = self.consumer.highwater(tp)
+            if end is None:
+                continue  # nothing fetched from it yet
+            behind = end - await self.consumer.position(tp)
+            lag[tp.topic] = lag.get(tp.topic, 0) + max(0, behind)
+        for topic, n in lag.items():
+            CONSUMER_LAG.labels(topic, self.group_id).set(n)
 
     def _wanted(self, record: ConsumerRecord[bytes, bytes]) -> bool:
         """Whether the record's type is one of ``types``, read without the model."""
@@ -133,8 +148,14 @@ class EventConsumer:
         if self.types is not None and event.type not in self.types:
             self.skipped += 1
             return
-        with structlog.contextvars.bound_contextvars(
-            event_id=str(event.id), event_type=event.type, correlation_id=event.correlationid
+        with (
+            consumer_span(event.type, record.topic, event.traceparent),
+            structlog.contextvars.bound_contextvars(
+                event_id=str(event.id),
+                event_type=event.type,
+                correlation_id=event.correlationid,
+                **trace_ids(),
+            ),
         ):
             if await self.handle_once(event):
                 self.processed += 1

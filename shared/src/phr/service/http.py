@@ -27,6 +27,7 @@ import aiohttp
 import orjson
 
 from phr.sdk.transport import CHUNK, pooled_session
+from phr.service.tracing import with_traceparent
 
 
 class TransportFailed(Exception):
@@ -153,7 +154,7 @@ class ServiceHttp:
         timeout_s: float | None = None,
     ) -> StreamedResponse:
         """Send a request; the status and headers come back, the body stays to be read."""
-        kw: dict[str, Any] = {"headers": headers}
+        kw: dict[str, Any] = {"headers": with_traceparent(headers)}
         timeout = self._timeout(timeout_s)
         if timeout is not None:
             kw["timeout"] = timeout
@@ -182,6 +183,7 @@ class ServiceHttp:
         timeout = self._timeout(timeout_s)
         if timeout is not None:
             kw["timeout"] = timeout
+        kw["headers"] = with_traceparent(kw.get("headers"))
         try:
             async with self._client().request(method, url, **kw) as resp:
                 return HttpResponse(resp.status, resp.headers, await resp.read())

@@ -16,6 +16,7 @@ from aiokafka.structs import RecordMetadata
 
 from phr.events.catalog import spec_for
 from phr.events.envelope import CLOUDEVENTS_JSON, Envelope
+from phr.service.metrics import EVENTS_FAILED, EVENTS_PUBLISHED
 from phr.service.settings import KafkaSettings
 
 #: CloudEvents Kafka binding, structured content mode: the one header is the event
@@ -36,12 +37,18 @@ class EventPublisher:
 
     async def publish(self, event: Envelope, topic: str | None = None) -> RecordMetadata:
         """Send and wait for all in-sync replicas; raises if the broker does not take it."""
-        return await self.producer.send_and_wait(
-            topic or spec_for(event.type).topic,
-            event.to_json_bytes(),
-            key=event.subject.encode(),
-            headers=envelope_headers(event),
-        )
+        try:
+            sent = await self.producer.send_and_wait(
+                topic or spec_for(event.type).topic,
+                event.to_json_bytes(),
+                key=event.subject.encode(),
+                headers=envelope_headers(event),
+            )
+        except BaseException:
+            EVENTS_FAILED.labels(event.type).inc()
+            raise
+        EVENTS_PUBLISHED.labels(event.type).inc()
+        return sent
 
     async def ping(self, timeout: float) -> None:
         """Raise unless the broker answers a metadata request within ``timeout`` s."""

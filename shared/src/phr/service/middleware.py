@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from phr.api.ids import OPAQUE_ID_PATTERN
 from phr.events.envelope import CORRELATION_ID_RE
 from phr.service.problems import internal_error
+from phr.service.tracing import header, incoming_trace, trace_ids
 
 REQUEST_ID = "x-request-id"
 CORRELATION_ID = "x-correlation-id"
@@ -73,8 +74,12 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), *ids]
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(
-            request_id=request_id, correlation_id=correlation_id
+        path = scope.get("path", "")
+        with (
+            incoming_trace(header(scope, b"traceparent")),
+            structlog.contextvars.bound_contextvars(
+                request_id=request_id, correlation_id=correlation_id, **trace_ids()
+            ),
         ):
             try:
                 await self.app(scope, receive, send_with_ids)
@@ -86,7 +91,6 @@ class RequestContextMiddleware:
                 elapsed = time.perf_counter() - started
                 if self.observe is not None:
                     self.observe(scope, status, elapsed)
-                path = scope.get("path", "")
                 if path not in _QUIET:
                     log.info(
                         "request.completed",

@@ -28,6 +28,7 @@ from phr.service.health import ReadinessCheck
 from phr.service.kafka import EventPublisher, kafka_consumer
 from phr.service.mongo import Document
 from phr.service.settings import ServiceSettings
+from phr.service.tracing import current_traceparent
 
 log = structlog.get_logger("phr.runtime")
 
@@ -70,7 +71,7 @@ class ServiceRuntime:
             subject=subject,
             correlation_id=correlation_id,
             causation_id=causation_id,
-            traceparent=traceparent,
+            traceparent=traceparent or current_traceparent(),
         )
 
     async def emit(self, type: str, data: EventData, *, subject: str, **kw: Any) -> Envelope:

@@ -86,6 +86,9 @@ class ServiceSettings(BaseSettings):
     allow_ephemeral_key: bool = False
     #: budget of each dependency check of GET /readyz
     readiness_timeout_s: float = Field(default=2.0, gt=0)
+    #: OTLP/HTTP collector (e.g. http://127.0.0.1:4318) to export traces to; none: off
+    #: (``OTEL_EXPORTER_OTLP_ENDPOINT`` is honoured too)
+    otlp_endpoint: str | None = None
     #: JSON file of every process's public keys and URL (see phr.service.registry)
     registry_file: Path | None = None
 
