@@ -174,3 +174,15 @@ def test_the_spec_documents_what_the_plumbing_sends() -> None:
         "instance",
     ]
     assert spec["servers"]
+
+
+async def test_api_docs_load_nothing_from_another_host() -> None:
+    for page in ("/docs", "/redoc"):
+        resp = await call("GET", page)
+        assert resp.status_code == 200
+        assert "http://" not in resp.text and "https://" not in resp.text.replace(
+            "https://phr-exchange.org", ""
+        ), page
+        for asset in ("/docs-assets/swagger-ui-bundle.js", "/docs-assets/redoc.standalone.js"):
+            if asset.rsplit("/", 1)[1].split(".")[0] in resp.text:
+                assert (await call("GET", asset)).status_code == 200

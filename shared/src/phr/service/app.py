@@ -20,6 +20,7 @@ from starlette.types import Lifespan
 
 from phr.events.system import ServiceStarted
 from phr.service.auth import enable_auth, whoami_router
+from phr.service.docs import install_docs
 from phr.service.health import router as health_router
 from phr.service.kafka import kafka_producer
 from phr.service.limits import DEFAULT_MAX_BODY_BYTES, RequestGuardMiddleware, route_limits
@@ -125,7 +126,10 @@ def http_app(
         lifespan=lifespan,
         license_info={"name": "GPL-3.0-or-later", "identifier": "GPL-3.0-or-later"},
         generate_unique_id_function=operation_id,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app)
     routers = [*routers, metrics_router]
     for router in routers:
         app.include_router(router)
