@@ -8,9 +8,9 @@ the stream verifies on its own (``phr events verify``) and a consumer under test
 trust exactly these keys (written beside the capture, never usable on a real system).
 
 Each patient enrols, uploads one to three records of a few segments, is read by one
-or two doctors (a request and one decision per SRS node), and sometimes rotates a
-segment key or delegates to a caregiver. Events are keyed by patient, on the topics
-and with the partitioning (murmur2 of the key) a Kafka producer would use.
+or two doctors (a request, then one decision per SRS node listing the segments), and
+sometimes rotates a segment key or delegates to a caregiver. Events are keyed by
+patient, on the topics and partitions (murmur2 of the key) a Kafka producer would use.
 """
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ def _patient(s: _Stream, doctors: list[str]) -> None:
             },
         )
         for doctor in s.rng.sample(doctors, min(len(doctors), s.rng.randint(1, 2))):
-            _read(s, pid, rid, doctor, s.rng.choice(segments))
+            _read(s, pid, rid, doctor, s.rng.sample(segments, s.rng.randint(1, len(segments))))
     if s.rng.random() < 0.2:
         s.emit(
             "key.rotated",
@@ -200,26 +200,20 @@ def _patient(s: _Stream, doctors: list[str]) -> None:
         )
 
 
-def _read(s: _Stream, pid: str, rid: str, doctor: str, segment: str) -> None:
+def _read(s: _Stream, pid: str, rid: str, doctor: str, segments: list[str]) -> None:
     req = s.ident("req_")
     base = {"request_id": req, "patient_id": pid, "record_id": rid, "requester_id": doctor}
-    s.emit("access.requested", "user-api", pid, {**base, "segments": [segment]})
-    allowed = s.rng.random() < 0.8
+    s.emit("access.requested", "user-api", pid, {**base, "segments": segments})
+    grant = s.ident("g_") if s.rng.random() < 0.8 else None
     for node in NODES:
-        if allowed:
-            s.emit(
-                "access.granted",
-                node,
-                pid,
-                {**base, "segment": segment, "grant_id": s.ident("g_"), "node_id": node},
-            )
-        else:
-            s.emit(
-                "access.denied",
-                node,
-                pid,
-                {**base, "segment": segment, "node_id": node, "reason": "no grant"},
-            )
+        granted = [{"segment": g, "grant_id": grant} for g in segments] if grant else []
+        denied = [] if grant else [{"segment": g, "reason": "no grant"} for g in segments]
+        s.emit(
+            "access.decided",
+            node,
+            pid,
+            {**base, "node_id": node, "granted": granted, "denied": denied},
+        )
 
 
 def generate(out: Path, patients: int, seed: int) -> dict[str, Any]:
