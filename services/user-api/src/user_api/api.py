@@ -17,6 +17,7 @@ from user_api.models import (
     BreakglassOut,
     SearchIn,
     SearchOut,
+    SharedDetail,
     SharedOut,
 )
 
@@ -52,6 +53,16 @@ async def shared(
     if emergency and patient_id is None:
         raise BadRequest("emergency listings are per patient: give patient_id")
     return SharedOut(patients=await searches.shared_with(caller, patient_id, emergency=emergency))
+
+
+@router.get(
+    "/shared/{patient_id}",
+    tags=["search"],
+    summary="One patient's grants to the caller (any status), readable records, withheld segments",
+    responses=_problems(401, 403, 503),
+)
+async def shared_detail(patient_id: Id, caller: DataUser, searches: SearchDep) -> SharedDetail:
+    return await searches.shared_detail(caller, patient_id)
 
 
 @router.post(

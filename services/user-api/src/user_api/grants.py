@@ -45,6 +45,8 @@ class GrantView:
     data_from: datetime | None = None
     emergency: bool = False
     revoked: bool = False
+    purpose: str | None = None
+    revoked_at: datetime | None = None
 
     @classmethod
     def from_event(cls, data: AclGranted) -> GrantView:
@@ -58,6 +60,7 @@ class GrantView:
             expires_at=as_utc(data.expires_at),
             data_from=as_utc(data.data_from),
             emergency=data.emergency,
+            purpose=data.purpose,
         )
 
     @classmethod
@@ -73,6 +76,8 @@ class GrantView:
             data_from=as_utc(doc.get("data_from")),
             emergency=bool(doc.get("emergency", False)),
             revoked=bool(doc.get("revoked", False)),
+            purpose=doc.get("purpose"),
+            revoked_at=as_utc(doc.get("revoked_at")),
         )
 
     def addressed_to(self, caller: Principal) -> bool:
@@ -89,6 +94,16 @@ class GrantView:
         if self.not_before is not None and now < self.not_before:
             return False
         return self.expires_at is None or now < self.expires_at
+
+    def status(self, now: datetime) -> str:
+        """active | revoked | expired | pending (not yet valid)."""
+        if self.revoked:
+            return "revoked"
+        if self.expires_at is not None and now >= self.expires_at:
+            return "expired"
+        if self.not_before is not None and now < self.not_before:
+            return "pending"
+        return "active"
 
     def covers_record(self, uploaded_at: datetime | None) -> bool:
         """A grant with ``data_from`` covers only records uploaded on or after it."""

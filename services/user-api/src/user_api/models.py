@@ -49,6 +49,39 @@ class SharedOut(BaseModel):
     patients: list[SharedPatient]
 
 
+class GrantToCaller(BaseModel):
+    """A grant of the patient addressed to the caller (or a group of his), any status."""
+
+    grant_id: str
+    segments: list[str]
+    grantee_user_id: str | None
+    grantee_group: dict[str, str] | None
+    status: str = Field(description="active | revoked | expired | pending (not yet valid)")
+    not_before: datetime | None
+    expires_at: datetime | None
+    data_from: datetime | None
+    purpose: str | None
+    emergency: bool
+    revoked_at: datetime | None
+
+
+class WithheldSegment(BaseModel):
+    record_id: str
+    segment: str
+    reason: str = Field(description="not-granted | revoked | expired | not-yet-valid")
+
+
+class SharedDetail(BaseModel):
+    """One patient, as the caller may know him: grants to him, readable records, and the
+    segments of those records he may not read now, with why. Empty unless the patient
+    ever granted the caller something."""
+
+    patient_id: str
+    grants: list[GrantToCaller]
+    records: list[SharedRecord]
+    withheld: list[WithheldSegment]
+
+
 class AccessIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     patient_id: Id

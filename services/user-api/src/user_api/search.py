@@ -20,8 +20,15 @@ from datetime import UTC, datetime
 import structlog
 
 from phr.identity.tokens import Principal
-from user_api.grants import Scope, scope_for
-from user_api.models import SearchMatch, SharedPatient, SharedRecord
+from user_api.grants import GrantView, Scope, scope_for
+from user_api.models import (
+    GrantToCaller,
+    SearchMatch,
+    SharedDetail,
+    SharedPatient,
+    SharedRecord,
+    WithheldSegment,
+)
 from user_api.store import MongoStore
 from user_api.upstream import RecordSummary, Upstream
 
@@ -100,6 +107,35 @@ class SearchService:
             )
         return out
 
+    async def shared_detail(self, caller: Principal, patient_id: str) -> SharedDetail:
+        """Grants of ``patient_id`` to the caller (any status), the records he may read,
+        and why the other segments of those records are withheld. A patient who never
+        granted the caller anything yields nothing (not even whether he has records)."""
+        now = datetime.now(UTC)
+        grants = [
+            g
+            for g in await self.store.grants_for(caller, patient_id, include_revoked=True)
+            if g.patient_id == patient_id and g.addressed_to(caller)
+        ]
+        if not grants:
+            return SharedDetail(patient_id=patient_id, grants=[], records=[], withheld=[])
+        scope = scope_for(caller, grants, now=now, patient_id=patient_id)
+        records = await self.upstream.records_of(patient_id, self.max_records)
+        withheld = [
+            WithheldSegment(record_id=r.record_id, segment=name, reason=reason)
+            for r in records
+            for name in sorted(r.segments)
+            if not scope.allows(patient_id, name, r.uploaded_at)
+            for reason in [_withheld_reason(grants, name, r.uploaded_at, now)]
+        ]
+        visible = [_visible(scope, patient_id, r) for r in records]
+        return SharedDetail(
+            patient_id=patient_id,
+            grants=[_grant_out(g, now) for g in grants],
+            records=[r for r in visible if r.segments],
+            withheld=withheld,
+        )
+
     async def _upload_times(
         self, scope: Scope, patients: set[str]
     ) -> dict[tuple[str, str], datetime | None]:
@@ -125,4 +161,34 @@ def _visible(scope: Scope, patient_id: str, record: RecordSummary) -> SharedReco
             for name, version in record.segments.items()
             if scope.allows(patient_id, name, record.uploaded_at)
         },
+    )
+
+
+def _withheld_reason(
+    grants: list[GrantView], segment: str, uploaded_at: datetime | None, now: datetime
+) -> str:
+    """Why no usable grant gives ``segment`` of a record: the grants that named it."""
+    named = [g for g in grants if segment in g.segments and not g.emergency]
+    statuses = {g.status(now) for g in named}
+    for status, reason in (("revoked", "revoked"), ("expired", "expired")):
+        if status in statuses:
+            return reason
+    if "pending" in statuses:
+        return "not-yet-valid"
+    return "not-granted"  # never named, or only for records uploaded later
+
+
+def _grant_out(grant: GrantView, now: datetime) -> GrantToCaller:
+    return GrantToCaller(
+        grant_id=grant.grant_id,
+        segments=sorted(grant.segments),
+        grantee_user_id=grant.grantee_user_id,
+        grantee_group=dict(grant.grantee_group) if grant.grantee_group else None,
+        status=grant.status(now),
+        not_before=grant.not_before,
+        expires_at=grant.expires_at,
+        data_from=grant.data_from,
+        purpose=grant.purpose,
+        emergency=grant.emergency,
+        revoked_at=grant.revoked_at,
     )

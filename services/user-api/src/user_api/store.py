@@ -81,6 +81,7 @@ class MongoStore:
                     "expires_at": data.expires_at,
                     "data_from": data.data_from,
                     "emergency": data.emergency,
+                    "purpose": data.purpose,
                     "updated_at": datetime.now(UTC),
                 },
                 "$addToSet": {
@@ -136,11 +137,13 @@ class MongoStore:
     async def count_rejections(self) -> int:
         return await self.rejected.count_documents({})
 
-    async def grants_for(self, caller: Principal, patient_id: str | None = None) -> list[GrantView]:
-        """Unrevoked grants that may address ``caller`` (the caller of
-        :func:`user_api.grants.scope_for` checks selectors and times)."""
+    async def grants_for(
+        self, caller: Principal, patient_id: str | None = None, *, include_revoked: bool = False
+    ) -> list[GrantView]:
+        """Grants (unrevoked, unless ``include_revoked``) that may address ``caller`` (the
+        caller of :func:`user_api.grants.scope_for` checks selectors and times)."""
         query: dict[str, Any] = {
-            "revoked": False,
+            **({} if include_revoked else {"revoked": False}),
             "$or": [
                 {"grantee_user_id": caller.sub},
                 {

@@ -25,6 +25,7 @@ app = typer.Typer(
 
 
 from phr.cli import events as _events  # noqa: E402
+from phr.cli import gateway as _gateway  # noqa: E402
 from phr.cli import ledger as _ledger  # noqa: E402
 
 app.add_typer(_events.app, name="events")
@@ -35,6 +36,7 @@ _sharing.register(app)
 _access.register(app)
 _demo.register(app)
 _admin.register(app)
+_gateway.register(app)
 
 
 @app.callback()

@@ -370,6 +370,14 @@ class AccessClient(BearerClient):
         patients: list[dict[str, Any]] = resp.json()["patients"]
         return patients
 
+    async def shared_detail(self, patient_id: str) -> dict[str, Any]:
+        """One patient's grants to this user (any status), the records he may read, and
+        the segments of those withheld from him with why (``not-granted``, ``revoked``,
+        ``expired``, ``not-yet-valid``). Empty if the patient never granted him anything."""
+        resp = await self._request("GET", f"/v1/shared/{patient_id}")
+        detail: dict[str, Any] = resp.json()
+        return detail
+
     async def search_keys(self, patient_id: str | None = None) -> list[SearchKey]:
         """The search keys of segments granted to this user (bootstrap, see module doc)."""
         to_open: dict[tuple[str, str], set[str]] = {}  # (patient, record) -> segments

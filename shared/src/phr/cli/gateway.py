@@ -1,0 +1,107 @@
+"""`phr gateway`: serve the hospital gateway; register the client systems it admits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from phr.cli.home import CliError
+from phr.cli.output import emit, fail
+from phr.cli.session import session_from
+
+app = typer.Typer(
+    help="The hospital gateway (FHIR R4 + SMART Backend Services).",
+    invoke_without_command=True,
+)
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option(help="The gateway's home: a `system` identity's PHR_HOME (+ clients, staff)"),
+]
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="gateway")
+
+
+@app.callback()
+def serve(
+    ctx: typer.Context,
+    home: HomeOption = None,
+    port: Annotated[int, typer.Option(help="TCP port")] = 8080,
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    url: Annotated[
+        str | None, typer.Option(help="Public root URL (default: http://HOST:PORT)")
+    ] = None,
+) -> None:
+    """Serve the gateway for the identity in --home (SMART clients from its clients.json).
+
+    Example: phr gateway --home .local/gateway --port 8080
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if home is None:
+        raise typer.BadParameter("give the gateway's --home", param_hint="--home")
+    import uvicorn
+
+    from phr.gateway.app import GatewayConfig, create_app
+
+    s = session_from(ctx)
+    keystore = home / "keystore.json"
+    try:
+        passphrase = s.passphrase() if keystore.exists() else None
+    except CliError as exc:
+        fail(str(exc))
+    config = GatewayConfig(
+        home=home, base_url=url or f"http://{host}:{port}", passphrase=passphrase
+    )
+    try:
+        gateway = create_app(config)
+    except (OSError, ValueError) as exc:
+        fail(f"cannot start the gateway: {exc}")
+    uvicorn.run(gateway, host=host, port=port, log_level="warning", access_log=False)
+
+
+@app.command("register-client")
+def register_client(
+    ctx: typer.Context,
+    client_id: Annotated[str, typer.Option(help="The client system's id")],
+    jwks: Annotated[Path, typer.Option(help="File with the client's PUBLIC JWK Set")],
+    scope: Annotated[
+        str, typer.Option(help="SMART v2 scopes it may hold, e.g. 'system/Patient.rs'")
+    ],
+    home: HomeOption = None,
+    act_as: Annotated[
+        str | None, typer.Option(help="A staff user id placed in DIR/staff (default: the system)")
+    ] = None,
+) -> None:
+    """Register (or replace) a client system: its id, public keys and allowed scopes.
+
+    Example: phr gateway register-client --home .local/gateway --client-id lis
+    --jwks lis.jwks.json --scope 'system/Observation.rs system/Bundle.c'
+    """
+    from phr.gateway.smart import ClientRegistration, ClientRegistry
+
+    s = session_from(ctx)
+    if home is None:
+        raise typer.BadParameter("give the gateway's --home", param_hint="--home")
+    try:
+        keys = json.loads(jwks.read_text())
+        registration = ClientRegistration(
+            client_id=client_id, jwks=keys, scopes=scope.split(), act_as=act_as
+        )
+        ClientRegistry(home / "clients.json").register(registration)
+    except OSError as exc:
+        fail(f"{jwks}: {exc.strerror}")
+    except ValueError as exc:  # pydantic's ValidationError too
+        fail(f"cannot register {client_id}: {exc}")
+    emit(
+        registration.model_dump(mode="json", exclude={"jwks"}),
+        as_json=s.as_json,
+        lines=[
+            f"client {client_id} registered ({' '.join(registration.scopes)}); restart the gateway"
+        ],
+    )
