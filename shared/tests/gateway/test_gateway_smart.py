@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
@@ -53,7 +53,9 @@ async def client(
     app = create_app(GatewayConfig(home=tmp_path, base_url=BASE), cloud=no_cloud)
 
     @app.get("/fhir/Observation/probe")
-    async def probe(caller: Caller = Depends(require("Observation", "r"))) -> dict[str, str]:
+    async def probe(
+        caller: Annotated[Caller, Depends(require("Observation", "r"))],
+    ) -> dict[str, str]:
         return {"client": caller.grant.client_id}  # pragma: no cover - needs a cloud
 
     async with LifespanManager(app) as manager:

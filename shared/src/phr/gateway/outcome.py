@@ -8,7 +8,8 @@ endpoint answers OAuth 2.0 errors instead (RFC 6749 section 5.2), as SMART requi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Final
 
 import orjson
@@ -17,6 +18,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from phr.sdk.access import AccessIntegrityError
+from phr.sdk.errors import ApiError, Unreachable
 
 FHIR_JSON: Final = "application/fhir+json"
 #: ``_format`` values a client may send for JSON (R4 http.html#mime-type)
@@ -153,3 +157,24 @@ def install_outcome_handlers(app: FastAPI) -> None:
         return fhir_response(
             FhirError(500, "exception", "the gateway failed; see its log").outcome(), 500
         )
+
+
+@contextmanager
+def sdk_errors(what: str) -> Iterator[None]:
+    """The SDK's failures as OperationOutcomes (the services' own words kept short)."""
+    try:
+        yield
+    except ApiError as exc:
+        status = exc.status if exc.status in (400, 403, 404, 409, 410, 422) else 502
+        if exc.status in (503, 504):
+            status = 503
+        if exc.status == 401:
+            status = 502  # our own identity's login failed: the gateway's problem
+        code = {403: "forbidden", 404: "not-found", 410: "deleted", 503: "transient"}
+        raise FhirError(status, code.get(status, "processing"), f"{what}: {exc}") from None
+    except Unreachable as exc:
+        raise FhirError(503, "transient", f"{what}: {exc}") from None
+    except AccessIntegrityError as exc:
+        raise FhirError(
+            502, "security", f"{what}: what the services sent does not verify ({exc})"
+        ) from None
