@@ -21,9 +21,11 @@ setup: .venv/.synced  ## install uv (if missing) and every package of the worksp
 
 run: setup  ## start the servers and the six services on 127.0.0.1, wait until ready
 	$(STACK) up
+	$(UV) run --frozen python -m phr.gateway.demo up
 	@echo
 	@echo "PHR Exchange is running. See the whole story:  $(UV) run phr demo   (or: make demo)"
 	@echo "The operator's identity:  PHR_HOME=.local/operator $(UV) run phr whoami"
+	@echo "Hospital systems:         docs/gateway.md (the demo hospital's gateway, above)"
 	@echo "Stop it with:             make down"
 
 up: run
@@ -32,6 +34,7 @@ demo: setup  ## on a running system: hospital, doctor, nurse, insurer, patient â
 	$(UV) run --frozen phr demo
 
 down: setup  ## stop what `make run` started
+	-$(UV) run --frozen python -m phr.gateway.demo down
 	$(STACK) down
 
 status: setup  ## what runs where

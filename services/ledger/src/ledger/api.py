@@ -3,7 +3,8 @@
 Blocks, checkpoints and proofs are public: anyone may verify the log, and its events
 carry pseudonymous ids, segment names, hashes and sealed kfrags, never health data.
 The audit trail, a ready-made view of who did what to one patient, is for that patient,
-admins and services only.
+admins and services; staff (a hospital's gateway among them) get the events that name
+them (as requester, grantee, uploader or delegate), each with its proof.
 """
 
 from __future__ import annotations
@@ -114,9 +115,23 @@ async def get_audit_trail(
     caller: CurrentPrincipal,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
 ) -> AuditTrailOut:
-    if caller.sub != subject and not (caller.is_service or caller.role == "admin"):
-        raise Forbidden("a patient's audit trail is for him, admins and services")
-    return await reader.audit_trail(subject, limit)
+    if caller.sub == subject or caller.is_service or caller.role == "admin":
+        return await reader.audit_trail(subject, limit)
+    if not caller.is_staff:
+        raise Forbidden("a patient's audit trail is for him, admins, services and named staff")
+    trail = await reader.audit_trail(subject, limit)
+    named = [p for p in trail.entries if names(p.event, caller.sub)]
+    return trail.model_copy(update={"entries": named})
+
+
+#: the fields of an event's data that name a party to it
+PARTY_FIELDS = ("requester_id", "grantee_user_id", "uploaded_by", "delegate_user_id")
+
+
+def names(event: dict[str, Any], user_id: str) -> bool:
+    """Whether ``event`` names ``user_id`` as a party (not merely as its producer)."""
+    data = event.get("data")
+    return isinstance(data, dict) and any(data.get(f) == user_id for f in PARTY_FIELDS)
 
 
 @router.get("/verify", summary="Re-verify the whole stored chain")

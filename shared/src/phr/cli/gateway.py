@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -105,3 +106,51 @@ def register_client(
             f"client {client_id} registered ({' '.join(registration.scopes)}); restart the gateway"
         ],
     )
+
+
+@app.command("client-key")
+def client_key(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("-o", help="Write the PRIVATE JWK here (0600)")],
+    jwks: Annotated[Path, typer.Option(help="Write the public JWK Set here (to register)")],
+    alg: Annotated[str, typer.Option(help="ES384 or RS384")] = "ES384",
+) -> None:
+    """Make a client system's key pair (for trying the gateway from a shell).
+
+    Example: phr gateway client-key -o lis.jwk --jwks lis.jwks.json
+    """
+    from phr.gateway.assertion import new_client_key, public_jwks
+
+    s = session_from(ctx)
+    if alg not in ("ES384", "RS384"):
+        raise typer.BadParameter("ES384 or RS384", param_hint="--alg")
+    key = new_client_key("ES384" if alg == "ES384" else "RS384")
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(key, fh)
+    jwks.write_text(json.dumps(public_jwks(key), indent=2) + "\n")
+    emit(
+        {"private": str(out), "jwks": str(jwks), "kid": key["kid"]},
+        as_json=s.as_json,
+        lines=[f"private key {out} (keep it), public JWK Set {jwks} (register it)"],
+    )
+
+
+@app.command("assertion")
+def assertion(
+    key: Annotated[Path, typer.Option(help="The client's private JWK")],
+    client_id: Annotated[str, typer.Option(help="The registered client id")],
+    token_url: Annotated[str, typer.Option(help="The gateway's token endpoint")],
+) -> None:
+    """Print a signed client assertion (valid four minutes, usable once) for curl.
+
+    Example: phr gateway assertion --key lis.jwk --client-id lis
+    --token-url http://127.0.0.1:8080/auth/token
+    """
+    from phr.gateway.assertion import sign_assertion
+
+    try:
+        jwk = json.loads(key.read_text())
+    except (OSError, ValueError) as exc:
+        fail(f"{key}: {exc}")
+    typer.echo(sign_assertion(jwk, client_id, token_url))

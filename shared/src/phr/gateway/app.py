@@ -108,7 +108,9 @@ async def _form(request: Request) -> dict[str, str]:
 
 def _route_modules() -> list[Any]:
     """The FHIR route modules: each has ``router`` and ``CAPABILITY`` (its resources)."""
-    return []
+    from phr.gateway import audit, consent, reads, writes
+
+    return [reads, writes, consent, audit]
 
 
 __all__ = ["GatewayConfig", "GatewayState", "create_app"]

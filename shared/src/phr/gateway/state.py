@@ -41,6 +41,7 @@ class Caller:
     grant: AccessGrant
     identity: Identity
     cloud: Cloud
+    base_url: str  # the gateway's public root URL
 
     def allows(self, resource: str, permission: str) -> bool:
         return self.grant.allows(resource, permission)
@@ -76,6 +77,10 @@ def require(resource: str, permission: str) -> Callable[..., Awaitable[Caller]]:
                 headers={"WWW-Authenticate": 'Bearer error="insufficient_scope"'},
             )
         cloud = state.require_cloud()
-        return Caller(grant, cloud.identities.get(grant.act_as), cloud)
+        if grant.act_as is not None and grant.act_as not in cloud.identities.staff:
+            raise FhirError(
+                403, "forbidden", f"the client acts as {grant.act_as}, not in the gateway"
+            )
+        return Caller(grant, cloud.identities.get(grant.act_as), cloud, state.base_url)
 
     return dependency

@@ -36,6 +36,7 @@ from phr.client.access import decrypt_record, owner_secret
 from phr.client.record import EncryptedRecord, RecipientKeys, encrypt_record
 from phr.crypto.keys import PatientMasterKey
 from phr.crypto.manifest import SignedRecordManifest, verify_manifest
+from phr.crypto.published_keys import PatientKeys, verify_patient_keys
 from phr.crypto.signing import SigningKey, VerifyKey
 from phr.crypto.stream import DEFAULT_CHUNK_SIZE
 from phr.sdk.base import BearerClient, TokenSource, gather_all
@@ -350,6 +351,21 @@ class RecordsClient(BearerClient):
         """Delete a record (ciphertext, tags and capsules); returns its tombstone."""
         resp = await self._request("DELETE", self._url(patient_id, f"/records/{record_id}"))
         return RecordInfo.model_validate(resp.json())
+
+    async def published_keys(self, patient_id: str, *, author: VerifyKey) -> PatientKeys:
+        """The patient's signed segment public keys (what a contributor encrypts to),
+        verified against ``author``: the patient's Ed25519 key, from the KGC's directory."""
+        resp = await self._request("GET", self._url(patient_id, "/keys"))
+        signed = resp.json().get("signed_keys")
+        if signed is None:
+            raise RecordsError(
+                409,
+                {"title": "No published keys", "detail": f"{patient_id} published no keys yet"},
+            )
+        keys = verify_patient_keys(signed, expected_author=author)
+        if keys.patient_id != patient_id:
+            raise IntegrityError("owner-api served another patient's keys")
+        return keys
 
     async def add_contributor(self, patient_id: str, org_id: str) -> None:
         await self._request("PUT", self._url(patient_id, f"/contributors/{org_id}"))
