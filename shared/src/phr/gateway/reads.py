@@ -15,6 +15,7 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from phr.api.ids import ID_PATTERN
 from phr.fhir.keywords import code_keyword
 from phr.fhir.segments import segment_for
 from phr.gateway.bundles import Withheld, match_entry, page_links, searchset, withheld_outcome
@@ -24,7 +25,7 @@ from phr.sdk.access import AccessClient, AccessDenied
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
 
-ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+ID = re.compile(ID_PATTERN)
 SEARCHABLE: Final = ("Observation", "Condition", "MedicationRequest")
 #: where each searchable type keeps its code
 CODE_FIELD: Final = {
