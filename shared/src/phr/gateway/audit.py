@@ -181,8 +181,6 @@ async def audit_events(
     caller: Annotated[Caller, Depends(require("AuditEvent", "s"))],
     patient: str | None = None,
 ) -> Response:
-    if patient is None:
-        raise FhirError(400, "required", "give patient=ID", expression=["patient"])
     pid = patient_id(patient)
     cloud = caller.cloud
     params = cloud.params

@@ -21,7 +21,7 @@ from fastapi.responses import Response
 
 from phr.fhir.segments import RESOURCE_SEGMENT
 from phr.gateway.bundles import searchset
-from phr.gateway.outcome import FhirError, fhir_response, sdk_errors
+from phr.gateway.outcome import fhir_response, sdk_errors
 from phr.gateway.reads import patient_id
 from phr.gateway.state import Caller, require
 
@@ -165,8 +165,6 @@ async def consents(
     caller: Annotated[Caller, Depends(require("Consent", "s"))],
     patient: str | None = None,
 ) -> Response:
-    if patient is None:
-        raise FhirError(400, "required", "give patient=ID", expression=["patient"])
     pid = patient_id(patient)
     reader = caller.cloud.reader(caller.identity)
     with sdk_errors(f"reading the grants of {pid}"):

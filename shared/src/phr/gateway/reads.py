@@ -57,7 +57,10 @@ CAPABILITY: Final[list[dict[str, Any]]] = [
 ]
 
 
-def patient_id(value: str) -> str:
+def patient_id(value: str | None) -> str:
+    """The ``patient`` search parameter (or path id): required, one of our ids."""
+    if value is None:
+        raise FhirError(400, "required", "give patient=ID", expression=["patient"])
     pid = value.removeprefix("Patient/")
     if not ID.match(pid):
         raise FhirError(400, "value", f"{value!r} is not a patient id", expression=["patient"])
@@ -173,8 +176,6 @@ async def search_by_code(
     count: int,
     offset: int,
 ) -> Response:
-    if patient is None:
-        raise FhirError(400, "required", "give patient=ID", expression=["patient"])
     if code is None:
         raise FhirError(400, "required", "give code=system|code", expression=["code"])
     pid = patient_id(patient)
