@@ -207,6 +207,18 @@ async def test_fhir_routes_refuse_without_a_token_or_the_scope(
     assert_outcome(refused, 403, "forbidden")
     assert "insufficient_scope" in refused.headers["www-authenticate"]
     assert_outcome(await client.get("/fhir/Nothing"), 404, "not-found")
+    for path in (
+        "/fhir/Observation?patient=u_1&code=http://loinc.org|4548-4",
+        "/fhir/Condition?patient=u_1",
+        "/fhir/MedicationRequest?patient=u_1",
+        "/fhir/Consent?patient=u_1",
+        "/fhir/AuditEvent?patient=u_1",
+    ):
+        assert_outcome(await client.get(path), 401, "login")
+        scoped = await client.get(path, headers={"Authorization": f"Bearer {token}"})
+        assert_outcome(scoped, 403, "forbidden")
+    post = await client.post("/fhir", json={}, headers={"Authorization": f"Bearer {token}"})
+    assert_outcome(post, 403, "forbidden")
 
 
 def test_registration_refuses_private_keys_and_bad_scopes(tmp_path: Path) -> None:

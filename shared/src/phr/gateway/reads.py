@@ -224,21 +224,42 @@ Count = Annotated[int, Query(alias="_count", ge=1, le=MAX_COUNT)]
 Offset = Annotated[int, Query(alias="_offset", ge=0, le=1_000_000)]
 
 
-def _search_route(rtype: str) -> None:
-    async def route(
-        request: Request,
-        caller: Annotated[Caller, Depends(require(rtype, "s"))],
-        patient: str | None = None,
-        code: str | None = None,
-        count: Count = DEFAULT_COUNT,
-        offset: Offset = 0,
-    ) -> Response:
-        return await search_by_code(rtype, request, caller, patient, code, count, offset)
-
-    router.add_api_route(
-        f"/{rtype}", route, methods=["GET"], summary=f"{rtype} of one patient by code"
-    )
+ObservationSearch = Annotated[Caller, Depends(require("Observation", "s"))]
+ConditionSearch = Annotated[Caller, Depends(require("Condition", "s"))]
+MedicationRequestSearch = Annotated[Caller, Depends(require("MedicationRequest", "s"))]
 
 
-for _rtype in SEARCHABLE:
-    _search_route(_rtype)
+@router.get("/Observation", summary="Observations of one patient by code")
+async def observations(
+    request: Request,
+    caller: ObservationSearch,
+    patient: str | None = None,
+    code: str | None = None,
+    count: Count = DEFAULT_COUNT,
+    offset: Offset = 0,
+) -> Response:
+    return await search_by_code("Observation", request, caller, patient, code, count, offset)
+
+
+@router.get("/Condition", summary="Conditions of one patient by code")
+async def conditions(
+    request: Request,
+    caller: ConditionSearch,
+    patient: str | None = None,
+    code: str | None = None,
+    count: Count = DEFAULT_COUNT,
+    offset: Offset = 0,
+) -> Response:
+    return await search_by_code("Condition", request, caller, patient, code, count, offset)
+
+
+@router.get("/MedicationRequest", summary="MedicationRequests of one patient by code")
+async def medication_requests(
+    request: Request,
+    caller: MedicationRequestSearch,
+    patient: str | None = None,
+    code: str | None = None,
+    count: Count = DEFAULT_COUNT,
+    offset: Offset = 0,
+) -> Response:
+    return await search_by_code("MedicationRequest", request, caller, patient, code, count, offset)
