@@ -3,8 +3,8 @@
 Blocks, checkpoints and proofs are public: anyone may verify the log, and its events
 carry pseudonymous ids, segment names, hashes and sealed kfrags, never health data.
 The audit trail, a ready-made view of who did what to one patient, is for that patient,
-admins and services; staff (a hospital's gateway among them) get the events that name
-them (as requester, grantee, uploader or delegate), each with its proof.
+admins and services; staff (a hospital's gateway among them) may ask for the events that
+name them (as requester, grantee, uploader or delegate), each with its proof.
 """
 
 from __future__ import annotations
@@ -114,11 +114,17 @@ async def get_audit_trail(
     reader: ReaderDep,
     caller: CurrentPrincipal,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    named_only: Annotated[
+        bool, Query(description="staff: only the events that name the caller")
+    ] = False,
 ) -> AuditTrailOut:
     if caller.sub == subject or caller.is_service or caller.role == "admin":
         return await reader.audit_trail(subject, limit)
-    if not caller.is_staff:
-        raise Forbidden("a patient's audit trail is for him, admins, services and named staff")
+    if not (named_only and caller.is_staff):
+        raise Forbidden(
+            "a patient's audit trail is for him, admins and services; staff may ask for the "
+            "events naming them (named_only=true)"
+        )
     trail = await reader.audit_trail(subject, limit)
     named = [p for p in trail.entries if names(p.event, caller.sub)]
     return trail.model_copy(update={"entries": named})

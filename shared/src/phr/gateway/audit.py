@@ -191,7 +191,9 @@ async def audit_events(
         info = raise_for_problem(await cloud.http.get(f"{ledger}/v1/key")).json()
         token = await cloud.token(caller.identity)
         resp = await cloud.http.get(
-            f"{ledger}/v1/audit/{pid}", headers={"Authorization": f"Bearer {token}"}
+            f"{ledger}/v1/audit/{pid}",
+            params={"named_only": "true"},
+            headers={"Authorization": f"Bearer {token}"},
         )
         trail = AuditTrailOut.model_validate(raise_for_problem(resp).json())
     try:
