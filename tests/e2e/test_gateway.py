@@ -144,7 +144,8 @@ async def world(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIt
     lis = lab.register("lis", "system/Observation.rs system/Bundle.c", cli=True)
     ehr = hospital.register(
         "ehr",
-        "system/Patient.rs system/Observation.rs system/Condition.rs system/Bundle.c",
+        "system/Patient.rs system/Observation.rs system/Condition.rs system/Bundle.c "
+        "system/Consent.rs system/AuditEvent.rs",
         act_as=doctor_id,
     )
     kiosk = hospital.register("kiosk", "system/Patient.rs")

@@ -59,7 +59,7 @@ async def shared(
     "/shared/{patient_id}",
     tags=["search"],
     summary="One patient's grants to the caller (any status), readable records, withheld segments",
-    responses=_problems(401, 403, 503),
+    responses=problem_responses(401, 403, 503),
 )
 async def shared_detail(patient_id: Id, caller: DataUser, searches: SearchDep) -> SharedDetail:
     return await searches.shared_detail(caller, patient_id)
