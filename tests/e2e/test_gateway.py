@@ -224,7 +224,13 @@ async def test_a_lab_writes_and_the_doctor_reads_through_two_gateways(world: Wor
     # The patient grants his doctor labs; the doctor's EHR reads through its gateway.
     grant = await world.sharing.grant_user(pid, world.doctor_id, ["labs"], purpose="treatment")
     ehr = await fhir(world.ehr, "system/Patient.rs system/Observation.rs")
-    found = await ehr.resources("Observation").search(patient=pid, code=LOINC_A1C).fetch_raw()
+
+    async def search() -> dict[str, Any] | None:  # user-api learns of the grant from its event
+        got = await ehr.resources("Observation").search(patient=pid, code=LOINC_A1C).fetch_raw()
+        return got if got.get("entry") else None
+
+    found = await eventually(search, timeout=30, interval=0.5)
+    assert found is not None
     assert_r4_bundle(found, "searchset")
     values = sorted(e["resource"]["valueQuantity"]["value"] for e in found["entry"])
     assert values == [6.1, 6.4]
@@ -258,8 +264,12 @@ async def test_a_lab_writes_and_the_doctor_reads_through_two_gateways(world: Wor
 
     # With demographics granted too, the Patient comes back.
     await world.sharing.grant_user(pid, world.doctor_id, ["demographics"], purpose="treatment")
-    everything = await ehr.execute(f"Patient/{pid}/$everything", method="get")
-    assert "Patient" in {e["resource"]["resourceType"] for e in everything["entry"]}
+
+    async def with_patient() -> bool:  # user-api learns of the grant from its event
+        found = await ehr.execute(f"Patient/{pid}/$everything", method="get")
+        return "Patient" in {e["resource"]["resourceType"] for e in found["entry"]}
+
+    await eventually(with_patient, timeout=30, interval=0.5)
 
     # Reads asked only for granted segments: no access.denied in the patient's trail.
     trail = await eventually(
@@ -296,8 +306,17 @@ async def test_a_lab_writes_and_the_doctor_reads_through_two_gateways(world: Wor
     await world.sharing.revoke(pid, grant.grant_id)
     everything = await ehr.execute(f"Patient/{pid}/$everything", method="get")
     assert_r4_bundle(everything, "searchset")
-    issues = everything["entry"][-1]["resource"]["issue"]
-    assert any("labs" in i["diagnostics"] and i["details"]["text"] == "revoked" for i in issues)
+
+    async def labs_revoked() -> bool:
+        found = await ehr.execute(f"Patient/{pid}/$everything", method="get")
+        assert_r4_bundle(found, "searchset")
+        issues = found["entry"][-1]["resource"]["issue"]
+        return any(
+            "labs" in i["diagnostics"] and i.get("details", {}).get("text") == "revoked"
+            for i in issues
+        )
+
+    await eventually(labs_revoked, timeout=30, interval=0.5)
 
     async def revoked() -> bool:
         found = await consent.resources("Consent").search(patient=pid).fetch_raw()
