@@ -52,6 +52,7 @@ REST: Final = {
 #: event type -> (BALP profile, FHIR interaction, action, entity type of the data)
 KINDS: Final = {
     "access.requested": ("PatientRead", "read", "R", "Bundle"),
+    "access.decided": ("PatientRead", "read", "R", "Bundle"),
     "access.granted": ("PatientRead", "read", "R", "Bundle"),
     "access.denied": ("PatientRead", "read", "R", "Bundle"),
     "access.breakglass": ("PatientRead", "read", "R", "Bundle"),
@@ -79,7 +80,11 @@ def audit_event(pid: str, proof: InclusionProofOut, tree_size: int) -> dict[str,
         return None
     profile, interaction, action, entity_type = kind
     data: dict[str, Any] = event.get("data") if isinstance(event.get("data"), dict) else {}  # type: ignore[assignment]
-    denied = event.get("type") == "access.denied"
+    denied = event.get("type") == "access.denied" or (
+        event.get("type") == "access.decided"
+        and bool(data.get("denied"))
+        and not data.get("granted")
+    )
     breakglass = event.get("type") == "access.breakglass" or bool(data.get("breakglass"))
     agent: dict[str, Any] = {
         "type": {
@@ -148,6 +153,9 @@ def _data_entity(event: dict[str, Any], data: dict[str, Any], entity_type: str) 
             "identifier": {"system": "urn:phr-exchange:record", "value": str(data.get("record_id"))}
         }
     segments = data.get("segments") or ([data["segment"]] if data.get("segment") else [])
+    for decided in (*(data.get("granted") or []), *(data.get("denied") or [])):
+        if isinstance(decided, dict) and decided.get("segment"):
+            segments.append(decided["segment"])
     entity: dict[str, Any] = {
         "what": what,
         "type": {"system": "http://hl7.org/fhir/resource-types", "code": entity_type},

@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from phr.sdk.access import AccessIntegrityError
+from phr.client.verifier import AccessIntegrityError
 from phr.sdk.errors import ApiError, Unreachable
 
 FHIR_JSON: Final = "application/fhir+json"
