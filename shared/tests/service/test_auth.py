@@ -19,6 +19,7 @@ from phr.service.auth import (
     whoami_router,
 )
 from phr.service.problems import PROBLEM_JSON, install_problem_handlers
+from phr.service.state import AppState
 
 KGC = SigningKey.generate()
 LEDGER = SigningKey.generate()
@@ -38,7 +39,7 @@ def make_app(revoked: set[str] | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def state(request: Any, call_next: Any) -> Any:
-        request.state.authenticator = auth
+        request.state.app_state = AppState(service=None, authenticator=auth)
         return await call_next(request)
 
     @app.get("/v1/patients/{patient_id}")

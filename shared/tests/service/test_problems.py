@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from phr.service.health import router as health_router
 from phr.service.middleware import RequestContextMiddleware
 from phr.service.problems import NotFound, Unavailable, install_problem_handlers
+from phr.service.state import AppState
 
 
 class Body(BaseModel):
@@ -22,7 +23,7 @@ class Body(BaseModel):
 def build(checks: dict[str, Any]) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        yield {"readiness_checks": checks, "readiness_timeout_s": 0.2}
+        yield AppState(service=None, checks=checks, readiness_timeout_s=0.2).lifespan_state()
 
     app = FastAPI(lifespan=lifespan)
     app.add_middleware(RequestContextMiddleware)

@@ -14,7 +14,8 @@ from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud_store.blobs import BlobMismatch, BlobMissing, BlobStore, BlobUnavailable
+from cloud_store.blobs import BlobMismatch, BlobMissing, BlobUnavailable
+from cloud_store.deps import BlobsDep, IndexDep, SettingsDep
 from cloud_store.errors import (
     BlobCorrupted,
     BlobIntegrity,
@@ -23,11 +24,9 @@ from cloud_store.errors import (
     StorageUnavailable,
     TagsTooMany,
 )
-from cloud_store.index import TagIndex
-from cloud_store.settings import MAX_BLOB_BYTES, Settings
+from cloud_store.settings import MAX_BLOB_BYTES
 from phr.api.ids import HEX64_PATTERN, ID_PATTERN
 from phr.service.auth import require_role
-from phr.service.deps import from_state
 
 router = APIRouter(
     prefix="/v1",
@@ -44,16 +43,6 @@ TAGS_BODY_BYTES = 16 * 1024 * 1024
 
 BlobKey = Annotated[str, Path(pattern=KEY_PATTERN, description="object key")]
 Id = Annotated[str, Path(pattern=ID_PATTERN)]
-
-
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.state.runtime.settings
-    return settings
-
-
-BlobsDep = Annotated[BlobStore, from_state("blobs")]
-IndexDep = Annotated[TagIndex, from_state("index")]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 class StoredBlobOut(BaseModel):

@@ -2,32 +2,35 @@
 
 from __future__ import annotations
 
+import structlog
 from fastapi import FastAPI
 
 import cloud_store
 from cloud_store import api, direct
 from cloud_store.blobs import BlobStore
+from cloud_store.deps import CloudState
 from cloud_store.index import TagIndex
 from cloud_store.settings import Settings
 from phr.service.app import create_service_app
 from phr.service.runtime import ServiceRuntime
 
+log = structlog.get_logger("cloud_store.main")
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
-    async def setup(runtime: ServiceRuntime) -> None:
+    async def setup(runtime: ServiceRuntime) -> CloudState:
         blobs = BlobStore(settings.s3)
         runtime.stack.callback(blobs.close)
         runtime.checks["s3"] = blobs.ping
         try:
             await blobs.ensure_bucket()
         except Exception as exc:  # noqa: BLE001 - not fatal: /readyz reports S3 down
-            runtime.state["bucket_error"] = type(exc).__name__
-        runtime.state["blobs"] = blobs
+            log.warning("bucket.unavailable", error_type=type(exc).__name__)
         index = TagIndex(runtime.db)
         await index.ensure_indexes()
-        runtime.state["index"] = index
+        return CloudState(blobs=blobs, index=index, settings=settings)
 
     return create_service_app(
         name="cloud-store",

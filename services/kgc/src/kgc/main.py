@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 import kgc
 from kgc import api
+from kgc.deps import KgcState
 from kgc.groups import GroupKeys
 from kgc.operator import ensure_operator
 from kgc.params import build_params
@@ -16,7 +17,7 @@ from kgc.tracing import Tracer
 from kgc.users import Directory
 from phr.identity.tokens import KGC_ISSUER, TokenSigner
 from phr.service.app import create_service_app
-from phr.service.auth import get_authenticator_from_state
+from phr.service.auth import runtime_authenticator
 from phr.service.registry import Registry
 from phr.service.runtime import ServiceRuntime
 
@@ -24,36 +25,38 @@ from phr.service.runtime import ServiceRuntime
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
-    async def setup(runtime: ServiceRuntime) -> None:
+    async def setup(runtime: ServiceRuntime) -> KgcState:
         registry = Registry.load(settings.registry_file) if settings.registry_file else None
         store = KgcStore(runtime.db)
         await store.ensure_indexes()
         directory = Directory(
             store,
             runtime,
-            get_authenticator_from_state(runtime.state),
+            runtime_authenticator(runtime),
             credential_ttl_s=settings.credential_ttl_days * 86400,
         )
-        runtime.state["params"] = build_params(
-            runtime.signing_key,
-            registry,
-            threshold=settings.threshold,
-            token_ttl_s=settings.access_token_ttl_s,
-        )
-        runtime.state["directory"] = directory
         groups = GroupKeys(store, runtime.signing_key)
         directory.revocation_hooks.append(groups.rotate_for_revoked)
-        runtime.state["groups"] = groups
-        runtime.state["login"] = LoginService(
-            store,
-            TokenSigner(runtime.signing_key, KGC_ISSUER),
-            LoginLimiter(settings.login_max_failures, settings.login_window_s),
-            challenge_ttl_s=settings.challenge_ttl_s,
-            token_ttl_s=settings.access_token_ttl_s,
-        )
-        runtime.state["tracer"] = Tracer(store, directory, runtime)
         kgc_url = registry.public_url("kgc") if registry and "kgc" in registry.services else None
         await ensure_operator(directory, settings.operator_path(), kgc_url)
+        return KgcState(
+            params=build_params(
+                runtime.signing_key,
+                registry,
+                threshold=settings.threshold,
+                token_ttl_s=settings.access_token_ttl_s,
+            ),
+            directory=directory,
+            groups=groups,
+            login=LoginService(
+                store,
+                TokenSigner(runtime.signing_key, KGC_ISSUER),
+                LoginLimiter(settings.login_max_failures, settings.login_window_s),
+                challenge_ttl_s=settings.challenge_ttl_s,
+                token_ttl_s=settings.access_token_ttl_s,
+            ),
+            tracer=Tracer(store, directory, runtime),
+        )
 
     return create_service_app(
         name="kgc",

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 import ledger
 from ledger import api
+from ledger.deps import LedgerState
 from ledger.intake import Intake
 from ledger.keys import StaticProducerKeys
 from ledger.reader import LedgerReader
@@ -22,7 +23,7 @@ from phr.service.runtime import ServiceRuntime
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
-    async def setup(runtime: ServiceRuntime) -> None:
+    async def setup(runtime: ServiceRuntime) -> LedgerState:
         store = MongoStore(runtime.db)
         await store.ensure_indexes()
         signer = Ed25519Signer(runtime.signing_key)
@@ -54,8 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             runtime.background(
                 "cut-markers", lambda: write_cut_markers(runtime, settings, sequencer)
             )
-        runtime.state["ledger_reader"] = LedgerReader(store, signer, settings.origin)
-        runtime.state["sequencer"] = sequencer
+        return LedgerState(reader=LedgerReader(store, signer, settings.origin), sequencer=sequencer)
 
     return create_service_app(
         name="ledger",

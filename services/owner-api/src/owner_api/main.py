@@ -8,6 +8,7 @@ import owner_api
 from owner_api import api, sharing_api
 from owner_api.cloud import CloudStore
 from owner_api.delegations import DelegationService
+from owner_api.deps import OwnerState
 from owner_api.directory import KgcDirectory
 from owner_api.grants import GrantService
 from owner_api.keys import KeyService
@@ -17,7 +18,7 @@ from owner_api.settings import Settings
 from owner_api.store import AclStore, RecordStore
 from owner_api.sweeper import UploadSweeper
 from phr.service.app import create_service_app
-from phr.service.auth import get_authenticator_from_state
+from phr.service.auth import runtime_authenticator
 from phr.service.registry import Registry
 from phr.service.runtime import ServiceRuntime
 
@@ -48,8 +49,8 @@ def srs_node_ids(settings: Settings) -> list[str]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
-    async def setup(runtime: ServiceRuntime) -> None:
-        auth = get_authenticator_from_state(runtime.state)
+    async def setup(runtime: ServiceRuntime) -> OwnerState:
+        auth = runtime_authenticator(runtime)
         cloud = CloudStore(
             cloud_store_url(settings), auth.service_token, timeout_s=settings.cloud_store_timeout_s
         )
@@ -68,18 +69,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         acl = AclStore(runtime.db)
         await acl.ensure_indexes()
         wake = relay.wake
-        runtime.state |= {
-            "records": records,
-            "store": store,
-            "outbox": relay,
-            "grants": GrantService(
-                acl, directory, runtime, nodes=srs_node_ids(settings), on_outbox=wake
-            ),
-            "keys": KeyService(acl, store, runtime, on_outbox=wake),
-            "delegations": DelegationService(acl, directory, runtime, on_outbox=wake),
-        }
         runtime.background("outbox-relay", relay.run)
         runtime.background("upload-sweeper", sweeper.run)
+        return OwnerState(
+            records=records,
+            store=store,
+            grants=GrantService(
+                acl, directory, runtime, nodes=srs_node_ids(settings), on_outbox=wake
+            ),
+            keys=KeyService(acl, store, runtime, on_outbox=wake),
+            delegations=DelegationService(acl, directory, runtime, on_outbox=wake),
+        )
 
     return create_service_app(
         name="owner-api",

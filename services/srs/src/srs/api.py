@@ -5,10 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 
 from phr.service.auth import CurrentPrincipal
-from phr.service.deps import RuntimeDep
 from phr.service.problems import Forbidden, problem_responses
 from srs.acl import Caller
-from srs.deps import NodeDep, ReencryptorDep, StatsDep, StoreDep
+from srs.deps import NodeDep, ReencryptorDep, StateDep, StoreDep
 from srs.errors import NotADataUser
 from srs.schemas import GrantList, NodeInfo, ReencryptRequest, ReencryptResponse
 
@@ -20,17 +19,14 @@ _problems = problem_responses(
 
 @router.get("/node", summary="This node's id and public keys")
 async def node_info(
-    node: NodeDep,
-    runtime: RuntimeDep,
-    stats: StatsDep,
-    store: StoreDep,
-    reencryptor: ReencryptorDep,
+    state: StateDep,
 ) -> NodeInfo:
+    node, stats, store = state.node, state.stats, state.store
     return NodeInfo(
         node_id=node.node_id,
         x25519_public=node.secret.public_key().b64(),
-        ed25519_public=runtime.signing_key.verify_key.b64(),
-        breakglass_window_s=reencryptor.breakglass_window_s,
+        ed25519_public=state.signing_public,
+        breakglass_window_s=state.reencryptor.breakglass_window_s,
         events={
             "applied": stats.applied,
             "rejected_envelopes": stats.rejected_envelopes,

@@ -17,6 +17,7 @@ from phr.service.registry import Registry
 from phr.service.runtime import ServiceRuntime
 from srs import api
 from srs.cache import ReadCache
+from srs.deps import SrsState
 from srs.handlers import SRS_TYPES, EventHandlers, HandlerStats, producer_verifier
 from srs.keys import load_node_secret
 from srs.reencrypt import Reencryptor
@@ -30,7 +31,7 @@ log = structlog.get_logger("srs.main")
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
-    async def setup(runtime: ServiceRuntime) -> None:
+    async def setup(runtime: ServiceRuntime) -> SrsState:
         node = NodeIdentity(settings.node_id, load_node_secret(settings))
         store = MongoStore(runtime.db)
         await store.ensure_indexes()
@@ -55,11 +56,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async def emit(type: str, data: EventData, subject: str, cid: str | None) -> Any:
             return await runtime.emit(type, data, subject=subject, correlation_id=cid)
 
-        runtime.state.update(
-            srs_node=node,
-            srs_store=store,
-            srs_stats=stats,
-            srs_reencryptor=Reencryptor(
+        return SrsState(
+            node=node,
+            signing_public=runtime.signing_key.verify_key.b64(),
+            store=store,
+            stats=stats,
+            reencryptor=Reencryptor(
                 store,
                 node,
                 runtime.signing_key,

@@ -1,18 +1,28 @@
-"""Annotated dependencies of user-api's routes."""
+"""user-api's typed lifespan state and the annotated dependencies its routes read."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from phr.identity.tokens import Principal
 from phr.service.auth import CurrentPrincipal
-from phr.service.deps import from_state
+from phr.service.state import state_part
 from user_api.access import AccessService
 from user_api.errors import NotADataUser
 from user_api.search import SearchService
 from user_api.store import MongoStore
+
+
+@dataclass(frozen=True)
+class UserState:
+    """What user-api's lifespan yields (built by ``user_api.main``'s setup)."""
+
+    store: MongoStore
+    search: SearchService
+    access: AccessService
 
 
 async def require_data_user(principal: CurrentPrincipal) -> Principal:
@@ -28,8 +38,8 @@ async def bearer_token(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-AccessDep = Annotated[AccessService, from_state("access_service")]
-SearchDep = Annotated[SearchService, from_state("search_service")]
-StoreDep = Annotated[MongoStore, from_state("user_store")]
+AccessDep = Annotated[AccessService, Depends(state_part(UserState, lambda s: s.access))]
+SearchDep = Annotated[SearchService, Depends(state_part(UserState, lambda s: s.search))]
+StoreDep = Annotated[MongoStore, Depends(state_part(UserState, lambda s: s.store))]
 DataUser = Annotated[Principal, Depends(require_data_user)]
 BearerToken = Annotated[str, Depends(bearer_token)]

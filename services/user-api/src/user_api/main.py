@@ -7,13 +7,14 @@ from fastapi import FastAPI
 import user_api
 from phr.crypto.signing import VerifyKey
 from phr.service.app import create_service_app
-from phr.service.auth import get_authenticator_from_state, issuer_keys
+from phr.service.auth import issuer_keys, runtime_authenticator
 from phr.service.http import ServiceHttp
 from phr.service.producers import producer_verifier
 from phr.service.registry import Registry
 from phr.service.runtime import ServiceRuntime
 from user_api import api
 from user_api.access import AccessService
+from user_api.deps import UserState
 from user_api.events import TOPICS, TYPES, EventHandlers, producer_rules
 from user_api.fanout import SrsFanout, SrsNodeRef
 from user_api.search import SearchService
@@ -25,7 +26,7 @@ from user_api.upstream import Upstream
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
-    async def setup(runtime: ServiceRuntime) -> None:
+    async def setup(runtime: ServiceRuntime) -> UserState:
         if settings.registry_file is None:
             raise ValueError("user-api needs REGISTRY_FILE (owner-api, cloud-store, SRS nodes)")
         registry = Registry.load(settings.registry_file)
@@ -38,7 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             types=TYPES,
         )
         runtime.checks["events"] = runtime.consumer_ready_check()
-        auth = get_authenticator_from_state(runtime.state)
+        auth = runtime_authenticator(runtime)
         # One pool for every upstream: SRS nodes, owner-api and cloud-store (the
         # per-node timeout is enforced by the fan-out itself).
         http = ServiceHttp(timeout_s=settings.upstream_timeout_s)
@@ -53,12 +54,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             SrsNodeRef(name, entry.url.rstrip("/"), VerifyKey.from_b64(entry.ed25519_public))
             for name, entry in registry.srs_nodes().items()
         ]
-        runtime.state.update(
-            user_store=store,
-            search_service=SearchService(
-                store, upstream, max_records=settings.max_records_per_patient
-            ),
-            access_service=AccessService(
+        return UserState(
+            store=store,
+            search=SearchService(store, upstream, max_records=settings.max_records_per_patient),
+            access=AccessService(
                 runtime,
                 store,
                 upstream,

@@ -1,7 +1,8 @@
 """The one app factory every service uses: logging, clients, health, errors, ids.
 
 A service's ``main.create_app()`` passes its settings, routers and a ``setup``
-coroutine that adds its own stores, readiness checks and consumers to the runtime.
+coroutine that adds its own readiness checks and consumers to the runtime and returns
+the service's typed state (:mod:`phr.service.state`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from fastapi import APIRouter, FastAPI
@@ -34,8 +35,11 @@ from phr.service.problems import install_problem_handlers
 from phr.service.runtime import ServiceRuntime, Setup
 from phr.service.settings import ServiceSettings
 from phr.service.tracing import configure_tracing
+from phr.service.state import AppState
 
 log = structlog.get_logger("phr.app")
+
+S = TypeVar("S")
 
 
 def _version(package: str) -> str:
@@ -51,7 +55,7 @@ def create_service_app(
     package: str,
     settings: ServiceSettings,
     routers: Sequence[APIRouter] = (),
-    setup: Setup | None = None,
+    setup: Setup[S],
     description: str = "",
     auth: bool = False,
 ) -> FastAPI:
@@ -83,8 +87,7 @@ def create_service_app(
             runtime.checks["kafka"] = publisher.ping
             if auth:
                 await enable_auth(runtime)
-            if setup is not None:
-                await setup(runtime)
+            service = await setup(runtime)
             instance = f"{socket.gethostname()}:{os.getpid()}"
             await runtime.emit(
                 "service.started",
@@ -93,12 +96,13 @@ def create_service_app(
             )
             log.info("service.started", version=app_version, instance=instance)
             try:
-                yield {
-                    "runtime": runtime,
-                    "readiness_checks": runtime.checks,
-                    "readiness_timeout_s": settings.readiness_timeout_s,
-                    **runtime.state,
-                }
+                yield AppState(
+                    service=service,
+                    authenticator=runtime.authenticator,
+                    checks=runtime.checks,
+                    readiness_timeout_s=settings.readiness_timeout_s,
+                    runtime=runtime,
+                ).lifespan_state()
             finally:
                 await runtime.stop_tasks()
                 log.info("service.stopped")

@@ -46,6 +46,7 @@ from phr.identity.tokens import (
 from phr.service.problems import Forbidden, Unauthorized
 from phr.service.registry import Registry
 from phr.service.runtime import ServiceRuntime
+from phr.service.state import app_state
 
 log = structlog.get_logger("phr.auth")
 
@@ -166,7 +167,7 @@ async def enable_auth(
         signing_key=runtime.signing_key,
         revoked=revoked,
     )
-    runtime.state["authenticator"] = auth
+    runtime.authenticator = auth
     kgc_key = known.get(KGC_ISSUER)
 
     async def verify(event: Envelope) -> None:
@@ -219,16 +220,15 @@ def _consumer_ready(runtime: ServiceRuntime, group: str) -> Callable[[float], Aw
 _bearer = HTTPBearer(auto_error=False, bearerFormat="JWT", description="Access token")
 
 
-def get_authenticator_from_state(state: Mapping[str, Any]) -> Authenticator:
+def runtime_authenticator(runtime: ServiceRuntime) -> Authenticator:
     """The authenticator ``enable_auth`` put on the runtime (for a service's setup)."""
-    auth = state.get("authenticator")
-    if not isinstance(auth, Authenticator):
+    if runtime.authenticator is None:
         raise RuntimeError("auth not enabled: create_service_app(..., auth=True)")
-    return auth
+    return runtime.authenticator
 
 
 def get_authenticator(request: Request) -> Authenticator:
-    auth: Authenticator | None = getattr(request.state, "authenticator", None)
+    auth = app_state(request).authenticator
     if auth is None:
         raise RuntimeError("auth not enabled: create_service_app(..., auth=True)")
     return auth

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from phr.service.problems import PROBLEM_BASE, PROBLEM_JSON, problem_responses
+from phr.service.state import app_state
 
 #: a named check: raises (or times out) when the dependency does not answer
 ReadinessCheck = Callable[[float], Awaitable[None]]
@@ -27,8 +28,8 @@ async def healthz() -> dict[str, str]:
     responses=problem_responses(503, descriptions={503: "A dependency is down"}),
 )
 async def readyz(request: Request) -> JSONResponse:
-    checks: dict[str, ReadinessCheck] = request.state.readiness_checks
-    timeout: float = request.state.readiness_timeout_s
+    state = app_state(request)
+    checks, timeout = state.checks, state.readiness_timeout_s
 
     async def run(check: ReadinessCheck) -> str:
         try:

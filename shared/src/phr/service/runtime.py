@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 import structlog
@@ -30,12 +30,16 @@ from phr.service.mongo import Document
 from phr.service.settings import ServiceSettings
 from phr.service.tracing import current_traceparent
 
+if TYPE_CHECKING:
+    from phr.service.auth import Authenticator
+
 log = structlog.get_logger("phr.runtime")
 
 
 @dataclass
 class ServiceRuntime:
-    """Built by the lifespan; handlers reach it through ``request.state.runtime``."""
+    """Built by the lifespan and handed to the service's ``setup``, which builds the
+    service's typed state from it (see :mod:`phr.service.state`)."""
 
     name: str
     settings: ServiceSettings
@@ -44,8 +48,8 @@ class ServiceRuntime:
     signing_key: SigningKey
     stack: AsyncExitStack
     checks: dict[str, ReadinessCheck] = field(default_factory=dict)
-    #: extra values exposed on ``request.state`` (a service's own stores and clients)
-    state: dict[str, Any] = field(default_factory=dict)
+    #: set by :func:`phr.service.auth.enable_auth`
+    authenticator: Authenticator | None = None
     consumers: list[EventConsumer] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -160,4 +164,7 @@ class ServiceRuntime:
         self._tasks.clear()
 
 
-Setup = Callable[[ServiceRuntime], Awaitable[None]]
+S = TypeVar("S")
+
+#: a service's setup: adds its stores, checks and consumers, returns its typed state
+Setup = Callable[[ServiceRuntime], Awaitable[S]]
