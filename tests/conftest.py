@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support.kgc_fixtures import hospital, kgc, kgc_http, operator_token  # noqa: F401
+from tests.support.mongo_db import mongo_db  # noqa: F401
 from tests.support.stack import test_stack
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import FastAPI
 
 import kgc
 from kgc import api
 from kgc.deps import KgcState
 from kgc.groups import GroupKeys
+from kgc.mongo_store import MongoKgcStore
 from kgc.operator import ensure_operator
 from kgc.params import build_params
 from kgc.settings import Settings
@@ -15,11 +18,51 @@ from kgc.store import KgcStore
 from kgc.tokens import LoginLimiter, LoginService
 from kgc.tracing import Tracer
 from kgc.users import Directory
+from phr.crypto.signing import SigningKey
 from phr.identity.tokens import KGC_ISSUER, TokenSigner
 from phr.service.app import create_service_app
-from phr.service.auth import runtime_authenticator
+from phr.service.auth import Authenticator, runtime_authenticator
+from phr.service.outbox import EventMaker
 from phr.service.registry import Registry
 from phr.service.runtime import ServiceRuntime
+
+
+def build_state(
+    settings: Settings,
+    store: KgcStore,
+    make_event: EventMaker,
+    auth: Authenticator,
+    key: SigningKey,
+    *,
+    registry: Registry | None = None,
+    on_outbox: Callable[[], None] = lambda: None,
+) -> KgcState:
+    """The KGC's use cases over ``store`` (Mongo in the service, memory in fast tests)."""
+    directory = Directory(
+        store,
+        make_event,
+        auth,
+        key=key,
+        credential_ttl_s=settings.credential_ttl_days * 86400,
+        on_outbox=on_outbox,
+    )
+    groups = GroupKeys(store, key)
+    directory.revocation_hooks.append(groups.rotate_for_revoked)
+    return KgcState(
+        params=build_params(
+            key, registry, threshold=settings.threshold, token_ttl_s=settings.access_token_ttl_s
+        ),
+        directory=directory,
+        groups=groups,
+        login=LoginService(
+            store,
+            TokenSigner(key, KGC_ISSUER),
+            LoginLimiter(settings.login_max_failures, settings.login_window_s),
+            challenge_ttl_s=settings.challenge_ttl_s,
+            token_ttl_s=settings.access_token_ttl_s,
+        ),
+        tracer=Tracer(store, directory),
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -27,36 +70,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     async def setup(runtime: ServiceRuntime) -> KgcState:
         registry = Registry.load(settings.registry_file) if settings.registry_file else None
-        store = KgcStore(runtime.db)
+        store = MongoKgcStore(runtime.db)
         await store.ensure_indexes()
-        directory = Directory(
+        relay = await runtime.start_outbox()
+        state = build_state(
+            settings,
             store,
-            runtime,
+            runtime.event,
             runtime_authenticator(runtime),
-            credential_ttl_s=settings.credential_ttl_days * 86400,
+            runtime.signing_key,
+            registry=registry,
+            on_outbox=relay.wake,
         )
-        groups = GroupKeys(store, runtime.signing_key)
-        directory.revocation_hooks.append(groups.rotate_for_revoked)
         kgc_url = registry.public_url("kgc") if registry and "kgc" in registry.services else None
-        await ensure_operator(directory, settings.operator_path(), kgc_url)
-        return KgcState(
-            params=build_params(
-                runtime.signing_key,
-                registry,
-                threshold=settings.threshold,
-                token_ttl_s=settings.access_token_ttl_s,
-            ),
-            directory=directory,
-            groups=groups,
-            login=LoginService(
-                store,
-                TokenSigner(runtime.signing_key, KGC_ISSUER),
-                LoginLimiter(settings.login_max_failures, settings.login_window_s),
-                challenge_ttl_s=settings.challenge_ttl_s,
-                token_ttl_s=settings.access_token_ttl_s,
-            ),
-            tracer=Tracer(store, directory, runtime),
-        )
+        await ensure_operator(state.directory, settings.operator_path(), kgc_url)
+        return state
 
     return create_service_app(
         name="kgc",

@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from kgc.store import Duplicate
+from kgc.errors import KeyAlreadyEnrolled
 from kgc.users import OPERATOR_ID, Directory
 from phr.crypto.errors import KeystoreError
 from phr.crypto.export import KeyMaterial, export_secret_keys, import_secret_keys
@@ -84,8 +84,7 @@ async def ensure_operator(directory: Directory, path: Path, kgc_url: str | None)
     }
     user["credential"] = directory.credential_for(user).model_dump(mode="json")
     try:
-        await directory.store.insert_user(user)
-    except Duplicate:
+        await directory.insert(user, None)
+    except KeyAlreadyEnrolled:
         return  # another KGC instance won the race
-    await directory.emit_enrolled(user, None)
     log.info("operator.created", user_id=OPERATOR_ID, path=str(path))

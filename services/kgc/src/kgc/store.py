@@ -1,29 +1,26 @@
-"""The KGC's MongoDB collections; the only module that imports pymongo.
+"""The KGC's persistence contract: what the use cases need, Mongo or memory behind it.
 
 users       {_id: user id, role, organisation_id, department, display_name, status,
              ed25519_public, umbral_public, ed25519_fp, umbral_fp, enrolled_at,
              credential, approved_by, revoked_by, revoked_reason}
              unique: ed25519_fp, umbral_fp (a key belongs to one user: tracing relies on it)
 orgs        {_id: org id, name (unique), kind, created_by, created_at}
-challenges  {_id: nonce, user_id, expires_at}  TTL-deleted; taken at most once
+challenges  {_id: nonce, user_id, expires_at}  expired ones are never returned
 groups      {_id: group id, selector, version, created_by, created_at, rotated_at}
+outbox      events announcing a change, written in the change's transaction (see
+            :mod:`phr.service.outbox`)
+
+Implementations: :class:`kgc.mongo_store.MongoKgcStore`, :class:`kgc.memory.MemoryKgcStore`;
+``services/kgc/tests/test_store_contract.py`` holds both to this contract.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
-from pymongo import ASCENDING, ReturnDocument
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
 
 from phr.service.mongo import Document
-
-USERS = "users"
-ORGS = "orgs"
-CHALLENGES = "challenges"
-GROUPS = "groups"
 
 
 class Duplicate(Exception):
@@ -34,105 +31,76 @@ class Duplicate(Exception):
         self.field = field
 
 
-def _duplicate(exc: DuplicateKeyError) -> Duplicate:
-    key = (exc.details or {}).get("keyPattern") or {}
-    return Duplicate(next(iter(key), "_id"))
+class KgcStore(Protocol):
+    """Users, organisations, login challenges, groups, and the outbox of their events."""
 
-
-class KgcStore:
-    """Users, organisations and login challenges."""
-
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.db = db
-        self.users = db[USERS]
-        self.orgs = db[ORGS]
-        self.challenges = db[CHALLENGES]
-        self.groups = db[GROUPS]
-
-    async def ensure_indexes(self) -> None:
-        await self.users.create_index("ed25519_fp", unique=True)
-        await self.users.create_index("umbral_fp", unique=True)
-        await self.users.create_index(
-            [("role", ASCENDING), ("organisation_id", ASCENDING), ("department", ASCENDING)]
-        )
-        await self.users.create_index([("organisation_id", ASCENDING), ("status", ASCENDING)])
-        await self.orgs.create_index("name", unique=True)
-        await self.challenges.create_index("expires_at", expireAfterSeconds=0)
-
-    # ---------------------------------------------------------------- users
-
-    async def insert_user(self, doc: Document) -> None:
-        try:
-            await self.users.insert_one(doc)
-        except DuplicateKeyError as exc:
-            raise _duplicate(exc) from None
+    async def insert_user(self, doc: Document, event: Document) -> None:
+        """Insert the user and his outbox ``event`` atomically; :class:`Duplicate` (naming
+        ``_id``, ``ed25519_fp`` or ``umbral_fp``) and nothing written if either exists."""
+        ...
 
     async def get_user(self, user_id: str) -> Document | None:
-        return await self.users.find_one({"_id": user_id})
+        """The user's document as last written, or None."""
+        ...
 
     async def user_by_fingerprint(self, field: str, fingerprint: str) -> Document | None:
-        assert field in ("ed25519_fp", "umbral_fp")
-        return await self.users.find_one({field: fingerprint})
+        """The user whose ``field`` (``ed25519_fp`` or ``umbral_fp``) is ``fingerprint``."""
+        ...
 
     async def find_users(self, selector: dict[str, Any], limit: int) -> list[Document]:
-        cursor = self.users.find(selector).sort("_id", ASCENDING).limit(limit)
-        return [doc async for doc in cursor]
+        """Users whose fields equal every ``selector`` value, by ascending id, at most
+        ``limit``."""
+        ...
 
     async def transition(
-        self, user_id: str, *, from_status: list[str], update: dict[str, Any]
+        self,
+        user_id: str,
+        *,
+        from_status: list[str],
+        update: dict[str, Any],
+        events: Sequence[Document] = (),
     ) -> Document | None:
-        """Set ``update`` if the user's status is one of ``from_status``; the new document."""
-        return await self.users.find_one_and_update(
-            {"_id": user_id, "status": {"$in": from_status}},
-            {"$set": update},
-            return_document=ReturnDocument.AFTER,
-        )
+        """If the user's status is one of ``from_status``: set ``update`` and write the
+        outbox ``events``, atomically, and return the new document; else None and
+        nothing written (a concurrent or repeated transition changes nothing)."""
+        ...
 
-    # ---------------------------------------------------------------- orgs
+    async def add_events(self, events: Sequence[Document]) -> None:
+        """Write outbox ``events``; one whose ``_id`` exists already is skipped (that
+        change was announced before)."""
+        ...
 
     async def insert_org(self, doc: Document) -> None:
-        try:
-            await self.orgs.insert_one(doc)
-        except DuplicateKeyError as exc:
-            raise _duplicate(exc) from None
+        """Insert; :class:`Duplicate` (``_id`` or ``name``) and nothing written if taken."""
+        ...
 
-    async def get_org(self, org_id: str) -> Document | None:
-        return await self.orgs.find_one({"_id": org_id})
+    async def get_org(self, org_id: str) -> Document | None: ...
 
     async def list_orgs(self, limit: int) -> list[Document]:
-        return [doc async for doc in self.orgs.find().sort("name", ASCENDING).limit(limit)]
-
-    # ---------------------------------------------------------------- challenges
+        """Organisations by ascending name, at most ``limit``."""
+        ...
 
     async def put_challenge(self, nonce: str, user_id: str, expires_at: datetime) -> None:
-        await self.challenges.insert_one(
-            {"_id": nonce, "user_id": user_id, "expires_at": expires_at}
-        )
+        """Remember a login challenge until ``expires_at``."""
+        ...
 
     async def take_challenge(self, nonce: str, user_id: str) -> Document | None:
-        """Remove and return the challenge (atomic: a nonce answers at most one login)."""
-        doc = await self.challenges.find_one_and_delete({"_id": nonce, "user_id": user_id})
-        if doc is None or doc["expires_at"] <= datetime.now(UTC):
-            return None
-        return doc
-
-    # ---------------------------------------------------------------- groups
+        """Remove and return the unexpired challenge ``nonce`` of ``user_id``; a nonce is
+        taken at most once, whoever asks first."""
+        ...
 
     async def insert_group(self, doc: Document) -> bool:
-        """False if the group exists already (same id: same selector)."""
-        try:
-            await self.groups.insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        return True
+        """Insert; False (and nothing changed) if the group id exists already."""
+        ...
 
-    async def get_group(self, group_id: str) -> Document | None:
-        return await self.groups.find_one({"_id": group_id})
+    async def get_group(self, group_id: str) -> Document | None: ...
 
-    async def all_groups(self) -> list[Document]:
-        return [doc async for doc in self.groups.find()]
+    async def all_groups(self) -> list[Document]: ...
 
     async def bump_group_version(self, group_id: str) -> None:
-        await self.groups.update_one(
-            {"_id": group_id}, {"$inc": {"version": 1}, "$set": {"rotated_at": datetime.now(UTC)}}
-        )
+        """Add one to the group's ``version`` and set ``rotated_at``; no-op if unknown."""
+        ...
+
+    async def unsent_events(self) -> list[Document]:
+        """Outbox documents not relayed yet, oldest first (for checks and tests)."""
+        ...

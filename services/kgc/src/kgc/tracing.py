@@ -20,7 +20,6 @@ from phr.crypto.export import KeyFingerprint, public_keys_from_secret
 from phr.crypto.keystore import decrypt_keystore
 from phr.events.users import UserTraced
 from phr.identity.tokens import Principal
-from phr.service.runtime import ServiceRuntime
 
 log = structlog.get_logger("kgc.tracing")
 
@@ -52,10 +51,9 @@ def leaked_public_keys(req: TraceRequest) -> list[KeyFingerprint]:
 
 
 class Tracer:
-    def __init__(self, store: KgcStore, directory: Directory, runtime: ServiceRuntime) -> None:
+    def __init__(self, store: KgcStore, directory: Directory) -> None:
         self.store = store
         self.directory = directory
-        self.runtime = runtime
 
     async def trace(
         self, req: TraceRequest, by: Principal, correlation_id: str | None
@@ -69,7 +67,7 @@ class Tracer:
                 continue
             user_id = user["_id"]
             log.warning("user.traced", user_id=user_id, key_kind=kind, traced_by=by.sub)
-            await self.runtime.emit(
+            traced = self.directory.event(
                 "user.traced",
                 UserTraced(
                     user_id=user_id,
@@ -77,7 +75,9 @@ class Tracer:
                     key_fingerprint=candidate.fingerprint,
                     traced_by=by.sub,
                 ),
-                subject=user_id,
+                user_id=user_id,
+                # one tracing per leaked key: a retried trace announces nothing new
+                key=f"{user_id}/{candidate.fingerprint}",
                 correlation_id=correlation_id,
             )
             revoked = await self.directory.revoke(
@@ -85,6 +85,7 @@ class Tracer:
                 by=by.sub,
                 reason=f"traitor tracing: leaked {kind} key",
                 correlation_id=correlation_id,
+                also=[traced],
             )
             return TraceResponse(
                 user_id=user_id,

@@ -1,15 +1,17 @@
 """Enrolment, approval, revocation and lookup of users and organisations.
 
-Every change is written to Mongo first and its event emitted after the write succeeded.
+Every change that announces an event writes it to the outbox in the change's own
+transaction (:mod:`phr.service.outbox`); the relay publishes it, so an event is never
+lost between the write and Kafka, and a request never fails because Kafka is down.
 Enrolment is the hot path: one signature check (proof of possession), one credential
-signature, one insert, one event.
+signature, one transaction (user and event).
 """
 
 from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,7 +39,7 @@ from phr.identity.roles import SELF_ENROLLING
 from phr.identity.tokens import Principal
 from phr.service.auth import Authenticator
 from phr.service.mongo import Document
-from phr.service.runtime import ServiceRuntime
+from phr.service.outbox import EventMaker, outbox_doc
 
 log = structlog.get_logger("kgc.users")
 
@@ -59,16 +61,20 @@ class Directory:
     def __init__(
         self,
         store: KgcStore,
-        runtime: ServiceRuntime,
+        make_event: EventMaker,
         auth: Authenticator,
         *,
+        key: SigningKey,
         credential_ttl_s: int,
+        on_outbox: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
-        self.runtime = runtime
+        self.make_event = make_event
         self.auth = auth
-        self.key: SigningKey = runtime.signing_key
+        self.key = key
         self.credential_ttl_s = credential_ttl_s
+        #: called after a change wrote an outbox event (wakes the relay)
+        self.on_outbox = on_outbox
         self._known_orgs: set[str] = set()
         #: called with the revoked user's document after his revocation is emitted
         self.revocation_hooks: list[Callable[[Document], Awaitable[Any]]] = []
@@ -131,18 +137,32 @@ class Directory:
         }
         if self_enrolling:
             doc["credential"] = self.credential_for(doc).model_dump(mode="json")
-        await self.insert(doc)
-        await self.emit_enrolled(doc, correlation_id)
+        await self.insert(doc, correlation_id)
         return doc
 
-    async def insert(self, doc: Document) -> None:
+    async def insert(self, doc: Document, correlation_id: str | None) -> None:
+        """Insert the user with his ``user.enrolled`` event; KeyAlreadyEnrolled if taken."""
         try:
-            await self.store.insert_user(doc)
+            await self.store.insert_user(doc, self._enrolled(doc, correlation_id))
         except Duplicate as exc:
             raise KeyAlreadyEnrolled(f"this key is already enrolled ({exc.field})") from None
+        self.on_outbox()
 
-    async def emit_enrolled(self, doc: Document, correlation_id: str | None) -> None:
-        await self.runtime.emit(
+    def event(
+        self, type: str, data: Any, *, user_id: str, key: str, correlation_id: str | None
+    ) -> Document:
+        """The outbox document of one change about ``user_id`` (the Kafka key)."""
+        return outbox_doc(
+            self.make_event,
+            type,
+            data,
+            subject=user_id,
+            key=key,
+            correlation_id=correlation_id,
+        )
+
+    def _enrolled(self, doc: Document, correlation_id: str | None) -> Document:
+        return self.event(
             "user.enrolled",
             UserEnrolled(
                 user_id=doc["_id"],
@@ -153,7 +173,8 @@ class Directory:
                 ed25519_fingerprint=doc["ed25519_fp"],
                 umbral_fingerprint=doc["umbral_fp"],
             ),
-            subject=doc["_id"],
+            user_id=doc["_id"],
+            key=doc["_id"],
             correlation_id=correlation_id,
         )
 
@@ -183,19 +204,22 @@ class Directory:
         if target["status"] != "pending":
             raise NotPending(f"user {user_id} is {target['status']}, not pending")
         credential = self.credential_for(target).model_dump(mode="json")
+        approved = self.event(
+            "user.approved",
+            UserApproved(user_id=user_id, approved_by=admin.sub),
+            user_id=user_id,
+            key=user_id,
+            correlation_id=correlation_id,
+        )
         updated = await self.store.transition(
             user_id,
             from_status=["pending"],
             update={"status": "active", "approved_by": admin.sub, "credential": credential},
+            events=[approved],
         )
         if updated is None:
             raise NotPending(f"user {user_id} is no longer pending")
-        await self.runtime.emit(
-            "user.approved",
-            UserApproved(user_id=user_id, approved_by=admin.sub),
-            subject=user_id,
-            correlation_id=correlation_id,
-        )
+        self.on_outbox()
         log.info("user.approved", user_id=user_id, approved_by=admin.sub)
         return updated
 
@@ -207,27 +231,39 @@ class Directory:
         reason: str,
         correlation_id: str | None,
         admin: Principal | None = None,
+        also: Sequence[Document] = (),
     ) -> Document:
-        """Revoke (idempotent: an already revoked user yields no second event)."""
+        """Revoke, with the ``user.revoked`` event (and the outbox events ``also``) in the
+        same transaction. Idempotent: the revocation of an already revoked user was
+        announced already (its event is in the outbox since that transaction), so a
+        retry returns the user as he is and writes no second event."""
         target = await self.get(user_id)
         if admin is not None:
             self._authorise(admin, target)
         if target["_id"] == OPERATOR_ID:
             raise NotYourOrganisation("the operator cannot be revoked through the API")
+        revoked = self.event(
+            "user.revoked",
+            UserRevoked(user_id=user_id, revoked_by=by, reason=reason),
+            user_id=user_id,
+            key=user_id,
+            correlation_id=correlation_id,
+        )
         updated = await self.store.transition(
             user_id,
             from_status=["active", "pending"],
             update={"status": "revoked", "revoked_by": by, "revoked_reason": reason},
+            events=[*also, revoked],
         )
         if updated is None:
+            if also:
+                await self.store.add_events(also)
+                self.on_outbox()
+            if target["status"] == "revoked":
+                self.auth.revoke(user_id)
             return target
         self.auth.revoke(user_id)
-        await self.runtime.emit(
-            "user.revoked",
-            UserRevoked(user_id=user_id, revoked_by=by, reason=reason),
-            subject=user_id,
-            correlation_id=correlation_id,
-        )
+        self.on_outbox()
         log.info("user.revoked", user_id=user_id, revoked_by=by)
         for hook in self.revocation_hooks:
             await hook(updated)

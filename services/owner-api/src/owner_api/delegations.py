@@ -38,7 +38,6 @@ from owner_api.errors import (
     GranteeNotFound,
     NotDelegated,
 )
-from owner_api.outbox import outbox_doc
 from owner_api.store import AclStore
 from phr.api.ids import delegation_id as make_delegation_id
 from phr.crypto.errors import FormatError
@@ -47,6 +46,7 @@ from phr.events.acl import DelegationChanged
 from phr.fhir.segments import SEGMENTS
 from phr.identity.tokens import Principal
 from phr.service.mongo import Document
+from phr.service.outbox import outbox_doc
 from phr.service.runtime import ServiceRuntime
 
 log = structlog.get_logger("owner_api.delegations")
@@ -165,7 +165,7 @@ class DelegationService:
             changed_by=caller.sub,
         )
         event = outbox_doc(
-            self.runtime,
+            self.runtime.event,
             "delegation.changed",
             data,
             subject=patient_id,

@@ -33,12 +33,12 @@ from owner_api.errors import (
     NotDelegated,
 )
 from owner_api.grant_checks import GrantTerms, check_key_grants
-from owner_api.outbox import outbox_doc
 from owner_api.store import AclStore
 from phr.crypto.canonical import canonical_json
 from phr.events.acl import AclGranted, AclRevoked, SegmentKeyGrant
 from phr.identity.tokens import Principal
 from phr.service.mongo import Document
+from phr.service.outbox import outbox_doc
 from phr.service.runtime import ServiceRuntime
 
 log = structlog.get_logger("owner_api.grants")
@@ -164,7 +164,7 @@ class GrantService:
             "created_at": now,
         }
         event = outbox_doc(
-            self.runtime,
+            self.runtime.event,
             "acl.granted",
             self._event(doc, body.key_grants),
             subject=patient_id,
@@ -241,7 +241,7 @@ class GrantService:
             update={"granted_by": actor, "on_behalf_of": on_behalf_of}
         )
         event = outbox_doc(
-            self.runtime,
+            self.runtime.event,
             "acl.granted",
             data,
             subject=patient_id,
@@ -265,7 +265,11 @@ class GrantService:
             grant_id=grant_id, patient_id=patient_id, revoked_by=actor, on_behalf_of=on_behalf_of
         )
         event = outbox_doc(
-            self.runtime, "acl.revoked", data, subject=patient_id, key=f"{patient_id}/{grant_id}"
+            self.runtime.event,
+            "acl.revoked",
+            data,
+            subject=patient_id,
+            key=f"{patient_id}/{grant_id}",
         )
         update = {
             "revoked_at": datetime.now(UTC),

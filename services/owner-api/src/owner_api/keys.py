@@ -33,7 +33,6 @@ from owner_api.errors import (
     RecordNotFound,
 )
 from owner_api.manifests import uploaded_event
-from owner_api.outbox import outbox_doc
 from owner_api.store import AclStore, RecordStore, record_key
 from phr.api.ids import patient_key_id
 from phr.crypto.canonical import canonical_json
@@ -43,6 +42,7 @@ from phr.crypto.signing import SignatureInvalid, VerifyKey
 from phr.events.acl import KeyRotated
 from phr.identity.tokens import Principal
 from phr.service.mongo import Document
+from phr.service.outbox import outbox_doc
 from phr.service.runtime import ServiceRuntime
 
 log = structlog.get_logger("owner_api.keys")
@@ -120,7 +120,7 @@ class KeyService:
         def events(new: dict[str, int]) -> list[Document]:
             return [
                 outbox_doc(
-                    self.runtime,
+                    self.runtime.event,
                     "key.rotated",
                     KeyRotated(
                         patient_id=patient_id, segment=s, new_version=v, rotated_by=caller.sub
@@ -170,7 +170,7 @@ class KeyService:
         updated = {**doc, "manifest_sha256": digest, "signed_manifest": body.signed_manifest}
         uploaded_at = doc.get("committed_at") or doc["created_at"]
         event = outbox_doc(
-            self.runtime,
+            self.runtime.event,
             "record.uploaded",
             uploaded_event(updated, new, uploaded_at),
             subject=patient_id,

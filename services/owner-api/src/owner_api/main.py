@@ -12,7 +12,6 @@ from owner_api.deps import OwnerState
 from owner_api.directory import KgcDirectory
 from owner_api.grants import GrantService
 from owner_api.keys import KeyService
-from owner_api.outbox import OutboxRelay
 from owner_api.records import RecordService
 from owner_api.settings import Settings
 from owner_api.store import AclStore, RecordStore
@@ -57,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime.stack.push_async_callback(cloud.aclose)
         store = RecordStore(runtime.db)
         await store.ensure_indexes()
-        relay = OutboxRelay(store, runtime.publisher, settings.relay_interval_s)
+        relay = await runtime.start_outbox()
         sweeper = UploadSweeper(
             store, cloud, ttl_s=settings.pending_ttl_s, interval_s=settings.sweep_interval_s
         )
@@ -69,7 +68,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         acl = AclStore(runtime.db)
         await acl.ensure_indexes()
         wake = relay.wake
-        runtime.background("outbox-relay", relay.run)
         runtime.background("upload-sweeper", sweeper.run)
         return OwnerState(
             records=records,

@@ -49,6 +49,7 @@ from phr.crypto.manifest import RecordManifest
 from phr.events.records import RecordDeleted, RecordUploaded
 from phr.identity.tokens import Principal
 from phr.service.mongo import Document
+from phr.service.outbox import outbox_doc
 from phr.service.runtime import ServiceRuntime
 
 log = structlog.get_logger("owner_api.records")
@@ -243,19 +244,13 @@ class RecordService:
     def _outbox_doc(
         self, type: str, patient_id: str, record_id: str, data: RecordUploaded | RecordDeleted
     ) -> Document:
-        event = self.runtime.event(
+        return outbox_doc(
+            self.runtime.event,
             type,
             data,
             subject=patient_id,
-            correlation_id=structlog.contextvars.get_contextvars().get("correlation_id"),
+            key=record_key(patient_id, record_id),
         )
-        return {
-            "_id": f"{type}:{record_key(patient_id, record_id)}",
-            "event_id": str(event.id),
-            "envelope": event.to_json_bytes().decode(),
-            "created_at": datetime.now(UTC),
-            "sent_at": None,
-        }
 
     # ---------------------------------------------------------------- abort and sweep
 

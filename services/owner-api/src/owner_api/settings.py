@@ -34,8 +34,6 @@ class Settings(ServiceSettings):
     upload_url_ttl_s: int = Field(default=900, gt=0, le=3600)
     #: how often the sweeper looks for stale pending uploads
     sweep_interval_s: float = Field(default=60.0, gt=0)
-    #: how often the outbox relay looks for unsent events when not woken by a commit
-    relay_interval_s: float = Field(default=1.0, gt=0)
     #: the KGC's base URL (directory of users and groups); default: the registry's entry
     kgc_url: str | None = None
     #: timeout of each call to the KGC (seconds)

@@ -11,7 +11,7 @@ The only module of owner-api that imports pymongo.
 
 ``outbox``: events written in the same transaction as the state change they announce,
 ``_id = "<type>:<aggregate key>"`` (so each change is announced once; see each
-service for its key), relayed to Kafka by :mod:`owner_api.outbox`.
+service for its key), relayed to Kafka by :mod:`phr.service.outbox`.
 
 The access-control collections (:class:`AclStore`)::
 
@@ -37,9 +37,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from phr.service.mongo import Document
+from phr.service.outbox import OUTBOX
 
 RECORDS: Final = "records"
-OUTBOX: Final = "outbox"
+
 CONTRIBUTORS: Final = "contributors"
 GRANTS: Final = "grants"
 PATIENTS: Final = "patients"
@@ -70,7 +71,6 @@ class RecordStore:
         )
         await self.records.create_index([("patient_id", ASCENDING), ("created_at", DESCENDING)])
         await self.records.create_index([("status", ASCENDING), ("touched_at", ASCENDING)])
-        await self.outbox.create_index([("sent_at", ASCENDING), ("created_at", ASCENDING)])
         await self.contributors.create_index([("patient_id", ASCENDING)])
 
     async def _transaction(self, fn: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
@@ -246,15 +246,6 @@ class RecordStore:
             .limit(limit)
         )
         return [d async for d in cursor]
-
-    # ---------------------------------------------------------------- outbox
-
-    async def unsent(self, limit: int = 100) -> list[Document]:
-        cursor = self.outbox.find({"sent_at": None}).sort("created_at", ASCENDING).limit(limit)
-        return [d async for d in cursor]
-
-    async def mark_sent(self, event_key: str) -> None:
-        await self.outbox.update_one({"_id": event_key}, {"$set": {"sent_at": datetime.now(UTC)}})
 
     # ---------------------------------------------------------------- contributors
 

@@ -14,7 +14,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from phr.crypto.signing import SigningKey
 from phr.events.base import EventData
-from phr.events.catalog import spec_for
 from phr.events.envelope import Envelope
 from phr.service.consumer import (
     PROCESSED,
@@ -27,6 +26,7 @@ from phr.service.consumer import (
 from phr.service.health import ReadinessCheck
 from phr.service.kafka import EventPublisher, kafka_consumer
 from phr.service.mongo import Document
+from phr.service.outbox import OutboxRelay, signed_events
 from phr.service.settings import ServiceSettings
 from phr.service.tracing import current_traceparent
 
@@ -68,10 +68,9 @@ class ServiceRuntime:
         Any opaque correlation id within the envelope's bounds is kept; a malformed one
         is replaced by a new one, never an error.
         """
-        return spec_for(type).make(
+        return signed_events(self.name, self.signing_key)(
+            type,
             data,
-            key=self.signing_key,
-            source=self.name,
             subject=subject,
             correlation_id=correlation_id,
             causation_id=causation_id,
@@ -84,6 +83,13 @@ class ServiceRuntime:
         # debug: one line per event doubles the log volume of hot paths (enrolment)
         log.debug("event.published", event_type=type, event_id=str(event.id))
         return event
+
+    async def start_outbox(self) -> OutboxRelay:
+        """Relay this service's outbox to Kafka until shutdown (see :mod:`phr.service.outbox`)."""
+        relay = OutboxRelay(self.db, self.publisher, self.settings.relay_interval_s)
+        await relay.ensure_indexes()
+        self.background("outbox-relay", relay.run)
+        return relay
 
     def background(self, name: str, factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run ``factory()`` until shutdown; restarted after a crash (logged)."""

@@ -89,6 +89,8 @@ class ServiceSettings(BaseSettings):
     #: OTLP/HTTP collector (e.g. http://127.0.0.1:4318) to export traces to; none: off
     #: (``OTEL_EXPORTER_OTLP_ENDPOINT`` is honoured too)
     otlp_endpoint: str | None = None
+    #: how often the outbox relay looks for unsent events when not woken by a commit
+    relay_interval_s: float = Field(default=1.0, gt=0)
     #: JSON file of every process's public keys and URL (see phr.service.registry)
     registry_file: Path | None = None
 
