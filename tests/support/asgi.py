@@ -8,7 +8,7 @@ connects to Mongo, Kafka or S3.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,9 +22,13 @@ from phr.service.auth import Authenticator
 from phr.service.state import AppState
 
 
-def test_authenticator(service: str, kgc: SigningKey, own: SigningKey) -> Authenticator:
-    """An authenticator trusting the KGC key ``kgc`` and the service's own key."""
-    verifier = TokenVerifier({KGC_ISSUER: kgc.verify_key, service: own.verify_key})
+def test_authenticator(
+    service: str, kgc: SigningKey, own: SigningKey, others: Mapping[str, SigningKey] = {}
+) -> Authenticator:
+    """An authenticator trusting the KGC key ``kgc``, the service's own key and the
+    ``others`` (issuer name -> key, e.g. other services' keys for their tokens)."""
+    keys = {KGC_ISSUER: kgc, service: own, **others}
+    verifier = TokenVerifier({name: key.verify_key for name, key in keys.items()})
     return Authenticator(verifier, service_name=service, signing_key=own)
 
 

@@ -7,9 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from cloud_store.blobs import BlobStore
-from cloud_store.index import TagIndex
 from cloud_store.settings import Settings
+from cloud_store.store import BlobStorage, TagStore
 from phr.service.state import state_part
 
 
@@ -17,11 +16,11 @@ from phr.service.state import state_part
 class CloudState:
     """What cloud-store's lifespan yields (built by ``cloud_store.main``'s setup)."""
 
-    blobs: BlobStore
-    index: TagIndex
+    blobs: BlobStorage
+    index: TagStore
     settings: Settings
 
 
-BlobsDep = Annotated[BlobStore, Depends(state_part(CloudState, lambda s: s.blobs))]
-IndexDep = Annotated[TagIndex, Depends(state_part(CloudState, lambda s: s.index))]
+BlobsDep = Annotated[BlobStorage, Depends(state_part(CloudState, lambda s: s.blobs))]
+IndexDep = Annotated[TagStore, Depends(state_part(CloudState, lambda s: s.index))]
 SettingsDep = Annotated[Settings, Depends(state_part(CloudState, lambda s: s.settings))]
