@@ -8,7 +8,7 @@ consumer is idempotent by event id: see :mod:`phr.service.consumer`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -49,6 +49,21 @@ class EventPublisher:
             raise
         EVENTS_PUBLISHED.labels(event.type).inc()
         return sent
+
+    async def publish_many(self, events: Sequence[Envelope]) -> None:
+        """Send ``events`` in this order (one subject's stay in order on its partition)
+        and wait until the broker took every one; raises if it did not take one (those
+        before it may have been taken: at least once)."""
+        sent = [
+            await self.producer.send(
+                spec_for(e.type).topic,
+                e.to_json_bytes(),
+                key=e.subject.encode(),
+                headers=envelope_headers(e),
+            )
+            for e in events
+        ]
+        await asyncio.gather(*sent)
 
     async def ping(self, timeout: float) -> None:
         """Raise unless the broker answers a metadata request within ``timeout`` s."""

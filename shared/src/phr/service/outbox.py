@@ -38,6 +38,7 @@ log = structlog.get_logger("phr.outbox")
 
 #: the collection, in each service's own database
 OUTBOX: Final = "outbox"
+SENT_KEPT_S: Final = 7 * 86400
 
 
 class EventMaker(Protocol):
@@ -118,6 +119,9 @@ class OutboxRelay:
 
     async def ensure_indexes(self) -> None:
         await self.outbox.create_index([("sent_at", ASCENDING), ("created_at", ASCENDING)])
+        # Sent events are kept a week (for inspection), then dropped: TTL indexes skip
+        # documents whose field is null, so an unsent event is never dropped.
+        await self.outbox.create_index("sent_at", expireAfterSeconds=SENT_KEPT_S)
 
     def wake(self) -> None:
         """Called after a commit: relay now rather than at the next interval."""
@@ -127,17 +131,24 @@ class OutboxRelay:
         cursor = self.outbox.find({"sent_at": None}).sort("created_at", ASCENDING).limit(limit)
         return [d async for d in cursor]
 
-    async def relay_once(self) -> int:
-        """Publish what is unsent now; stops at the first failure, so order is kept."""
+    async def relay_once(self, batch: int = 500) -> int:
+        """Publish what is unsent now, oldest first, in batches: each batch goes to the
+        broker in order and is marked sent once the broker took all of it (a failure
+        leaves the batch unsent, to be sent again: at least once, in order)."""
         sent = 0
-        for doc in await self.unsent():
-            event = Envelope.from_json_bytes(doc["envelope"].encode())
-            await self.publisher.publish(event)
-            await self.outbox.update_one(
-                {"_id": doc["_id"]}, {"$set": {"sent_at": datetime.now(UTC)}}
+        while docs := await self.unsent(batch):
+            events = [Envelope.from_json_bytes(doc["envelope"].encode()) for doc in docs]
+            await self.publisher.publish_many(events)
+            await self.outbox.update_many(
+                {"_id": {"$in": [doc["_id"] for doc in docs]}},
+                {"$set": {"sent_at": datetime.now(UTC)}},
             )
-            log.info("event.published", event_type=event.type, event_id=str(event.id))
-            sent += 1
+            for event in events:
+                # debug: one line per event would double the log volume of hot paths
+                log.debug("event.published", event_type=event.type, event_id=str(event.id))
+            sent += len(docs)
+            if len(docs) < batch:
+                break
         self.published += sent
         return sent
 
