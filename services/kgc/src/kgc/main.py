@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI
 
@@ -26,6 +26,10 @@ from phr.service.outbox import EventMaker
 from phr.service.registry import Registry
 from phr.service.runtime import ServiceRuntime
 
+#: how long a revocation's answer waits for its event to be published (a broker that is
+#: down delays the event, never the answer, past this)
+REVOCATION_FLUSH_S = 2.0
+
 
 def build_state(
     settings: Settings,
@@ -36,6 +40,7 @@ def build_state(
     *,
     registry: Registry | None = None,
     on_outbox: Callable[[], None] = lambda: None,
+    flush_outbox: Callable[[], Awaitable[None]] | None = None,
 ) -> KgcState:
     """The KGC's use cases over ``store`` (Mongo in the service, memory in fast tests)."""
     directory = Directory(
@@ -45,6 +50,7 @@ def build_state(
         key=key,
         credential_ttl_s=settings.credential_ttl_days * 86400,
         on_outbox=on_outbox,
+        flush_outbox=flush_outbox,
     )
     groups = GroupKeys(store, key)
     directory.revocation_hooks.append(groups.rotate_for_revoked)
@@ -81,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             runtime.signing_key,
             registry=registry,
             on_outbox=relay.wake,
+            flush_outbox=lambda: relay.flush(REVOCATION_FLUSH_S),
         )
         kgc_url = registry.public_url("kgc") if registry and "kgc" in registry.services else None
         await ensure_operator(state.directory, settings.operator_path(), kgc_url)

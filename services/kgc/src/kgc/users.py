@@ -67,6 +67,7 @@ class Directory:
         key: SigningKey,
         credential_ttl_s: int,
         on_outbox: Callable[[], None] = lambda: None,
+        flush_outbox: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.make_event = make_event
@@ -75,6 +76,9 @@ class Directory:
         self.credential_ttl_s = credential_ttl_s
         #: called after a change wrote an outbox event (wakes the relay)
         self.on_outbox = on_outbox
+        #: awaited after a revocation: other services learn of it from the event, so the
+        #: answer waits (briefly, never failing) until the relay has published it
+        self.flush_outbox = flush_outbox
         self._known_orgs: set[str] = set()
         #: called with the revoked user's document after his revocation is emitted
         self.revocation_hooks: list[Callable[[Document], Awaitable[Any]]] = []
@@ -263,7 +267,10 @@ class Directory:
                 self.auth.revoke(user_id)
             return target
         self.auth.revoke(user_id)
-        self.on_outbox()
+        if self.flush_outbox is not None:
+            await self.flush_outbox()
+        else:
+            self.on_outbox()
         log.info("user.revoked", user_id=user_id, revoked_by=by)
         for hook in self.revocation_hooks:
             await hook(updated)

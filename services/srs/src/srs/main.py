@@ -20,9 +20,9 @@ from srs.cache import ReadCache
 from srs.deps import SrsState
 from srs.handlers import SRS_TYPES, EventHandlers, HandlerStats, producer_verifier
 from srs.keys import load_node_secret
+from srs.mongo_store import MongoStore
 from srs.reencrypt import Reencryptor
 from srs.settings import Settings
-from srs.store import MongoStore
 from srs.verification import NodeIdentity
 
 log = structlog.get_logger("srs.main")

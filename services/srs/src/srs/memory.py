@@ -49,8 +49,13 @@ class MemoryStore:
     async def patients_delegating_to(
         self, user_id: str, session: Session | None = None
     ) -> list[str]:
+        # active only, as the Mongo store: an ended delegation gives no more reach
         return sorted(
-            {d.patient_id for d in self.delegations_.values() if d.delegate_user_id == user_id}
+            {
+                d.patient_id
+                for d in self.delegations_.values()
+                if d.delegate_user_id == user_id and d.active
+            }
         )
 
     def grant(self, grant_id: str) -> GrantInfo:

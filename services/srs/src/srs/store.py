@@ -1,4 +1,4 @@
-"""Persistence of one node (its own Mongo database); the only module importing pymongo.
+"""The persistence contract of one node (its own Mongo database), and its collections.
 
 Collections:
 
@@ -24,6 +24,9 @@ own objects (issue 19, H1 and H2).
 
 Every write an event handler makes takes that handler's session, so the state change
 and the consumer's processed-event record commit together.
+
+Implementations: :class:`srs.mongo_store.MongoStore`, :class:`srs.memory.MemoryStore`;
+``tests/contracts/test_srs_store.py`` holds both to the contract written here.
 """
 
 from __future__ import annotations
@@ -32,46 +35,66 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.database import AsyncDatabase
 
-from srs.models import (
-    Delegation,
-    GrantInfo,
-    KeyGrant,
-    PendingGrant,
-    RecordInfo,
-    SealedKfrag,
-    SegmentCapsule,
-    UserInfo,
-)
+from srs.models import Delegation, GrantInfo, KeyGrant, PendingGrant, RecordInfo, UserInfo
 
+#: a handler's transaction (the memory store ignores it)
 Session = AsyncClientSession
 Document = dict[str, Any]
 
 
 class Store(Protocol):
-    """What the handlers and the re-encryption use case need; Mongo or memory behind it."""
+    """What the handlers and the re-encryption use case need; Mongo or memory behind it.
 
-    async def get_user(self, user_id: str, session: Session | None = None) -> UserInfo | None: ...
-    async def put_user(self, user: UserInfo, session: Session | None = None) -> None: ...
-    async def revoke_user(self, user_id: str, session: Session | None = None) -> None: ...
+    Reads return what the last write left; ``session`` puts a write into the caller's
+    transaction. Times are aware UTC, kept to the millisecond. Client-chosen ids
+    (grant, record, delegation) are always scoped by their patient.
+    """
 
-    async def put_delegation(self, d: Delegation, session: Session | None = None) -> None: ...
+    async def get_user(self, user_id: str, session: Session | None = None) -> UserInfo | None:
+        """The user as last announced, or None if never heard of."""
+        ...
+
+    async def put_user(self, user: UserInfo, session: Session | None = None) -> None:
+        """Store the user's attributes; a revocation is final: a later put (a re-enrolment
+        or a redelivered enrolment) never clears it."""
+        ...
+
+    async def revoke_user(self, user_id: str, session: Session | None = None) -> None:
+        """Mark the user revoked, known or not (an unknown one is kept as revoked)."""
+        ...
+
+    async def put_delegation(self, d: Delegation, session: Session | None = None) -> None:
+        """Store or replace the patient's delegation of that id (ending one stores
+        ``active=False``)."""
+        ...
+
     async def delegations(
         self, patient_id: str, session: Session | None = None
-    ) -> list[Delegation]: ...
+    ) -> list[Delegation]:
+        """Every delegation of the patient, active or not, in no particular order."""
+        ...
+
     async def patients_delegating_to(
         self, user_id: str, session: Session | None = None
-    ) -> list[str]: ...
+    ) -> list[str]:
+        """Sorted ids of the patients with an *active* delegation to ``user_id``."""
+        ...
 
     async def get_grant(
         self, patient_id: str, grant_id: str, session: Session | None = None
-    ) -> GrantInfo | None: ...
+    ) -> GrantInfo | None:
+        """The patient's grant (or its revocation tombstone), or None."""
+        ...
+
     async def put_grant(
         self, grant: GrantInfo, key_grants: Iterable[KeyGrant], session: Session | None = None
-    ) -> None: ...
+    ) -> None:
+        """Store or replace the grant and add or replace its key grants (by patient,
+        grant, segment and key version); ValueError for a key grant of another grant."""
+        ...
+
     async def revoke_grant(
         self,
         patient_id: str,
@@ -81,39 +104,75 @@ class Store(Protocol):
         reason: str,
         segments: tuple[str, ...] = (),
         session: Session | None = None,
-    ) -> int: ...
-    async def grants_to_user(
-        self, user_id: str, session: Session | None = None
-    ) -> list[GrantInfo]: ...
+    ) -> int:
+        """Delete the grant's key grants and pending events and mark it revoked at ``at``
+        with no key versions (an earlier revocation stays as it was), or keep a
+        tombstone if the grant is unknown, so a late grant event cannot bring it back.
+        Returns how many key grants were deleted."""
+        ...
+
+    async def grants_to_user(self, user_id: str, session: Session | None = None) -> list[GrantInfo]:
+        """The unrevoked grants naming ``user_id`` as grantee, by patient then grant id."""
+        ...
+
     async def grants_for_patient(
         self, patient_id: str, session: Session | None = None
-    ) -> list[GrantInfo]: ...
+    ) -> list[GrantInfo]:
+        """Every grant of the patient (revoked ones too), by ascending grant id."""
+        ...
+
     async def key_grant(
         self, patient_id: str, grant_id: str, segment: str, key_version: int
-    ) -> KeyGrant | None: ...
+    ) -> KeyGrant | None:
+        """This node's key grant for that grant, segment and key version, or None."""
+        ...
+
     async def count_key_grants(self, patient_id: str, grant_id: str) -> int: ...
+
     async def owned_by_another(
         self, kind: IdKind, object_id: str, patient_id: str, session: Session | None = None
-    ) -> bool: ...
+    ) -> bool:
+        """Whether a patient other than ``patient_id`` holds a grant (or record) of that
+        id (a collision to count, never to act on)."""
+        ...
 
-    async def add_pending(self, pending: PendingGrant, session: Session | None = None) -> None: ...
+    async def add_pending(self, pending: PendingGrant, session: Session | None = None) -> None:
+        """Park a grant event whose author is not known yet (idempotent by event id)."""
+        ...
+
     async def pending_for_patient(
         self, patient_id: str, session: Session | None = None
-    ) -> list[PendingGrant]: ...
+    ) -> list[PendingGrant]:
+        """The patient's parked events, oldest first (ties by event id)."""
+        ...
+
     async def drop_pending(self, event_id: str, session: Session | None = None) -> None: ...
+
     async def drop_pending_of_grant(
         self, patient_id: str, grant_id: str, session: Session | None = None
     ) -> None: ...
 
     async def set_key_version(
         self, patient_id: str, segment: str, version: int, session: Session | None = None
-    ) -> None: ...
-    async def key_versions(self, patient_id: str) -> dict[str, int]: ...
+    ) -> None:
+        """Raise the segment's newest key version to ``version``; never lowers it."""
+        ...
 
-    async def put_record(self, record: RecordInfo, session: Session | None = None) -> None: ...
+    async def key_versions(self, patient_id: str) -> dict[str, int]:
+        """Segment -> newest key version of the patient."""
+        ...
+
+    async def put_record(self, record: RecordInfo, session: Session | None = None) -> None:
+        """Store the record's capsules and upload time; a deletion recorded before stays."""
+        ...
+
     async def delete_record(
         self, patient_id: str, record_id: str, at: datetime, session: Session | None = None
-    ) -> None: ...
+    ) -> None:
+        """Mark the patient's record deleted at ``at``, known or not (an unknown one is
+        kept as a tombstone with no segments)."""
+        ...
+
     async def get_record(self, patient_id: str, record_id: str) -> RecordInfo | None: ...
 
     async def record_rejection(
@@ -123,13 +182,21 @@ class Store(Protocol):
         reason: str,
         at: datetime,
         session: Session | None = None,
-    ) -> None: ...
+    ) -> None:
+        """Remember a refused event (idempotent by event id)."""
+        ...
+
     async def count_rejections(self) -> int: ...
 
-    async def breakglass_opened_at(self, requester_id: str, patient_id: str) -> datetime | None: ...
+    async def breakglass_opened_at(self, requester_id: str, patient_id: str) -> datetime | None:
+        """When the requester's emergency window on the patient opened, or None."""
+        ...
+
     async def open_breakglass(
         self, requester_id: str, patient_id: str, at: datetime, reason: str
-    ) -> None: ...
+    ) -> None:
+        """Open (or re-open at ``at``) the requester's emergency window on the patient."""
+        ...
 
 
 #: the kinds of client-chosen ids this node keeps, and the collection of each
@@ -146,460 +213,3 @@ def record_key(patient_id: str, record_id: str) -> Document:
 
 def key_grant_key(patient_id: str, grant_id: str, segment: str, key_version: int) -> Document:
     return {"p": patient_id, "g": grant_id, "s": segment, "v": key_version}
-
-
-# ---------------------------------------------------------------- mapping
-
-
-def _user_doc(user: UserInfo) -> Document:
-    return {
-        "role": user.role,
-        "org": user.org,
-        "dept": user.dept,
-        "ed25519_fp": user.ed25519_fp,
-    }
-
-
-def _user(doc: Document) -> UserInfo:
-    return UserInfo(
-        user_id=doc["_id"],
-        role=doc.get("role") or "",
-        ed25519_fp=doc.get("ed25519_fp") or "",
-        org=doc.get("org"),
-        dept=doc.get("dept"),
-        revoked=bool(doc.get("revoked")),
-    )
-
-
-def _delegation(doc: Document) -> Delegation:
-    return Delegation(
-        delegation_id=doc["delegation_id"],
-        patient_id=doc["patient_id"],
-        delegate_user_id=doc["delegate_user_id"],
-        segments=tuple(doc.get("segments", ())),
-        active=bool(doc.get("active")),
-    )
-
-
-def _grant_doc(grant: GrantInfo) -> Document:
-    return {
-        "grant_id": grant.grant_id,
-        "patient_id": grant.patient_id,
-        "segments": list(grant.segments),
-        "threshold": grant.threshold,
-        "granted_by": grant.granted_by,
-        "grantee_user_id": grant.grantee_user_id,
-        "grantee_group": grant.grantee_group,
-        "not_before": grant.not_before,
-        "expires_at": grant.expires_at,
-        "data_from": grant.data_from,
-        "purpose": grant.purpose,
-        "emergency": grant.emergency,
-        "on_behalf_of": grant.on_behalf_of,
-        "key_versions": [{"segment": s, "key_version": v} for s, v in sorted(grant.key_versions)],
-        "created_at": grant.created_at,
-        "revoked_at": grant.revoked_at,
-        "revoked_reason": grant.revoked_reason,
-    }
-
-
-def _grant(doc: Document) -> GrantInfo:
-    return GrantInfo(
-        grant_id=doc["grant_id"],
-        patient_id=doc["patient_id"],
-        segments=tuple(doc.get("segments") or ()),
-        threshold=int(doc.get("threshold") or 1),
-        granted_by=doc.get("granted_by") or "",
-        grantee_user_id=doc.get("grantee_user_id"),
-        grantee_group=doc.get("grantee_group"),
-        not_before=doc.get("not_before"),
-        expires_at=doc.get("expires_at"),
-        data_from=doc.get("data_from"),
-        purpose=doc.get("purpose"),
-        emergency=bool(doc.get("emergency")),
-        on_behalf_of=doc.get("on_behalf_of"),
-        key_versions=frozenset(
-            (kv["segment"], int(kv["key_version"])) for kv in doc.get("key_versions") or ()
-        ),
-        created_at=doc.get("created_at"),
-        revoked_at=doc.get("revoked_at"),
-        revoked_reason=doc.get("revoked_reason"),
-    )
-
-
-def _key_grant(doc: Document) -> KeyGrant:
-    return KeyGrant(
-        grant_id=doc["grant_id"],
-        patient_id=doc["patient_id"],
-        segment=doc["segment"],
-        key_version=int(doc["key_version"]),
-        signed_grant=doc["signed_grant"],
-        sealed_kfrag=SealedKfrag(bytes(doc["sealed_kfrag"])),
-    )
-
-
-def _record(doc: Document) -> RecordInfo:
-    return RecordInfo(
-        record_id=doc["record_id"],
-        patient_id=doc["patient_id"],
-        segments=tuple(
-            SegmentCapsule(s["segment"], int(s["key_version"]), s["capsule"])
-            for s in doc.get("segments") or ()
-        ),
-        uploaded_at=doc.get("uploaded_at"),
-        deleted_at=doc.get("deleted_at"),
-    )
-
-
-def _pending(doc: Document) -> PendingGrant:
-    return PendingGrant(
-        event_id=doc["_id"],
-        patient_id=doc["patient_id"],
-        grant_id=doc["grant_id"],
-        data=doc["data"],
-        received_at=doc["received_at"],
-    )
-
-
-# ---------------------------------------------------------------- Mongo
-
-
-class MongoStore:
-    """:class:`Store` over this node's database."""
-
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.db = db
-        self.users = db["users"]
-        self.delegations_ = db["delegations"]
-        self.grants = db["grants"]
-        self.key_grants = db["key_grants"]
-        self.pending = db["pending_grants"]
-        self.records = db["records"]
-        self.rejected = db["rejected_events"]
-        self.breakglass = db["breakglass_windows"]
-        self.versions = db["key_versions"]
-
-    async def ensure_indexes(self) -> None:
-        """Create collections up front: a transaction cannot create one on some servers."""
-        existing = set(await self.db.list_collection_names())
-        for coll in (
-            self.users,
-            self.delegations_,
-            self.grants,
-            self.key_grants,
-            self.pending,
-            self.records,
-            self.rejected,
-            self.breakglass,
-            self.versions,
-        ):
-            if coll.name not in existing:
-                await self.db.create_collection(coll.name)
-        await self.grants.create_index(
-            [("patient_id", ASCENDING), ("grant_id", ASCENDING)], unique=True
-        )
-        await self.grants.create_index([("grant_id", ASCENDING)])
-        await self.grants.create_index([("grantee_user_id", ASCENDING)])
-        await self.key_grants.create_index([("patient_id", ASCENDING), ("grant_id", ASCENDING)])
-        await self.records.create_index(
-            [("patient_id", ASCENDING), ("record_id", ASCENDING)], unique=True
-        )
-        await self.records.create_index([("record_id", ASCENDING)])
-        await self.delegations_.create_index(
-            [("patient_id", ASCENDING), ("delegation_id", ASCENDING)], unique=True
-        )
-        await self.delegations_.create_index([("delegate_user_id", ASCENDING)])
-        await self.pending.create_index([("patient_id", ASCENDING), ("received_at", ASCENDING)])
-        await self.pending.create_index([("grant_id", ASCENDING)])
-
-    # users
-
-    async def get_user(self, user_id: str, session: Session | None = None) -> UserInfo | None:
-        doc = await self.users.find_one({"_id": user_id}, session=session)
-        return _user(doc) if doc else None
-
-    async def put_user(self, user: UserInfo, session: Session | None = None) -> None:
-        # A revocation is final: a re-enrolment event never clears it.
-        await self.users.update_one(
-            {"_id": user.user_id},
-            {"$set": _user_doc(user), "$setOnInsert": {"revoked": user.revoked}},
-            upsert=True,
-            session=session,
-        )
-
-    async def revoke_user(self, user_id: str, session: Session | None = None) -> None:
-        await self.users.update_one(
-            {"_id": user_id}, {"$set": {"revoked": True}}, upsert=True, session=session
-        )
-
-    # delegations
-
-    async def put_delegation(self, d: Delegation, session: Session | None = None) -> None:
-        await self.delegations_.replace_one(
-            {"_id": {"p": d.patient_id, "d": d.delegation_id}},
-            {
-                "delegation_id": d.delegation_id,
-                "patient_id": d.patient_id,
-                "delegate_user_id": d.delegate_user_id,
-                "segments": list(d.segments),
-                "active": d.active,
-            },
-            upsert=True,
-            session=session,
-        )
-
-    async def delegations(
-        self, patient_id: str, session: Session | None = None
-    ) -> list[Delegation]:
-        cursor = self.delegations_.find({"patient_id": patient_id}, session=session)
-        return [_delegation(d) async for d in cursor]
-
-    async def patients_delegating_to(
-        self, user_id: str, session: Session | None = None
-    ) -> list[str]:
-        cursor = self.delegations_.find(
-            {"delegate_user_id": user_id, "active": True}, {"patient_id": 1}, session=session
-        )
-        return sorted({str(d["patient_id"]) async for d in cursor})
-
-    # grants
-
-    async def get_grant(
-        self, patient_id: str, grant_id: str, session: Session | None = None
-    ) -> GrantInfo | None:
-        doc = await self.grants.find_one({"_id": grant_key(patient_id, grant_id)}, session=session)
-        return _grant(doc) if doc else None
-
-    async def put_grant(
-        self, grant: GrantInfo, key_grants: Iterable[KeyGrant], session: Session | None = None
-    ) -> None:
-        await self.grants.replace_one(
-            {"_id": grant_key(grant.patient_id, grant.grant_id)},
-            _grant_doc(grant),
-            upsert=True,
-            session=session,
-        )
-        for kg in key_grants:
-            if kg.patient_id != grant.patient_id or kg.grant_id != grant.grant_id:
-                raise ValueError("a key grant of another grant")
-            await self.key_grants.replace_one(
-                {"_id": key_grant_key(kg.patient_id, kg.grant_id, kg.segment, kg.key_version)},
-                {
-                    "grant_id": kg.grant_id,
-                    "patient_id": kg.patient_id,
-                    "segment": kg.segment,
-                    "key_version": kg.key_version,
-                    "signed_grant": kg.signed_grant,
-                    "sealed_kfrag": kg.sealed_kfrag.to_bytes(),
-                },
-                upsert=True,
-                session=session,
-            )
-
-    async def revoke_grant(
-        self,
-        patient_id: str,
-        grant_id: str,
-        *,
-        at: datetime,
-        reason: str,
-        segments: tuple[str, ...] = (),
-        session: Session | None = None,
-    ) -> int:
-        key = grant_key(patient_id, grant_id)
-        deleted = await self.key_grants.delete_many(
-            {"patient_id": patient_id, "grant_id": grant_id}, session=session
-        )
-        existing = await self.grants.find_one({"_id": key}, {"revoked_at": 1}, session=session)
-        if existing is None:
-            # Unknown here (never arrived, or still pending): keep a tombstone, so a late
-            # copy of the grant event cannot bring it back.
-            tombstone = GrantInfo(
-                grant_id=grant_id,
-                patient_id=patient_id,
-                segments=segments,
-                threshold=1,
-                granted_by="",
-                revoked_at=at,
-                revoked_reason=reason,
-            )
-            await self.grants.insert_one({"_id": key, **_grant_doc(tombstone)}, session=session)
-        elif existing.get("revoked_at") is None:
-            await self.grants.update_one(
-                {"_id": key},
-                {"$set": {"revoked_at": at, "revoked_reason": reason, "key_versions": []}},
-                session=session,
-            )
-        await self.drop_pending_of_grant(patient_id, grant_id, session)
-        return deleted.deleted_count
-
-    async def grants_to_user(self, user_id: str, session: Session | None = None) -> list[GrantInfo]:
-        cursor = self.grants.find(
-            {"grantee_user_id": user_id, "revoked_at": None}, session=session
-        ).sort([("patient_id", 1), ("grant_id", 1)])
-        return [_grant(d) async for d in cursor]
-
-    async def grants_for_patient(
-        self, patient_id: str, session: Session | None = None
-    ) -> list[GrantInfo]:
-        cursor = self.grants.find({"patient_id": patient_id}, session=session).sort("grant_id", 1)
-        return [_grant(d) async for d in cursor]
-
-    async def key_grant(
-        self, patient_id: str, grant_id: str, segment: str, key_version: int
-    ) -> KeyGrant | None:
-        doc = await self.key_grants.find_one(
-            {"_id": key_grant_key(patient_id, grant_id, segment, key_version)}
-        )
-        return _key_grant(doc) if doc else None
-
-    async def count_key_grants(self, patient_id: str, grant_id: str) -> int:
-        return await self.key_grants.count_documents(
-            {"patient_id": patient_id, "grant_id": grant_id}
-        )
-
-    async def owned_by_another(
-        self, kind: IdKind, object_id: str, patient_id: str, session: Session | None = None
-    ) -> bool:
-        coll, field = (self.grants, "grant_id") if kind == "grant" else (self.records, "record_id")
-        found = await coll.find_one(
-            {field: object_id, "patient_id": {"$ne": patient_id}}, {"_id": 1}, session=session
-        )
-        return found is not None
-
-    # pending grants
-
-    async def add_pending(self, pending: PendingGrant, session: Session | None = None) -> None:
-        await self.pending.replace_one(
-            {"_id": pending.event_id},
-            {
-                "patient_id": pending.patient_id,
-                "grant_id": pending.grant_id,
-                "data": pending.data,
-                "received_at": pending.received_at,
-            },
-            upsert=True,
-            session=session,
-        )
-
-    async def pending_for_patient(
-        self, patient_id: str, session: Session | None = None
-    ) -> list[PendingGrant]:
-        cursor = self.pending.find({"patient_id": patient_id}, session=session).sort(
-            [("received_at", 1), ("_id", 1)]
-        )
-        return [_pending(d) async for d in cursor]
-
-    async def drop_pending(self, event_id: str, session: Session | None = None) -> None:
-        await self.pending.delete_one({"_id": event_id}, session=session)
-
-    async def drop_pending_of_grant(
-        self, patient_id: str, grant_id: str, session: Session | None = None
-    ) -> None:
-        await self.pending.delete_many(
-            {"patient_id": patient_id, "grant_id": grant_id}, session=session
-        )
-
-    # key versions (from key.rotated)
-
-    async def set_key_version(
-        self, patient_id: str, segment: str, version: int, session: Session | None = None
-    ) -> None:
-        # max: a redelivered older rotation never moves the version back
-        await self.versions.update_one(
-            {"_id": f"{patient_id}|{segment}"},
-            {"$max": {"version": version}, "$set": {"patient_id": patient_id, "segment": segment}},
-            upsert=True,
-            session=session,
-        )
-
-    async def key_versions(self, patient_id: str) -> dict[str, int]:
-        cursor = self.versions.find({"patient_id": patient_id})
-        return {str(d["segment"]): int(d["version"]) async for d in cursor}
-
-    # records
-
-    async def put_record(self, record: RecordInfo, session: Session | None = None) -> None:
-        await self.records.update_one(
-            {"_id": record_key(record.patient_id, record.record_id)},
-            {
-                "$set": {
-                    "record_id": record.record_id,
-                    "patient_id": record.patient_id,
-                    "uploaded_at": record.uploaded_at,
-                    "segments": [
-                        {"segment": s.segment, "key_version": s.key_version, "capsule": s.capsule}
-                        for s in record.segments
-                    ],
-                },
-                "$setOnInsert": {"deleted_at": None},
-            },
-            upsert=True,
-            session=session,
-        )
-
-    async def delete_record(
-        self, patient_id: str, record_id: str, at: datetime, session: Session | None = None
-    ) -> None:
-        await self.records.update_one(
-            {"_id": record_key(patient_id, record_id)},
-            {
-                "$set": {"deleted_at": at},
-                "$setOnInsert": {
-                    "record_id": record_id,
-                    "patient_id": patient_id,
-                    "segments": [],
-                    "uploaded_at": None,
-                },
-            },
-            upsert=True,
-            session=session,
-        )
-
-    async def get_record(self, patient_id: str, record_id: str) -> RecordInfo | None:
-        doc = await self.records.find_one({"_id": record_key(patient_id, record_id)})
-        return _record(doc) if doc else None
-
-    # rejected grant events
-
-    async def record_rejection(
-        self,
-        event_id: str,
-        event_type: str,
-        reason: str,
-        at: datetime,
-        session: Session | None = None,
-    ) -> None:
-        await self.rejected.replace_one(
-            {"_id": event_id},
-            {"type": event_type, "reason": reason, "at": at},
-            upsert=True,
-            session=session,
-        )
-
-    async def count_rejections(self) -> int:
-        return await self.rejected.count_documents({})
-
-    # break-glass windows
-
-    async def breakglass_opened_at(self, requester_id: str, patient_id: str) -> datetime | None:
-        doc = await self.breakglass.find_one({"_id": f"{requester_id}|{patient_id}"})
-        return doc["opened_at"] if doc else None
-
-    async def open_breakglass(
-        self, requester_id: str, patient_id: str, at: datetime, reason: str
-    ) -> None:
-        await self.breakglass.replace_one(
-            {"_id": f"{requester_id}|{patient_id}"},
-            {
-                "requester_id": requester_id,
-                "patient_id": patient_id,
-                "opened_at": at,
-                "reason": reason,
-            },
-            upsert=True,
-        )
-
-
-def _conforms(store: MongoStore) -> Store:
-    return store  # mypy checks that MongoStore implements the Store protocol

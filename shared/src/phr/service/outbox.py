@@ -116,6 +116,9 @@ class OutboxRelay:
         self.interval_s = interval_s
         self._wake = asyncio.Event()
         self.published = 0
+        #: relay passes begun and ended, for :meth:`flush`
+        self._begun = self._ended = 0
+        self._pass_ended = asyncio.Condition()
 
     async def ensure_indexes(self) -> None:
         await self.outbox.create_index([("sent_at", ASCENDING), ("created_at", ASCENDING)])
@@ -126,6 +129,18 @@ class OutboxRelay:
     def wake(self) -> None:
         """Called after a commit: relay now rather than at the next interval."""
         self._wake.set()
+
+    async def flush(self, timeout: float) -> None:
+        """Wake the relay and wait, at most ``timeout`` seconds, until a pass begun after
+        this call has ended: what was committed before is then published, unless the
+        broker is down (then the events wait in the outbox and this returns anyway)."""
+        target = self._begun + 1
+        self.wake()
+        async with self._pass_ended:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._pass_ended.wait_for(lambda: self._ended >= target), timeout
+                )
 
     async def unsent(self, limit: int = 100) -> list[Document]:
         cursor = self.outbox.find({"sent_at": None}).sort("created_at", ASCENDING).limit(limit)
@@ -155,9 +170,14 @@ class OutboxRelay:
     async def run(self) -> None:
         while True:
             self._wake.clear()
+            self._begun += 1
+            this_pass = self._begun
             try:
                 await self.relay_once()
             except Exception as exc:  # noqa: BLE001 - Kafka or Mongo down: retry later
                 log.warning("outbox.relay_failed", error_type=type(exc).__name__, error=str(exc))
+            async with self._pass_ended:
+                self._ended = this_pass
+                self._pass_ended.notify_all()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval_s)
