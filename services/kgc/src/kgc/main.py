@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from fastapi import FastAPI
 
 import kgc
@@ -17,7 +15,7 @@ from kgc.settings import Settings
 from kgc.store import KgcStore
 from kgc.tokens import LoginLimiter, LoginService
 from kgc.tracing import Tracer
-from kgc.users import Directory
+from kgc.users import Announce, Directory
 from phr.crypto.signing import SigningKey
 from phr.identity.tokens import KGC_ISSUER, TokenSigner
 from phr.service.app import create_service_app
@@ -26,9 +24,9 @@ from phr.service.outbox import EventMaker
 from phr.service.registry import Registry
 from phr.service.runtime import ServiceRuntime
 
-#: how long a revocation's answer waits for its event to be published (a broker that is
-#: down delays the event, never the answer, past this)
-REVOCATION_FLUSH_S = 2.0
+#: how long an answer waits for its events to be published (a broker that is down
+#: delays the events, never the answer, past this: the relay sends them later)
+DISPATCH_TIMEOUT_S = 2.0
 
 
 def build_state(
@@ -39,8 +37,7 @@ def build_state(
     key: SigningKey,
     *,
     registry: Registry | None = None,
-    on_outbox: Callable[[], None] = lambda: None,
-    flush_outbox: Callable[[], Awaitable[None]] | None = None,
+    announce: Announce | None = None,
 ) -> KgcState:
     """The KGC's use cases over ``store`` (Mongo in the service, memory in fast tests)."""
     directory = Directory(
@@ -49,8 +46,7 @@ def build_state(
         auth,
         key=key,
         credential_ttl_s=settings.credential_ttl_days * 86400,
-        on_outbox=on_outbox,
-        flush_outbox=flush_outbox,
+        announce=announce,
     )
     groups = GroupKeys(store, key)
     directory.revocation_hooks.append(groups.rotate_for_revoked)
@@ -86,8 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             runtime_authenticator(runtime),
             runtime.signing_key,
             registry=registry,
-            on_outbox=relay.wake,
-            flush_outbox=lambda: relay.flush(REVOCATION_FLUSH_S),
+            announce=lambda events: relay.dispatch(events, DISPATCH_TIMEOUT_S),
         )
         kgc_url = registry.public_url("kgc") if registry and "kgc" in registry.services else None
         await ensure_operator(state.directory, settings.operator_path(), kgc_url)

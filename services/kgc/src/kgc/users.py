@@ -43,6 +43,9 @@ from phr.service.outbox import EventMaker, outbox_doc
 
 log = structlog.get_logger("kgc.users")
 
+#: publishes outbox events just committed (``OutboxRelay.dispatch``)
+Announce = Callable[[Sequence[Document]], Awaitable[None]]
+
 #: the operator's fixed user id; the only admin without an organisation
 OPERATOR_ID = "u_operator"
 
@@ -66,19 +69,16 @@ class Directory:
         *,
         key: SigningKey,
         credential_ttl_s: int,
-        on_outbox: Callable[[], None] = lambda: None,
-        flush_outbox: Callable[[], Awaitable[None]] | None = None,
+        announce: Announce | None = None,
     ) -> None:
         self.store = store
         self.make_event = make_event
         self.auth = auth
         self.key = key
         self.credential_ttl_s = credential_ttl_s
-        #: called after a change wrote an outbox event (wakes the relay)
-        self.on_outbox = on_outbox
-        #: awaited after a revocation: other services learn of it from the event, so the
-        #: answer waits (briefly, never failing) until the relay has published it
-        self.flush_outbox = flush_outbox
+        #: awaited with the outbox events a change has just committed: publishes them at
+        #: once (briefly, never failing: what it cannot publish the relay sends later)
+        self.announce = announce
         self._known_orgs: set[str] = set()
         #: called with the revoked user's document after his revocation is emitted
         self.revocation_hooks: list[Callable[[Document], Awaitable[Any]]] = []
@@ -146,11 +146,16 @@ class Directory:
 
     async def insert(self, doc: Document, correlation_id: str | None) -> None:
         """Insert the user with his ``user.enrolled`` event; KeyAlreadyEnrolled if taken."""
+        enrolled = self._enrolled(doc, correlation_id)
         try:
-            await self.store.insert_user(doc, self._enrolled(doc, correlation_id))
+            await self.store.insert_user(doc, enrolled)
         except Duplicate as exc:
             raise KeyAlreadyEnrolled(f"this key is already enrolled ({exc.field})") from None
-        self.on_outbox()
+        await self._announce([enrolled])
+
+    async def _announce(self, events: Sequence[Document]) -> None:
+        if self.announce is not None:
+            await self.announce(events)
 
     def event(
         self, type: str, data: Any, *, user_id: str, key: str, correlation_id: str | None
@@ -223,7 +228,7 @@ class Directory:
         )
         if updated is None:
             raise NotPending(f"user {user_id} is no longer pending")
-        self.on_outbox()
+        await self._announce([approved])
         log.info("user.approved", user_id=user_id, approved_by=admin.sub)
         return updated
 
@@ -262,15 +267,12 @@ class Directory:
         if updated is None:
             if also:
                 await self.store.add_events(also)
-                self.on_outbox()
+                await self._announce([])  # the relay sends what was new
             if target["status"] == "revoked":
                 self.auth.revoke(user_id)
             return target
         self.auth.revoke(user_id)
-        if self.flush_outbox is not None:
-            await self.flush_outbox()
-        else:
-            self.on_outbox()
+        await self._announce([*also, revoked])
         log.info("user.revoked", user_id=user_id, revoked_by=by)
         for hook in self.revocation_hooks:
             await hook(updated)

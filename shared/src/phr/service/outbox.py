@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Final, Protocol
 from uuid import UUID
@@ -116,9 +117,6 @@ class OutboxRelay:
         self.interval_s = interval_s
         self._wake = asyncio.Event()
         self.published = 0
-        #: relay passes begun and ended, for :meth:`flush`
-        self._begun = self._ended = 0
-        self._pass_ended = asyncio.Condition()
 
     async def ensure_indexes(self) -> None:
         await self.outbox.create_index([("sent_at", ASCENDING), ("created_at", ASCENDING)])
@@ -130,17 +128,24 @@ class OutboxRelay:
         """Called after a commit: relay now rather than at the next interval."""
         self._wake.set()
 
-    async def flush(self, timeout: float) -> None:
-        """Wake the relay and wait, at most ``timeout`` seconds, until a pass begun after
-        this call has ended: what was committed before is then published, unless the
-        broker is down (then the events wait in the outbox and this returns anyway)."""
-        target = self._begun + 1
-        self.wake()
-        async with self._pass_ended:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._pass_ended.wait_for(lambda: self._ended >= target), timeout
-                )
+    async def dispatch(self, docs: Sequence[Document], timeout: float) -> None:
+        """Publish outbox documents just committed, now, within ``timeout`` seconds, and
+        mark them sent; on any failure (broker down, too slow) they stay unsent and the
+        relay is woken to send them: the caller's answer never waits longer, never fails.
+        (The relay may send one of them too: at least once, as always.)"""
+        if not docs:
+            self.wake()
+            return
+        events = [Envelope.from_json_bytes(doc["envelope"].encode()) for doc in docs]
+        try:
+            await asyncio.wait_for(self.publisher.publish_many(events), timeout)
+            await self.outbox.update_many(
+                {"_id": {"$in": [doc["_id"] for doc in docs]}},
+                {"$set": {"sent_at": datetime.now(UTC)}},
+            )
+        except Exception as exc:  # noqa: BLE001 - the relay retries
+            log.warning("outbox.dispatch_failed", error_type=type(exc).__name__)
+            self.wake()
 
     async def unsent(self, limit: int = 100) -> list[Document]:
         cursor = self.outbox.find({"sent_at": None}).sort("created_at", ASCENDING).limit(limit)
@@ -170,14 +175,9 @@ class OutboxRelay:
     async def run(self) -> None:
         while True:
             self._wake.clear()
-            self._begun += 1
-            this_pass = self._begun
             try:
                 await self.relay_once()
             except Exception as exc:  # noqa: BLE001 - Kafka or Mongo down: retry later
                 log.warning("outbox.relay_failed", error_type=type(exc).__name__, error=str(exc))
-            async with self._pass_ended:
-                self._ended = this_pass
-                self._pass_ended.notify_all()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval_s)
