@@ -21,10 +21,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cloud_store.api import KEY_PATTERN, SHA256_PATTERN, BlobsDep, IndexDep, SettingsDep
-from cloud_store.blobs import BlobMissing, BlobStore, BlobUnavailable
+from cloud_store.api import KEY_PATTERN, SHA256_PATTERN
+from cloud_store.blobs import BlobMissing, BlobUnavailable
+from cloud_store.deps import BlobsDep, IndexDep, SettingsDep
 from cloud_store.errors import BlobTooLarge, StorageUnavailable
 from cloud_store.presign import MAX_EXPIRES_S, Presigner
+from cloud_store.store import BlobStorage
 from phr.service.auth import require_role
 
 router = APIRouter(
@@ -128,7 +130,7 @@ async def presign(body: PresignIn, presigner: PresignerDep, settings: SettingsDe
     return PresignOut(urls=out)
 
 
-async def _digest_of(blobs: BlobStore, key: str) -> tuple[int, str]:
+async def _digest_of(blobs: BlobStorage, key: str) -> tuple[int, str]:
     """Size and SHA-256 of a stored object: S3's own checksum, or (an object S3 keeps no
     checksum for) the SHA-256 of its bytes."""
     size, digest = await blobs.stored_checksum(key)

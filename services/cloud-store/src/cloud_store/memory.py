@@ -44,6 +44,10 @@ class MemoryBlobs:
             raise BlobMissing(key)
         return self.objects[key]
 
+    async def stored_checksum(self, key: str) -> tuple[int, str | None]:
+        data = await self.get_bytes(key)
+        return len(data), hashlib.sha256(data).hexdigest()
+
     async def get_stream(self, key: str) -> AsyncIterator[bytes]:
         data = await self.get_bytes(key)
 

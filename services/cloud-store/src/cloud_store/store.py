@@ -38,6 +38,11 @@ class BlobStorage(Protocol):
         """The whole object; ``BlobMissing`` if there is none."""
         ...
 
+    async def stored_checksum(self, key: str) -> tuple[int, str | None]:
+        """Size and the storage's own SHA-256 (hex) of the object, None if it keeps
+        none; ``BlobMissing`` if there is no object."""
+        ...
+
     async def get_stream(self, key: str) -> AsyncIterator[bytes]:
         """The object's bytes in chunks; ``BlobMissing`` before any byte if none."""
         ...

@@ -34,8 +34,8 @@ from phr.service.openapi import install_openapi, operation_id
 from phr.service.problems import install_problem_handlers
 from phr.service.runtime import ServiceRuntime, Setup
 from phr.service.settings import ServiceSettings
-from phr.service.tracing import configure_tracing
 from phr.service.state import AppState
+from phr.service.tracing import configure_tracing
 
 log = structlog.get_logger("phr.app")
 

@@ -157,6 +157,7 @@ class OutboxRelay:
         leaves the batch unsent, to be sent again: at least once, in order)."""
         sent = 0
         while docs := await self.unsent(batch):
+            OUTBOX_DEPTH.set(len(docs))
             events = [Envelope.from_json_bytes(doc["envelope"].encode()) for doc in docs]
             await self.publisher.publish_many(events)
             await self.outbox.update_many(
@@ -167,6 +168,7 @@ class OutboxRelay:
                 # debug: one line per event would double the log volume of hot paths
                 log.debug("event.published", event_type=event.type, event_id=str(event.id))
             sent += len(docs)
+            OUTBOX_DEPTH.dec(len(docs))
             if len(docs) < batch:
                 break
         self.published += sent
