@@ -159,6 +159,7 @@ def test_the_spec_documents_what_the_plumbing_sends() -> None:
     assert "401" not in make["responses"]
     assert {"401", "403"} <= set(ops[("/v1/secured", "post")]["responses"])
     assert "4 MiB" in ops[("/v1/big", "put")]["description"]
+    assert "404" not in make["responses"]
     for op in ops.values():
         for code, response in op["responses"].items():
             if int(code) >= 400:

@@ -88,6 +88,8 @@ def _complete_operation(op: dict[str, Any], limit: int) -> None:
         codes.append(422)
     if secured:
         codes += [401, 403]
+    if any(p.get("in") == "path" for p in op.get("parameters", [])):
+        codes.append(404)  # an id that names nothing (schemathesis found it unlisted)
     for code, response in problem_responses(*codes).items():
         responses.setdefault(str(code), response)
     _problem_everywhere(responses)
