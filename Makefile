@@ -80,4 +80,4 @@ bench-crypto: setup  ## client-side crypto throughput (JSON)
 	$(UV) run --frozen python bench/crypto.py
 
 bench-ledger: setup  ## ledger ingest and proof figures (JSON)
-	$(UV) run --frozen python bench/ledger.py
+	$(UV) run --frozen python bench/ledger_ingest.py

@@ -23,7 +23,7 @@ Measures, against a running stack (the test profile at PHR_PORT_OFFSET, or --pro
   real grantee's trapdoors through user-api ``POST /v1/search``;
 - revocation: grant through owner-api, wait until all three SRS nodes serve it, revoke
   through owner-api, time until every node denies (20 rounds, p99);
-- enrolments per second (bench/enrol.py) and ledger ingest (bench/ledger.py, in a
+- enrolments per second (bench/enrol.py) and ledger ingest (bench/ledger_ingest.py, in a
   subprocess, on the same servers).
 
 Writes bench/results/latest.json (``--out``) and prints a short table. Every loop is
@@ -524,12 +524,12 @@ async def phase_enrol(stack: Any, quick: bool) -> dict[str, Any]:
 
 
 def phase_ledger(stack: Any, quick: bool) -> dict[str, Any]:
-    """bench/ledger.py's ingest (Kafka -> verified, sealed, stored blocks) on this stack's
+    """bench/ledger_ingest.py's ingest (Kafka -> verified, sealed, stored blocks) on this stack's
     servers; the proof log kept small (its figures are not this report's)."""
     events = "20000" if quick else "40000"
     res = run_json(
         stack,
-        ["bench/ledger.py"],
+        ["bench/ledger_ingest.py"],
         timeout=600,
         env={"BENCH_LEDGER_EVENTS": events, "BENCH_LEDGER_LOG": "20000"},
     )
@@ -693,7 +693,7 @@ async def measure(stack: Any, args: argparse.Namespace) -> dict[str, Any]:
         log("enrolment (bench/enrol.py)")
         report |= await phase_enrol(stack, args.quick)
     if "ledger" not in skip:
-        log("ledger ingest (bench/ledger.py)")
+        log("ledger ingest (bench/ledger_ingest.py)")
         report |= phase_ledger(stack, args.quick)
     if "replay" not in skip:
         log("replay pacing (bench/replay.py)")

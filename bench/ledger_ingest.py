@@ -1,6 +1,6 @@
 """Ledger benchmark: ingest rate (Kafka -> sealed, stored blocks) and proofs on 1M events.
 
-    uv run python bench/ledger.py            # prints one JSON object
+    uv run python bench/ledger_ingest.py            # prints one JSON object
 
 Starts the servers (mongod, SeaweedFS, Tansu; no services) of the test profile moved by
 PHR_PORT_OFFSET (default 700 here), fills a fresh sequence topic with signed events, and
@@ -28,8 +28,6 @@ from typing import Any
 from uuid import uuid4
 
 ROOT = Path(__file__).resolve().parents[1]
-# This file is bench/ledger.py: drop its folder from the path so `ledger` is the service.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PHR_PORT_OFFSET", "700")
 
