@@ -52,7 +52,8 @@ class Phr:
         return proc
 
     def json(self, *args: str, home: Path | None = None, **kw: Any) -> Any:
-        proc = self.run("--json", *args, home=home, **kw)
+        """``phr ARGS --json``: the global option after the subcommand, as people write it."""
+        proc = self.run(*args, "--json", home=home, **kw)
         return json.loads(proc.stdout)
 
 

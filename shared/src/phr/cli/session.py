@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import httpx
 import typer
@@ -35,6 +37,7 @@ class Session:
     as_json: bool = False
     passphrase_file: Path | None = None
     kgc_url_option: str | None = None
+    debug: bool = False
     _keys: KeyMaterial | None = field(default=None, repr=False)
     _params: SystemParams | None = None
     _token: str | None = field(default=None, repr=False)
@@ -111,35 +114,51 @@ class Session:
 
 
 def run(session: Session, work: Callable[[], Awaitable[T]]) -> T:
-    """Run a command's coroutine; report any failure on one line and exit non-zero."""
+    """Run a command's coroutine; report any failure on one line and exit non-zero.
+
+    With ``--debug`` the traceback goes to stderr first; a server error (5xx) names the
+    correlation id to quote to the operator (the services' logs carry it).
+    """
     try:
         return asyncio.run(work())  # type: ignore[arg-type]
-    except (Unreachable, httpx.TransportError) as exc:
-        fail(f"{exc} — is the system running? (`make run`)")
-    except ApiError as exc:
-        fail(_api_message(exc))
-    except WrongPassphrase:
-        fail("wrong passphrase (or the keystore was altered)")
-    except FhirValidationError as exc:
-        fail(f"invalid FHIR: {exc}")
-    except ParamsInvalid as exc:
-        fail(f"system parameters rejected: {exc}")
-    except (CliError, CryptoError) as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"{exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "))
-    except (KeyboardInterrupt, SystemExit):
-        raise
     except Exception as exc:  # noqa: BLE001 - a person gets one line, never a traceback
-        fail(str(exc) or type(exc).__name__)
-    raise AssertionError("unreachable")
+        if session.debug:
+            traceback.print_exc(file=sys.stderr)
+        report_failure(exc)
+
+
+def report_failure(exc: Exception) -> NoReturn:
+    """One line (or one JSON error object) for what went wrong, and a non-zero exit."""
+    if isinstance(exc, Unreachable | httpx.TransportError):
+        fail(f"{exc} — is the system running? (`make run`)", kind="unreachable")
+    if isinstance(exc, ApiError):
+        cid = exc.problem.get("correlation_id")
+        fail(
+            _api_message(exc),
+            status=exc.status,
+            type=exc.problem.get("type"),
+            correlation_id=str(cid) if cid else None,
+        )
+    if isinstance(exc, WrongPassphrase):
+        fail("wrong passphrase (or the keystore was altered)")
+    if isinstance(exc, FhirValidationError):
+        fail(f"invalid FHIR: {exc}")
+    if isinstance(exc, ParamsInvalid):
+        fail(f"system parameters rejected: {exc}")
+    if isinstance(exc, CliError | CryptoError):
+        fail(str(exc))
+    if isinstance(exc, OSError):
+        fail(f"{exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}".rstrip(": "))
+    fail(str(exc) or type(exc).__name__)
 
 
 def _api_message(exc: ApiError) -> str:
     hints = {401: "not logged in or token refused", 403: "no permission", 404: "not found"}
     title = exc.problem.get("title") or hints.get(exc.status, "request failed")
     detail = f": {exc.detail}" if exc.detail else ""
-    return f"{title} ({exc.status}){detail}"
+    cid = exc.problem.get("correlation_id")
+    quote = f" [correlation id {cid}]" if cid and exc.status >= 500 else ""
+    return f"{title} ({exc.status}){detail}{quote}"
 
 
 def session_from(ctx: typer.Context) -> Session:

@@ -35,6 +35,9 @@ def problem_body(resp: httpx.Response) -> dict[str, Any]:
         body = None
     if not isinstance(body, dict):
         body = {"title": resp.reason_phrase, "detail": resp.text[:200]}
+    cid = resp.headers.get("x-correlation-id")
+    if cid and "correlation_id" not in body:
+        body["correlation_id"] = cid  # to quote to an operator (the services log it)
     return body
 
 
