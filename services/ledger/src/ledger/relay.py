@@ -19,7 +19,7 @@ from aiokafka import TopicPartition
 from ledger.sequencer import Applied, Sequencer
 from ledger.settings import Settings
 from ledger.stream import OnApplied
-from phr.events.catalog import TOPIC_DEADLETTER, TOPICS
+from phr.events.catalog import DEADLETTER_HEADERS, ORIGIN_HEADER, TOPIC_DEADLETTER, TOPICS
 from phr.events.system import BlockCut
 from phr.service.kafka import kafka_consumer
 from phr.service.runtime import ServiceRuntime
@@ -38,7 +38,7 @@ async def run_relay(runtime: ServiceRuntime, settings: Settings) -> None:
             for tp, records in batches.items():
                 for r in records:
                     origin = f"{tp.topic}/{tp.partition}/{r.offset}".encode()
-                    headers = [*(r.headers or ()), ("phr-origin", origin)]
+                    headers = [*(r.headers or ()), (ORIGIN_HEADER, origin)]
                     sends.append(
                         await producer.send(
                             settings.sequence_topic,
@@ -92,11 +92,8 @@ def deadletter_hook(runtime: ServiceRuntime, settings: Settings) -> OnApplied:
         sends = []
         for record, rejection in applied.rejected:
             log.warning("event.rejected", offset=record.offset, reason=rejection.reason)
-            headers = [
-                ("phr-reason", rejection.reason.encode()),
-                ("phr-sequence-offset", str(record.offset).encode()),
-                ("phr-replica", settings.group_id.encode()),
-            ]
+            values = (rejection.reason, str(record.offset), settings.group_id)
+            headers = [(n, v.encode()) for n, v in zip(DEADLETTER_HEADERS, values, strict=True)]
             sends.append(
                 await producer.send(
                     TOPIC_DEADLETTER, record.value, key=str(record.offset).encode(), headers=headers

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from phr.events.catalog import TOPIC_LEDGER_SEQUENCE
 from phr.service.settings import MongoSettings, ServiceSettings
 
-SEQUENCE_TOPIC = "phr.ledger.sequence"
+SEQUENCE_TOPIC = TOPIC_LEDGER_SEQUENCE
 
 
 class Settings(ServiceSettings):

@@ -138,19 +138,21 @@ async def read_record(
 def fetch(
     ctx: typer.Context,
     record_id: Annotated[str, typer.Argument(help="The record")],
-    patient: Annotated[str | None, typer.Option(help="Whose record (default: yourself)")] = None,
+    patient: Annotated[
+        str | None, typer.Option(help="Whose record (default: found from the record id)")
+    ] = None,
     segments: Annotated[str | None, typer.Option(help="Only these, e.g. labs,conditions")] = None,
     output: Annotated[Path | None, typer.Option("-o", help="Write the Bundle here")] = None,
 ) -> None:
     """Write the FHIR Bundle of what you may see of a record (decrypted on this machine).
 
-    Example: phr fetch r_0123 --patient u_1234 -o labs.json
+    Example: phr fetch r_0123 -o labs.json
     """
     s = session_from(ctx)
     names = parse_segments(segments) if segments else None
 
     async def work() -> dict[str, Any]:
-        pid = patient or s.profile().user_id
+        pid = patient or await record_patient(s, record_id)
         async with progress(s, f"fetching and decrypting {record_id}"):
             return await read_record(s, pid, record_id, names, None)
 
@@ -186,6 +188,19 @@ def breakglass(
         emit(bundle, as_json=True)
         return
     print(_write_bundle(bundle, output))
+
+
+async def record_patient(s: Session, record_id: str) -> str:
+    """Whose record ``record_id`` is (record ids are unique): a patient's own, or the one
+    of the patients who shared it with the caller (user-api's listing of what was shared)."""
+    material = s.keys()
+    if material.master is not None:
+        return material.user_id
+    async with access_client(s) as client:
+        for patient in await client.shared():
+            if any(r.get("record_id") == record_id for r in patient.get("records", [])):
+                return str(patient["patient_id"])
+    raise CliError(f"no patient shares a record {record_id} with you (give --patient?)")
 
 
 async def _latest_record(s: Session, patient_id: str) -> str:

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from phr.cli.home import CliError
-from phr.cli.output import emit, err_console
+from phr.cli.output import emit, human_size
 from phr.cli.session import Session, run, session_from
 from phr.cli.sharing import sharing_client
+from phr.cli.transfer import transfer
 from phr.client.record import OwnerKeys
 from phr.sdk.records import RecordsClient
 
@@ -36,13 +36,7 @@ async def records_client(s: Session) -> AsyncIterator[RecordsClient]:
 @asynccontextmanager
 async def progress(s: Session, what: str) -> AsyncIterator[None]:
     """A spinner on stderr for people (nothing with --json)."""
-    if s.as_json:
-        yield
-        return
-    with Progress(
-        SpinnerColumn(), TextColumn(what), TimeElapsedColumn(), console=err_console, transient=True
-    ) as bar:
-        bar.add_task(what, total=None)
+    with transfer(what, quiet=s.as_json):
         yield
 
 
@@ -72,13 +66,15 @@ def upload(
             raise CliError("only the patient uploads with his own keys (contributors: later)")
         async with sharing_client(s) as sharing:
             versions = await sharing.versions(patient_id)  # encrypt to the current keys
-        async with records_client(s) as client, progress(s, f"encrypting and uploading {bundle}"):
-            info = await client.upload_record(
-                doc,
-                patient_id=patient_id,
-                keys=OwnerKeys(material.master, versions),
-                author=material.user.signing,
-            )
+        async with records_client(s) as client:
+            with transfer(f"encrypting and uploading {bundle}", quiet=s.as_json) as shown:
+                info = await client.upload_record(
+                    doc,
+                    patient_id=patient_id,
+                    keys=OwnerKeys(material.master, versions),
+                    author=material.user.signing,
+                    on_encrypted=shown.bytes,
+                )
         return info.model_dump(mode="json")
 
     out = run(s, work)
@@ -87,9 +83,9 @@ def upload(
         as_json=s.as_json,
         lines=[f"record [bold]{out['record_id']}[/] ({out['status']})"],
         table=(
-            ["segment", "version", "bytes", "resources"],
+            ["segment", "version", "size", "resources"],
             [
-                (g["name"], g["key_version"], g["size"], g["resource_count"])
+                (g["name"], g["key_version"], human_size(g["size"]), g["resource_count"])
                 for g in out["segments"]
             ],
         ),

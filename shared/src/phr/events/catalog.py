@@ -28,7 +28,19 @@ TOPIC_RECORDS = "phr.records"
 TOPIC_ACL = "phr.acl"
 TOPIC_ACCESS = "phr.access"
 TOPIC_SYSTEM = "phr.system"
+#: the ledger's single-partition ordering topic: every event of TOPICS, copied by the
+#: relay (with a ``phr-origin`` header), and the ledger's own block-cut markers
+TOPIC_LEDGER_SEQUENCE = "phr.ledger.sequence"
+#: records the ledger refused (the rejected bytes, unchanged, with the reason in headers)
 TOPIC_DEADLETTER = "phr.deadletter"
+#: the header the relay adds on the sequence topic: ``topic/partition/offset`` of the copy
+ORIGIN_HEADER = "phr-origin"
+#: the headers of a dead-letter record (values: UTF-8 text)
+DEADLETTER_HEADERS = {
+    "phr-reason": "Why the ledger refused the record",
+    "phr-sequence-offset": "Offset of the record on the sequence topic",
+    "phr-replica": "Consumer group of the ledger replica that refused it",
+}
 
 TOPICS: dict[str, str] = {
     TOPIC_USERS: "Enrolment, approval and tracing of users (KGC)",
@@ -36,7 +48,13 @@ TOPICS: dict[str, str] = {
     TOPIC_RECORDS: "Records uploaded and deleted (owner-api)",
     TOPIC_ACL: "Grants, revocations, key rotations and delegations (owner-api)",
     TOPIC_ACCESS: "Access requests, decisions and break-glass (user-api, SRS nodes)",
-    TOPIC_SYSTEM: "Service lifecycle and ledger block-cut markers",
+    TOPIC_SYSTEM: "Service lifecycle",
+}
+#: the ledger's topics (not relayed): the sequence topic and the dead letters
+LEDGER_TOPICS: dict[str, str] = {
+    TOPIC_LEDGER_SEQUENCE: "Every event in one order (copied by the ledger relay) and the "
+    "ledger's block-cut markers; the ledger replicas chain what they read here",
+    TOPIC_DEADLETTER: "Records the ledger refused, unchanged, with the reason",
 }
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -111,7 +129,7 @@ _SPECS: tuple[EventSpec, ...] = (
         "access.breakglass", 1, access.AccessBreakglass, TOPIC_ACCESS, "Emergency access opened"
     ),
     EventSpec("service.started", 1, system.ServiceStarted, TOPIC_SYSTEM, "A service came up"),
-    EventSpec("ledger.cut", 1, system.BlockCut, TOPIC_SYSTEM, "Ledger block-cut marker"),
+    EventSpec("ledger.cut", 1, system.BlockCut, TOPIC_LEDGER_SEQUENCE, "Ledger block-cut marker"),
 )
 
 CATALOG: dict[tuple[str, int], EventSpec] = {(s.type, s.version): s for s in _SPECS}

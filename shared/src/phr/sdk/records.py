@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -160,8 +160,13 @@ class RecordsClient(BearerClient):
         record_id: str | None = None,
         upload_id: str | None = None,
         validate: bool = True,
+        on_encrypted: Callable[[int], Callable[[int], None]] | None = None,
     ) -> RecordInfo:
-        """Validate, segment, encrypt and sign ``bundle``, then upload and commit it."""
+        """Validate, segment, encrypt and sign ``bundle``, then upload and commit it.
+
+        ``on_encrypted(total_bytes)``, if given, is told the ciphertext size once the
+        record is encrypted and returns a function told of each chunk sent (a progress bar).
+        """
         record = await asyncio.to_thread(
             encrypt_record,
             bundle,
@@ -172,16 +177,28 @@ class RecordsClient(BearerClient):
             chunk_size=self.chunk_size,
             validate=validate,
         )
-        return await self.upload_encrypted_record(record, upload_id=upload_id)
+        sent = None
+        if on_encrypted is not None:
+            sent = on_encrypted(sum(len(seg.ciphertext) for seg in record.segments.values()))
+        return await self.upload_encrypted_record(record, upload_id=upload_id, on_sent=sent)
 
     async def upload_encrypted_record(
-        self, record: EncryptedRecord, *, upload_id: str | None = None
+        self,
+        record: EncryptedRecord,
+        *,
+        upload_id: str | None = None,
+        on_sent: Callable[[int], None] | None = None,
     ) -> RecordInfo:
-        """Upload a record encrypted by :func:`phr.client.encrypt_record` (idempotent)."""
+        """Upload a record encrypted by :func:`phr.client.encrypt_record` (idempotent);
+        ``on_sent`` is told the size of each chunk as it goes out."""
+        sources: dict[str, SegmentSource] = {
+            name: seg.ciphertext if on_sent is None else _counted(seg.ciphertext, on_sent)
+            for name, seg in record.segments.items()
+        }
         return await self.upload_segments(
             record.signed_manifest,
             tags={name: seg.tags for name, seg in record.segments.items()},
-            sources={name: seg.ciphertext for name, seg in record.segments.items()},
+            sources=sources,
             upload_id=upload_id or _upload_id_for(record.signed_manifest),
         )
 
@@ -399,6 +416,19 @@ def _s3_problem(resp: httpx.Response) -> dict[str, Any]:
         "status": resp.status_code,
         "detail": f"S3 answered {resp.status_code} {code}".strip(),
     }
+
+
+def _counted(data: bytes, on_sent: Callable[[int], None], step: int = 256 * 1024) -> ChunkFactory:
+    """``data`` as chunks of ``step`` bytes, each reported to ``on_sent`` as it is taken."""
+
+    def chunks() -> Iterator[bytes]:
+        view = memoryview(data)
+        for start in range(0, len(data), step):
+            chunk = view[start : start + step]
+            on_sent(len(chunk))
+            yield bytes(chunk)
+
+    return chunks
 
 
 async def _chunks(source: Path | ChunkFactory, chunk_size: int) -> AsyncIterator[bytes]:
