@@ -23,7 +23,7 @@ from phr.cli import records as _records
 from phr.cli import sharing as _sharing
 from phr.cli.argv import hoist_global_options
 from phr.cli.home import Home
-from phr.cli.output import Mode, fail
+from phr.cli.output import Mode, emit, fail
 from phr.cli.session import Session, report_failure
 
 #: -h and --help everywhere (sub-commands inherit the root's help option names)
@@ -120,4 +120,5 @@ def version() -> None:
     """
     from importlib.metadata import version as pkg_version
 
-    typer.echo(pkg_version("phr"))
+    number = pkg_version("phr")
+    emit({"version": number}, as_json=Mode.as_json, lines=[number])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -105,12 +106,14 @@ def search(
     )
 
 
-def _write_bundle(bundle: dict[str, Any], output: Path | None) -> str:
-    text = json.dumps(bundle, indent=2)
+def show_bundle(s: Session, bundle: dict[str, Any], output: Path | None) -> None:
+    """The Bundle on stdout, or written to ``output`` (then JSON says where, with --json)."""
     if output is None:
-        return text
-    output.write_text(text + "\n")
-    return f"wrote {output}"
+        sys.stdout.write(json.dumps(bundle, indent=2) + "\n")
+        return
+    output.write_text(json.dumps(bundle, indent=2) + "\n")
+    written = {"written": str(output), "entries": len(bundle.get("entry", []))}
+    emit(written, as_json=s.as_json, lines=[f"wrote {output}"])
 
 
 async def read_record(
@@ -156,11 +159,7 @@ def fetch(
         async with progress(s, f"fetching and decrypting {record_id}"):
             return await read_record(s, pid, record_id, names, None)
 
-    bundle = run(s, work)
-    if s.as_json and output is None:
-        emit(bundle, as_json=True)
-        return
-    print(_write_bundle(bundle, output))
+    show_bundle(s, run(s, work), output)
 
 
 def breakglass(
@@ -183,11 +182,7 @@ def breakglass(
         async with progress(s, f"break-glass on {patient}"):
             return await read_record(s, patient, record_id, None, reason)
 
-    bundle = run(s, work)
-    if s.as_json and output is None:
-        emit(bundle, as_json=True)
-        return
-    print(_write_bundle(bundle, output))
+    show_bundle(s, run(s, work), output)
 
 
 async def record_patient(s: Session, record_id: str) -> str:
@@ -195,7 +190,7 @@ async def record_patient(s: Session, record_id: str) -> str:
     of the patients who shared it with the caller (user-api's listing of what was shared)."""
     material = s.keys()
     if material.master is not None:
-        return material.user_id
+        return s.profile().user_id
     async with access_client(s) as client:
         for patient in await client.shared():
             if any(r.get("record_id") == record_id for r in patient.get("records", [])):

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 
 from phr.cli.access import access_client, audit_trail, read_record
 from phr.cli.home import CliError, Home
 from phr.cli.identity import create_identity
-from phr.cli.output import console
+from phr.cli.output import Mode, console, emit, err_console
 from phr.cli.records import records_client
 from phr.cli.session import Session, run, session_from
 from phr.cli.sharing import sharing_client
@@ -34,12 +35,17 @@ def sample_bundle() -> dict[str, Any]:
     return bundle
 
 
+def _out() -> Console:
+    """The story goes to stdout, or to stderr under --json (stdout holds the JSON)."""
+    return err_console if Mode.as_json else console
+
+
 def _step(text: str) -> None:
-    console.print(f"\n[bold cyan]▶ {text}[/]", highlight=False)
+    _out().print(f"\n[bold cyan]▶ {text}[/]", highlight=False)
 
 
 def _say(text: str) -> None:
-    console.print(f"  {text}", highlight=False)
+    _out().print(f"  {text}", highlight=False)
 
 
 def demo(
@@ -65,7 +71,7 @@ def demo(
 
     operator = Session(home=Home(operator_home), kgc_url_option=s.kgc_url)
 
-    async def story() -> None:
+    async def story() -> dict[str, Any]:
         if not operator.home.exists():
             raise CliError(f"no operator identity in {operator_home} (run `make run` first)")
         _step("The operator creates a hospital and an insurer")
@@ -165,12 +171,21 @@ def demo(
             f"{len(trail['entries'])} events, all verified: {trail['all_verified']} "
             f"(ledger size {trail['tree_size']})"
         )
+        return {
+            "patient_id": pid,
+            "record_id": rid,
+            "audit_events": len(trail["entries"]),
+            "all_verified": trail["all_verified"],
+            "tree_size": trail["tree_size"],
+        }
 
     try:
-        run(s, story)
+        summary = run(s, story)
+        if s.as_json:
+            emit(summary | {"homes": str(base) if keep else None}, as_json=True)
     finally:
         if keep:
-            console.print(f"\nhomes kept in {base}")
+            _out().print(f"\nhomes kept in {base}")
         else:
             import shutil
 

@@ -20,7 +20,7 @@ import httpx
 import typer
 
 from phr.cli.home import DEFAULT_KGC_URL, CliError, Home, Profile
-from phr.cli.output import fail
+from phr.cli.output import Mode, fail
 from phr.crypto.errors import CryptoError, WrongPassphrase
 from phr.crypto.export import KeyMaterial
 from phr.fhir.validate import FhirValidationError
@@ -119,10 +119,16 @@ def run(session: Session, work: Callable[[], Awaitable[T]]) -> T:
     With ``--debug`` the traceback goes to stderr first; a server error (5xx) names the
     correlation id to quote to the operator (the services' logs carry it).
     """
+    Mode.debug = Mode.debug or session.debug
+    return run_plain(work)
+
+
+def run_plain(work: Callable[[], Awaitable[T]]) -> T:
+    """:func:`run` for a command that needs no identity (no session)."""
     try:
         return asyncio.run(work())  # type: ignore[arg-type]
     except Exception as exc:  # noqa: BLE001 - a person gets one line, never a traceback
-        if session.debug:
+        if Mode.debug:
             traceback.print_exc(file=sys.stderr)
         report_failure(exc)
 
