@@ -117,3 +117,21 @@ def test_a_server_error_names_its_correlation_id(capsys: Any) -> None:
     error = json.loads(capsys.readouterr().out)["error"]
     assert error["status"] == 503 and error["correlation_id"] == "hosp-req-42"
     assert Session(home=Home.resolve(None)).debug is False
+
+
+def test_uploads_report_every_byte_sent_and_small_ones_show_no_bar() -> None:
+    from phr.cli.transfer import BAR_MIN_BYTES, transfer
+    from phr.sdk.records import _counted
+
+    sent: list[int] = []
+    data = bytes(range(256)) * 5000
+    factory = _counted(data, sent.append, step=100_000)
+    chunks = list(factory())  # type: ignore[arg-type]
+    assert b"".join(chunks) == data and sum(sent) == len(data) and max(sent) == 100_000
+    with transfer("x", quiet=True) as shown:
+        shown.bytes(BAR_MIN_BYTES * 10)(5)  # --json: no bar, the advance does nothing
+    with transfer("x", quiet=False) as shown:
+        assert shown.bytes(BAR_MIN_BYTES - 1).__name__ == "_ignore"
+        advance = shown.bytes(BAR_MIN_BYTES)
+        advance(BAR_MIN_BYTES)
+        assert advance.__name__ == "<lambda>"
