@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import uuid
 from typing import Any
 
 import httpx
@@ -197,3 +198,37 @@ async def test_unreadable_secrets_are_bad_requests(kgc: KgcClient, operator_toke
     )
     assert r.status_code == 400
     assert r.json()["type"].endswith("/unreadable-secret")
+
+
+async def test_an_org_admin_traces_only_his_own_organisations_members(
+    kgc: KgcClient, operator_token: str
+) -> None:
+    ours = await kgc.create_org(operator_token, f"Ours {uuid.uuid4().hex[:6]}", "hospital")
+    theirs = await kgc.create_org(operator_token, f"Theirs {uuid.uuid4().hex[:6]}", "hospital")
+    admin = await kgc.staff(operator_token, "admin", ours)
+    admin_token = await kgc.login(admin)
+    colleague = await kgc.staff(operator_token, "doctor", ours, "icu")
+    stranger = await kgc.staff(operator_token, "doctor", theirs, "icu")
+    patient = await kgc.enrol("patient")
+
+    async def trace(user: TestUser) -> httpx.Response:
+        return await kgc.http.post(
+            f"{kgc.url}/v1/trace",
+            json={"secret_key": user.keys.signing.seed_b64()},
+            headers=bearer(admin_token),
+        )
+
+    # Another organisation's member and a patient: answered as unknown keys (M2),
+    # and both can still log in.
+    for outsider in (stranger, patient):
+        r = await trace(outsider)
+        assert r.status_code == 404, r.text
+        assert r.json()["type"].endswith("/unknown-key")
+        assert await kgc.login(outsider)
+    # His own organisation's member is traced and revoked.
+    r = await trace(colleague)
+    assert (r.status_code, r.json()["user_id"], r.json()["revoked"]) == (
+        200,
+        colleague.user_id,
+        True,
+    )

@@ -18,24 +18,26 @@ from phr.identity.params import verify_params
 from phr.service.registry import Registry, RegistryEntry
 
 
-def test_limiter_locks_after_max_failures_and_tells_when_to_retry() -> None:
+def test_limiter_locks_a_source_after_max_failures_and_tells_when_to_retry() -> None:
     limiter = LoginLimiter(max_failures=3, window_s=60)
     for t in (0.0, 1.0, 2.0):
-        limiter.check("u_1", now=t)
-        limiter.failed("u_1", now=t)
+        limiter.check("10.0.0.1", "u_1", now=t)
+        limiter.failed("10.0.0.1", "u_1", now=t)
     with pytest.raises(LoginRateLimited) as info:
-        limiter.check("u_1", now=3.0)
+        limiter.check("10.0.0.1", "u_1", now=3.0)
     assert info.value.retry_after_s == 58  # the first failure leaves the window at t=60
-    limiter.check("u_2", now=3.0)  # other users are not affected
-    limiter.check("u_1", now=61.0)  # the window slid past the first failure
+    limiter.check("10.0.0.2", "u_1", now=3.0)  # another source is not affected
+    limiter.check("10.0.0.1", "u_2", now=3.0)  # nor the same source for another user
+    limiter.check("10.0.0.1", "u_1", now=61.0)  # the window slid past the first failure
 
 
-def test_success_clears_the_failures() -> None:
+def test_a_source_spraying_many_user_ids_is_limited_too() -> None:
     limiter = LoginLimiter(max_failures=2, window_s=60)
-    limiter.failed("u_1", now=0)
-    limiter.succeeded("u_1")
-    limiter.failed("u_1", now=1)
-    limiter.check("u_1", now=2)
+    for i in range(20):  # ten times the per-user limit, over twenty ids
+        limiter.failed("10.0.0.1", f"u_{i}", now=float(i))
+    with pytest.raises(LoginRateLimited):
+        limiter.check("10.0.0.1", "u_new", now=21.0)
+    limiter.check("10.0.0.2", "u_new", now=21.0)
 
 
 def test_selector_and_query_parameters_combine() -> None:

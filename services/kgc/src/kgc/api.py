@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from kgc.deps import CorrelationDep, DirectoryDep, GroupsDep, LoginDep, ParamsDep, TracerDep
 from kgc.models import (
@@ -142,8 +142,10 @@ async def challenge(body: ChallengeRequest, login: LoginDep) -> ChallengeRespons
     summary="An access token for a signed challenge",
     responses=problem_responses(401, 403, 429),
 )
-async def token(body: TokenRequest, login: LoginDep) -> TokenResponse:
-    jwt = await login.login(body.user_id, body.nonce, body.signature)
+async def token(body: TokenRequest, login: LoginDep, request: Request) -> TokenResponse:
+    # The peer's address, not a forwarded header: a client could name any address there.
+    source = request.client.host if request.client else "?"
+    jwt = await login.login(body.user_id, body.nonce, body.signature, source=source)
     return TokenResponse(access_token=jwt, expires_in=login.token_ttl_s)
 
 

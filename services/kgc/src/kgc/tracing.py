@@ -1,5 +1,9 @@
 """Traitor tracing: a leaked secret key -> the enrolled user it belongs to, revoked.
 
+The operator traces anyone; an organisation's admin only his organisation's members
+(:meth:`kgc.users.Directory.may_act_on`, the rule approve and revoke use too): a key of
+anyone else is answered as unknown, and nothing is emitted or revoked.
+
 Every enrolled public key is indexed by its SHA-256 fingerprint, so finding the owner
 is one index lookup per public key the secret yields (an ambiguous 32-byte secret is
 read both as an Umbral scalar and as an Ed25519 seed; see phr.crypto.export).
@@ -63,7 +67,9 @@ class Tracer:
                 continue
             field, kind = _FIELDS[candidate.kind]
             user = await self.store.user_by_fingerprint(field, candidate.fingerprint)
-            if user is None:
+            # Another organisation's member is answered as an unknown key: an admin
+            # learns nothing about, and changes nothing of, users outside his own.
+            if user is None or not self.directory.may_act_on(by, user):
                 continue
             user_id = user["_id"]
             log.warning("user.traced", user_id=user_id, key_kind=kind, traced_by=by.sub)
@@ -86,6 +92,7 @@ class Tracer:
                 reason=f"traitor tracing: leaked {kind} key",
                 correlation_id=correlation_id,
                 also=[traced],
+                admin=by,
             )
             return TraceResponse(
                 user_id=user_id,
