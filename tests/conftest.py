@@ -11,7 +11,13 @@ from typing import Any
 
 import pytest
 
-from tests.support.kgc_fixtures import hospital, kgc, kgc_http, operator_token  # noqa: F401
+from tests.support.kgc_fixtures import (  # noqa: F401
+    auditor_token,
+    hospital,
+    kgc,
+    kgc_http,
+    operator_token,
+)
 from tests.support.mongo_db import mongo_db  # noqa: F401
 from tests.support.stack import test_stack
 

@@ -104,8 +104,10 @@ def test_grant_fetch_search_revoke_audit(phr: Phr, people: dict[str, Any], tmp_p
     assert "verified" in phr.run("audit", home=pat).stdout
     # a data user may not read the patient's audit trail
     assert_clean_failure(phr.run("audit", "--patient", pid, home=doc, check=False), "403")
+    # the chain from the public leaf hashes, and the patient's own events proven in it
     verified = phr.json("ledger", "verify", home=pat)
     assert verified["ok"] is True and verified["log_size"] > 0
+    assert verified["own_events_verified"] == len(trail["entries"])
 
 
 def test_group_grant_reaches_a_nurse(phr: Phr, people: dict[str, Any], tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from phr.events.system import ServiceStarted
 from phr.service.consumer import EventConsumer
 from phr.service.kafka import kafka_consumer, kafka_producer
 from phr.service.settings import KafkaSettings
+from tests.support.ledger import service_headers
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -54,9 +55,11 @@ async def test_every_service_is_ready_and_alive(stack: Any) -> None:
             assert openapi["info"]["license"]["identifier"] == "GPL-3.0-or-later"
 
 
-async def ledger_events(url: str, **query: str) -> list[dict[str, Any]]:
+async def ledger_events(url: str, headers: dict[str, str], **query: str) -> list[dict[str, Any]]:
     async with httpx.AsyncClient() as client:
-        resp = await client.get(url + "/v1/events", params={**query, "limit": 1000})
+        resp = await client.get(
+            url + "/v1/events", params={**query, "limit": 1000}, headers=headers
+        )
         resp.raise_for_status()
         events: list[dict[str, Any]] = resp.json()
         return events
@@ -70,11 +73,11 @@ async def test_each_service_start_event_reaches_the_ledger_once(stack: Any) -> N
     }
 
     async def all_seen() -> bool:
-        events = await ledger_events(ledger, type="service.started")
+        events = await ledger_events(ledger, service_headers(stack), type="service.started")
         return {e["source"] for e in events} >= names
 
     await eventually(all_seen, timeout=30)
-    events = await ledger_events(ledger, type="service.started")
+    events = await ledger_events(ledger, service_headers(stack), type="service.started")
     ids = [e["id"] for e in events]
     assert len(ids) == len(set(ids))
 
@@ -106,10 +109,13 @@ async def test_a_redelivered_event_changes_nothing(stack: Any) -> None:
 
     async def marker_seen() -> bool:
         async with httpx.AsyncClient() as client:
-            return (await client.get(f"{ledger}/v1/events/{marker.id}")).status_code == 200
+            r = await client.get(f"{ledger}/v1/events/{marker.id}", headers=service_headers(stack))
+            return r.status_code == 200
 
     await eventually(marker_seen, timeout=30)
-    events = await ledger_events(ledger, type="service.started", subject="kgc")
+    events = await ledger_events(
+        ledger, service_headers(stack), type="service.started", subject="kgc"
+    )
     assert [e["id"] for e in events].count(str(event.id)) == 1
 
 

@@ -24,6 +24,7 @@ from tests.support.ledger import (
     make_events,
     producer_key,
     publish,
+    service_headers,
 )
 from tests.support.stack import stack_module
 from tests.support.waiting import eventually
@@ -123,5 +124,5 @@ async def test_killed_ledgers_lose_duplicate_and_reorder_nothing(isolated_stack:
     )
     async with httpx.AsyncClient(timeout=120) as client:
         for url in urls.values():
-            report = (await client.get(url + "/v1/verify")).json()
+            report = (await client.get(url + "/v1/verify", headers=service_headers(stack))).json()
             assert report["ok"], report

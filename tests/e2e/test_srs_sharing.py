@@ -37,6 +37,7 @@ from phr.service.kafka import EventPublisher, kafka_producer
 from phr.service.registry import Registry
 from phr.service.settings import KafkaSettings
 from tests.support.identity import KgcClient, TestUser, bearer, load_operator, service_url
+from tests.support.ledger import service_headers
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -412,6 +413,7 @@ async def test_breakglass_needs_a_reason_and_reaches_the_ledger(sharing: Sharing
         r = await sharing.http.get(
             f"{ledger}/v1/events",
             params={"type": "access.breakglass", "subject": sharing.patient.user_id},
+            headers=service_headers(sharing.stack),
         )
         events = r.json() if r.status_code == 200 else []
         assert any(e["data"]["request_id"] == body["request_id"] for e in events), events

@@ -37,3 +37,12 @@ async def operator_token(stack: Any, kgc: KgcClient) -> str:
 async def hospital(kgc: KgcClient, operator_token: str) -> str:
     """A new hospital's organisation id."""
     return await kgc.create_org(operator_token, f"Hospital {secrets.token_hex(4)}", "hospital")
+
+
+@pytest.fixture
+async def auditor_token(kgc: KgcClient, operator_token: str) -> str:
+    """A token of a new auditor: enrolled into an audit office, approved by the operator
+    (the only one who may approve an auditor)."""
+    office = await kgc.create_org(operator_token, f"Audit {secrets.token_hex(4)}", "hospital")
+    auditor = await kgc.staff(operator_token, "auditor", office)
+    return await kgc.login(auditor)

@@ -14,6 +14,7 @@ from pymongo import AsyncMongoClient
 from phr.crypto.signing import SigningKey
 from phr.events.catalog import TOPIC_RECORDS
 from phr.events.envelope import Envelope, new_event
+from phr.identity.tokens import TokenSigner
 from tests.support.stack import stack_module
 
 
@@ -99,3 +100,9 @@ async def entries_from_db(stack: Any, database: str, prefix: str) -> list[dict[s
 
 
 LEDGER_DBS = ("phr_ledger", "phr_ledger_2")
+
+
+def service_headers(stack: Any, name: str = "owner-api") -> dict[str, str]:
+    """A service's bearer token (services read every ledger event, as auditors do)."""
+    token = TokenSigner(producer_key(stack, name), name).mint_service()
+    return {"Authorization": f"Bearer {token}"}

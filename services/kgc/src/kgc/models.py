@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from phr.api.ids import ID_PATTERN
+from phr.identity.names import DisplayName
 from phr.events.users import Role
 from phr.identity.credentials import SignedCredential
 from phr.identity.roles import OrgKind
@@ -22,7 +23,7 @@ class EnrolRequest(_In):
     role: Role
     organisation_id: str | None = Field(default=None, pattern=ID_PATTERN)
     department: str | None = Field(default=None, max_length=64)
-    display_name: str | None = Field(default=None, max_length=128)
+    display_name: DisplayName | None = None
     #: base64url of the raw 32-byte Ed25519 public key
     ed25519_public: str = Field(pattern=_B64U)
     #: base64url of the 33-byte compressed Umbral public key
@@ -70,7 +71,7 @@ class UserView(BaseModel):
 
 
 class OrgCreate(_In):
-    name: str = Field(min_length=1, max_length=128)
+    name: DisplayName
     kind: OrgKind
 
 

@@ -35,7 +35,7 @@ from phr.crypto.signing import SignatureInvalid, SigningKey, VerifyKey, b64u_dec
 from phr.events.users import UserApproved, UserEnrolled, UserRevoked
 from phr.identity.credentials import Credential, SignedCredential, sign_credential
 from phr.identity.proofs import enrolment_message
-from phr.identity.roles import SELF_ENROLLING
+from phr.identity.roles import AUDITOR, SELF_ENROLLING
 from phr.identity.tokens import Principal
 from phr.service.auth import Authenticator
 from phr.service.mongo import Document
@@ -200,16 +200,23 @@ class Directory:
 
     # ---------------------------------------------------------------- approval, revocation
 
-    def _authorise(self, admin: Principal, target: Document) -> None:
-        """The operator acts on anyone; an organisation's admin only on its members."""
+    @staticmethod
+    def may_act_on(admin: Principal, target: Document) -> bool:
+        """The one rule for an admin's actions on a user (approve, revoke, trace): the
+        operator acts on anyone; an organisation's admin only on its members."""
         if is_operator(admin):
-            return
-        if admin.org is None or admin.org != target.get("organisation_id"):
+            return True
+        return admin.org is not None and admin.org == target.get("organisation_id")
+
+    def _authorise(self, admin: Principal, target: Document) -> None:
+        if not self.may_act_on(admin, target):
             raise NotYourOrganisation("an admin acts only within his own organisation")
 
     async def approve(self, user_id: str, admin: Principal, correlation_id: str | None) -> Document:
         target = await self.get(user_id)
         self._authorise(admin, target)
+        if target["role"] == AUDITOR and not is_operator(admin):
+            raise NotYourOrganisation("only the operator approves an auditor")
         if target["status"] != "pending":
             raise NotPending(f"user {user_id} is {target['status']}, not pending")
         credential = self.credential_for(target).model_dump(mode="json")

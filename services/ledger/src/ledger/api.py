@@ -1,19 +1,29 @@
 """HTTP API of the ledger; thin handlers over the reader.
 
-Blocks, checkpoints and proofs are public: anyone may verify the log, and its events
-carry pseudonymous ids, segment names, hashes and sealed kfrags, never health data.
-The audit trail, a ready-made view of who did what to one patient, is for that patient,
-admins and services; staff (a hospital's gateway among them) may ask for the events that
-name them (as requester, grantee, uploader or delegate), each with its proof.
+Public (anyone may check that the log does not fork): the key, checkpoints, the head,
+block headers with their leaf hashes, and consistency proofs. Event bodies (who saw
+what and when: health data) and the proofs that carry them need a token, and go only to
+the callers :mod:`ledger.access` admits. Re-verifying the whole stored chain is for
+auditors and services: anyone else checks the chain himself from the public leaf hashes
+(``phr ledger verify``).
+Staff (a hospital's gateway among them) may ask for the entries of a trail that name
+them (``named_only=true``).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse
 
+from ledger.access import (
+    ensure_auditor,
+    ensure_may_read,
+    ensure_subject_reader,
+    may_read,
+    reads_everything,
+)
 from ledger.deps import ReaderDep, SequencerDep
 from phr.ledger.wire import (
     AuditTrailOut,
@@ -24,9 +34,13 @@ from phr.ledger.wire import (
     LedgerKeyOut,
 )
 from phr.service.auth import CurrentPrincipal
-from phr.service.problems import Forbidden
 
 router = APIRouter(prefix="/v1", tags=["ledger"])
+
+#: heights, sizes and offsets are unsigned 64-bit on the wire (RFC 9162 tree sizes):
+#: anything larger is a client's mistake (422), not a 500 from MongoDB's int64 (L3)
+MAX_U63: Final = 2**63 - 1
+Height = Annotated[int, Path(ge=0, le=MAX_U63)]
 
 
 @router.get("/key", summary="The ledger's public key and checkpoint origin")
@@ -44,14 +58,14 @@ async def get_checkpoint(reader: ReaderDep) -> PlainTextResponse:
 
 
 @router.get("/blocks/{height}", summary="One block: header bytes, signature and events")
-async def get_block(height: int, reader: ReaderDep) -> BlockOut:
+async def get_block(height: Height, reader: ReaderDep) -> BlockOut:
     return await reader.block(height)
 
 
 @router.get("/blocks", summary="Consecutive blocks from a height")
 async def list_blocks(
     reader: ReaderDep,
-    start: Annotated[int, Query(ge=0)] = 0,
+    start: Annotated[int, Query(ge=0, le=MAX_U63)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> list[BlockOut]:
     head = await reader.head()
@@ -74,36 +88,51 @@ async def get_head(reader: ReaderDep, sequencer: SequencerDep) -> dict[str, Any]
     }
 
 
-@router.get("/events/{event_id}", summary="One sealed event envelope")
-async def get_event(event_id: str, reader: ReaderDep) -> dict[str, Any]:
-    return await reader.event(event_id)
+@router.get(
+    "/events/{event_id}", summary="One sealed event envelope (its patient, parties, auditors)"
+)
+async def get_event(
+    event_id: Annotated[str, Path(max_length=64)], reader: ReaderDep, caller: CurrentPrincipal
+) -> dict[str, Any]:
+    event = await reader.event(event_id)
+    ensure_may_read(caller, event)
+    return event
 
 
-@router.get("/events", summary="Sealed events, in log order")
+@router.get(
+    "/events",
+    summary="Sealed events, in log order: those about the caller or naming him (auditors: all)",
+)
 async def list_events(
     reader: ReaderDep,
+    caller: CurrentPrincipal,
     type: Annotated[str | None, Query(max_length=64)] = None,
     source: Annotated[str | None, Query(max_length=64)] = None,
     subject: Annotated[str | None, Query(max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
-    return await reader.events(subject=subject, type=type, source=source, limit=limit)
+    # ``limit`` bounds the events looked at; others' entries are then left out
+    found = await reader.events(subject=subject, type=type, source=source, limit=limit)
+    return [e for e in found if may_read(caller, e)]
 
 
 @router.get("/proofs/inclusion", summary="RFC 9162 audit path of an event")
 async def get_inclusion(
     reader: ReaderDep,
+    caller: CurrentPrincipal,
     event_id: Annotated[str, Query(max_length=64)],
-    tree_size: Annotated[int | None, Query(ge=1, description="default: latest")] = None,
+    tree_size: Annotated[int | None, Query(ge=1, le=MAX_U63, description="default: latest")] = None,
 ) -> InclusionProofOut:
+    # the proof carries the event: the same readers as the event
+    ensure_may_read(caller, await reader.event(event_id))
     return await reader.inclusion(event_id, tree_size)
 
 
 @router.get("/proofs/consistency", summary="RFC 9162 consistency proof between two sizes")
 async def get_consistency(
     reader: ReaderDep,
-    first: Annotated[int, Query(ge=0)],
-    second: Annotated[int | None, Query(ge=0, description="default: latest")] = None,
+    first: Annotated[int, Query(ge=0, le=MAX_U63)],
+    second: Annotated[int | None, Query(ge=0, le=MAX_U63, description="default: latest")] = None,
 ) -> ConsistencyProofOut:
     return await reader.consistency(first, second)
 
@@ -118,28 +147,15 @@ async def get_audit_trail(
         bool, Query(description="staff: only the events that name the caller")
     ] = False,
 ) -> AuditTrailOut:
-    if caller.sub == subject or caller.is_service or caller.role == "admin":
-        return await reader.audit_trail(subject, limit)
-    if not (named_only and caller.is_staff):
-        raise Forbidden(
-            "a patient's audit trail is for him, admins and services; staff may ask for the "
-            "events naming them (named_only=true)"
-        )
-    trail = await reader.audit_trail(subject, limit)
-    named = [p for p in trail.entries if names(p.event, caller.sub)]
-    return trail.model_copy(update={"entries": named})
+    if named_only and not reads_everything(caller) and caller.sub != subject:
+        trail = await reader.audit_trail(subject, limit)
+        named = [p for p in trail.entries if may_read(caller, p.event)]
+        return trail.model_copy(update={"entries": named})
+    ensure_subject_reader(caller, subject)
+    return await reader.audit_trail(subject, limit)
 
 
-#: the fields of an event's data that name a party to it
-PARTY_FIELDS = ("requester_id", "grantee_user_id", "uploaded_by", "delegate_user_id")
-
-
-def names(event: dict[str, Any], user_id: str) -> bool:
-    """Whether ``event`` names ``user_id`` as a party (not merely as its producer)."""
-    data = event.get("data")
-    return isinstance(data, dict) and any(data.get(f) == user_id for f in PARTY_FIELDS)
-
-
-@router.get("/verify", summary="Re-verify the whole stored chain")
-async def verify(reader: ReaderDep) -> ChainReport:
+@router.get("/verify", summary="Re-verify the whole stored chain (auditors and services)")
+async def verify(reader: ReaderDep, caller: CurrentPrincipal) -> ChainReport:
+    ensure_auditor(caller)
     return await reader.verify_chain()

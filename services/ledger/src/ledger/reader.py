@@ -100,7 +100,7 @@ class LedgerReader:
             header=h.to_json(),
             header_bytes=base64.b64encode(h.to_bytes()).decode(),
             signature=base64.b64encode(stored.signature).decode(),
-            events=[json.loads(e.leaf) for e in entries],
+            leaf_hashes=[merkle.leaf_hash(e.leaf).hex() for e in entries],
         )
 
     async def _inclusion(self, entry: Entry, size: int, root: bytes) -> InclusionProofOut:

@@ -164,11 +164,17 @@ async def test_any_change_is_detected() -> None:
     blocks = [await reader.block(h) for h in range(3)]
     cp = parse_checkpoint(await reader.checkpoint(), ORIGIN, SIGNER.public)
 
-    # A changed event in a served block.
-    ev = dict(blocks[1].events[0], subject="someone-else")
-    bad = blocks[1].model_copy(update={"events": [ev, *blocks[1].events[1:]]})
-    with pytest.raises(LedgerVerificationError):
-        verify_chain([blocks[0], bad, blocks[2]], SIGNER.public)
+    # A changed leaf hash in a served block (a changed event), a short or repeated one.
+    leaves = blocks[1].leaf_hashes
+    for bad_leaves in (
+        ["00" * 32, *leaves[1:]],
+        [leaves[0][:-2], *leaves[1:]],
+        [leaves[0], leaves[0], *leaves[2:]],
+        leaves[1:],
+    ):
+        bad = blocks[1].model_copy(update={"leaf_hashes": bad_leaves})
+        with pytest.raises(LedgerVerificationError):
+            verify_chain([blocks[0], bad, blocks[2]], SIGNER.public)
     # A changed header field, a dropped block, a reordered chain, a foreign signature.
     hdr = blocks[1].model_copy(update={"header": dict(blocks[1].header, count=3)})
     for bad_chain in ([blocks[0], hdr, blocks[2]], [blocks[0], blocks[2]], blocks[::-1]):

@@ -8,7 +8,10 @@ too). Each granted segment needs a key grant for its *current* key version; key 
 for older versions may come along so that records not re-wrapped stay readable.
 
 Exactly once: the grant document and its outbox event are one Mongo transaction; a
-retry with the same ``grant_id`` and content answers the stored grant and emits nothing.
+retry with the same ``grant_id`` and the same terms answers the stored grant and emits
+nothing. The terms are the body without its key grants' kfrags and signed documents
+(:func:`grant_terms_sha256`): a client that retries after a timeout makes fresh random
+kfrags for the same terms, and that is the same grant (the first attempt's kfrags stay).
 After a key rotation the SDK adds key grants for the new version
 (:meth:`GrantService.add_key_grants`), announced as ``acl.granted`` again with the same
 ``grant_id`` (SRS nodes merge key grants by segment and version).
@@ -42,6 +45,14 @@ from phr.service.outbox import outbox_doc
 from phr.service.runtime import ServiceRuntime
 
 log = structlog.get_logger("owner_api.grants")
+
+
+def grant_terms_sha256(body: GrantIn) -> str:
+    """SHA-256 of what a grant says (grantee, segments, window, purpose, threshold and the
+    key versions it covers), not of the random kfrags one attempt made for it."""
+    terms = body.model_dump(mode="json", exclude={"key_grants"})
+    terms["key_versions"] = sorted([kg.segment, kg.key_version] for kg in body.key_grants)
+    return hashlib.sha256(canonical_json(terms)).hexdigest()
 
 
 def _versions_key(versions: list[tuple[str, int, str]]) -> str:
@@ -100,7 +111,7 @@ class GrantService:
         """The recorded grant (created now: True; an identical retry: False)."""
         segments = check_segments(body.segments, GrantInvalid)
         actor, on_behalf_of = await acting_for(self.store, caller, patient_id, segments)
-        digest = hashlib.sha256(canonical_json(body.model_dump(mode="json"))).hexdigest()
+        digest = grant_terms_sha256(body)
         existing = await self.store.get_grant(patient_id, body.grant_id)
         if existing is not None:
             if existing["content_sha256"] != digest:

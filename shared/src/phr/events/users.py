@@ -8,9 +8,19 @@ from pydantic import Field
 
 from phr.events.base import EventData
 
-#: ``system``: a hospital system's own identity (a gateway), enrolled into its organisation
+#: ``system``: a hospital system's own identity (a gateway), enrolled into its organisation;
+#: ``auditor``: reads the ledger's event bodies, approved by the operator only
 Role = Literal[
-    "patient", "doctor", "nurse", "pharmacist", "lab", "insurer", "admin", "caregiver", "system"
+    "patient",
+    "doctor",
+    "nurse",
+    "pharmacist",
+    "lab",
+    "insurer",
+    "admin",
+    "caregiver",
+    "system",
+    "auditor",
 ]
 
 

@@ -3,6 +3,10 @@
 Checks a block's signature and Merkle root, the links of a chain (height, previous hash,
 offsets, strictly increasing time, running log size and root), inclusion and consistency
 proofs, and C2SP checkpoints. Every failure raises :class:`LedgerVerificationError`.
+
+A chain is checked from its blocks' leaf hashes, which the ledger serves to anyone; event
+bodies are not needed (and are served only to those they concern): whoever holds an
+event checks it is in the log with its inclusion proof (:func:`verify_inclusion`).
 """
 
 from __future__ import annotations
@@ -37,11 +41,21 @@ def verify_block(block: BlockOut, key: VerifyKey) -> BlockHeader:
         raise LedgerVerificationError(f"block {block.height}: header fields differ from bytes")
     if header.hash().hex() != block.hash:
         raise LedgerVerificationError(f"block {block.height}: wrong hash")
-    if len(block.events) != header.count:
+    if len(block.leaf_hashes) != header.count:
         raise LedgerVerificationError(f"block {block.height}: wrong number of events")
-    if merkle.root([leaf_bytes(e) for e in block.events]) != header.merkle_root:
+    if merkle.root_from_leaf_hashes(_leaf_hashes(block)) != header.merkle_root:
         raise LedgerVerificationError(f"block {block.height}: events do not match merkle root")
     return header
+
+
+def _leaf_hashes(block: BlockOut) -> list[bytes]:
+    try:
+        hashes = [bytes.fromhex(h) for h in block.leaf_hashes]
+    except ValueError:
+        hashes = []
+    if len(hashes) != len(block.leaf_hashes) or any(len(h) != 32 for h in hashes):
+        raise LedgerVerificationError(f"block {block.height}: a leaf hash is not 32 bytes")
+    return hashes
 
 
 @dataclass
@@ -53,7 +67,8 @@ class ChainState:
     next_offset: int = 0
     time_us: int = -1
     log: merkle.CompactRange = field(default_factory=merkle.CompactRange)
-    event_ids: set[str] = field(default_factory=set)
+    #: every leaf hash so far: the same event twice is the same leaf twice
+    leaves: set[bytes] = field(default_factory=set)
 
     @property
     def log_size(self) -> int:
@@ -79,12 +94,11 @@ def verify_chain(
             raise LedgerVerificationError(f"{where}: offsets do not continue the chain")
         if h.time_us <= st.time_us:
             raise LedgerVerificationError(f"{where}: time does not increase")
-        for event in block.events:
-            eid = str(event.get("id"))
-            if eid in st.event_ids:
-                raise LedgerVerificationError(f"{where}: event {eid} appears twice")
-            st.event_ids.add(eid)
-            st.log.append(merkle.leaf_hash(leaf_bytes(event)))
+        for leaf in _leaf_hashes(block):
+            if leaf in st.leaves:
+                raise LedgerVerificationError(f"{where}: leaf {leaf.hex()} appears twice")
+            st.leaves.add(leaf)
+            st.log.append(leaf)
         if h.log_size != st.log.size or h.log_root != st.log.root():
             raise LedgerVerificationError(f"{where}: log size or root is wrong")
         st.height, st.head_hash = h.height, h.hash()

@@ -18,8 +18,9 @@ class BlockOut(_Model):
     header: dict[str, Any]
     header_bytes: str
     signature: str
-    #: the block's events (their canonical JSON is the leaf), in leaf order
-    events: list[dict[str, Any]]
+    #: RFC 6962 leaf hashes (hex) of the block's events, in leaf order: enough to check
+    #: the block and the log without reading an event (event bodies are health data)
+    leaf_hashes: list[str]
 
 
 class InclusionProofOut(_Model):
