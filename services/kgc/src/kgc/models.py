@@ -7,9 +7,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from phr.api.ids import ID_PATTERN
-from phr.identity.names import DisplayName
 from phr.events.users import Role
 from phr.identity.credentials import SignedCredential
+from phr.identity.names import DisplayName
 from phr.identity.roles import OrgKind
 
 _B64U = r"^[A-Za-z0-9_-]{20,200}$"
