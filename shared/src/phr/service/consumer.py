@@ -70,6 +70,17 @@ class EventConsumer:
         self.duplicates = 0
         self.rejected = 0
 
+    async def lag(self) -> int | None:
+        """Events in the assigned partitions not yet applied (None until the broker has
+        told each partition's end, i.e. before the first fetch)."""
+        total = 0
+        for tp in self.consumer.assignment():
+            end = self.consumer.highwater(tp)
+            if end is None:
+                return None
+            total += max(0, end - await self.consumer.position(tp))
+        return total
+
     async def run(self) -> None:
         """Consume until cancelled."""
         while True:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -11,8 +12,9 @@ from fastapi.responses import JSONResponse
 from phr.service.problems import PROBLEM_BASE, PROBLEM_JSON, problem_responses
 from phr.service.state import app_state
 
-#: a named check: raises (or times out) when the dependency does not answer
-ReadinessCheck = Callable[[float], Awaitable[None]]
+#: a named check: raises (or times out) when the dependency does not answer; it may
+#: return details (e.g. a consumer's lag), shown under its name in ``details``
+ReadinessCheck = Callable[[float], Awaitable[Mapping[str, Any] | None]]
 
 router = APIRouter(tags=["health"])
 
@@ -31,18 +33,22 @@ async def readyz(request: Request) -> JSONResponse:
     state = app_state(request)
     checks, timeout = state.checks, state.readiness_timeout_s
 
-    async def run(check: ReadinessCheck) -> str:
+    details: dict[str, Mapping[str, Any]] = {}
+
+    async def run(name: str, check: ReadinessCheck) -> str:
         try:
-            await asyncio.wait_for(check(timeout), timeout)
-            return "ok"
+            found = await asyncio.wait_for(check(timeout), timeout)
         except Exception as exc:  # noqa: BLE001 - any failure means "down"
             return f"down: {type(exc).__name__}"
+        if found:
+            details[name] = dict(found)
+        return "ok"
 
-    results = await asyncio.gather(*(run(c) for c in checks.values()))
+    results = await asyncio.gather(*(run(n, c) for n, c in checks.items()))
     status = dict(zip(checks, results, strict=True))
     down = sorted(name for name, state in status.items() if state != "ok")
     if not down:
-        return JSONResponse({"status": "ready", "checks": status})
+        return JSONResponse({"status": "ready", "checks": status, "details": details})
     return JSONResponse(
         {
             "type": PROBLEM_BASE + "not-ready",

@@ -152,13 +152,14 @@ class ServiceRuntime:
         self.background(f"consume:{','.join(topics)}", run)
 
     def consumer_ready_check(self, group_id: str | None = None) -> ReadinessCheck:
-        """A readiness check: the group's consumer holds its partitions and has polled."""
+        """A readiness check: the group's consumer holds its partitions and has polled;
+        its details are the consumer's lag (events not yet applied, where known)."""
         group = group_id or self.name
 
-        async def check(_: float) -> None:
+        async def check(_: float) -> dict[str, int | None]:
             for worker in self.consumers:
                 if worker.group_id == group and worker.polls > 0 and worker.consumer.assignment():
-                    return
+                    return {"lag": await worker.lag()}
             raise ConnectionError("event consumer not assigned yet")
 
         return check
