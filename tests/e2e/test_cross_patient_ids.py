@@ -17,8 +17,9 @@ import pytest
 from phr.client import OwnerKeys
 from phr.events.acl import AclRevoked
 from phr.events.records import RecordDeleted
+from phr.sdk.sharing import GrantInfo
 from tests.support.grants import BUNDLE, NODES, World, grant_world
-from tests.support.identity import bearer
+from tests.support.identity import TestUser, bearer
 from tests.support.records import new_patient
 from tests.support.sharing import publish
 from tests.support.waiting import eventually
@@ -45,9 +46,8 @@ async def _rejections(world: World) -> dict[str, int]:
     return out
 
 
-async def test_another_patient_reusing_grant_and_record_ids_leaves_the_first_served(
-    stack: Any, world: World
-) -> None:
+async def _a_served_grant(world: World) -> tuple[TestUser, str, str, GrantInfo]:
+    """A's doctor, his token, A's record and A's labs grant, served by every node."""
     doctor = await world.staff("doctor")
     doctor_token = await world.kgc.login(doctor)
     record_id = await world.upload()
@@ -55,6 +55,13 @@ async def test_another_patient_reusing_grant_and_record_ids_leaves_the_first_ser
     await eventually(
         lambda: _served_everywhere(world, doctor_token, record_id), timeout=30, interval=0.3
     )
+    return doctor, doctor_token, record_id, mine
+
+
+async def test_another_patient_reusing_grant_and_record_ids_leaves_the_first_served(
+    stack: Any, world: World
+) -> None:
+    doctor, doctor_token, record_id, mine = await _a_served_grant(world)
 
     # B: the same grant id to his own doctor, then revoked (H1); a record of A's id,
     # then deleted (H2). owner-api accepts both: B's ids are B's own.
@@ -100,13 +107,7 @@ async def test_another_patient_reusing_grant_and_record_ids_leaves_the_first_ser
 async def test_an_event_naming_anothers_ids_changes_nothing_and_is_counted(
     stack: Any, world: World
 ) -> None:
-    doctor = await world.staff("doctor")
-    doctor_token = await world.kgc.login(doctor)
-    record_id = await world.upload()
-    mine = await world.sharing.grant_user(world.pid, doctor.user_id, ["labs"])
-    await eventually(
-        lambda: _served_everywhere(world, doctor_token, record_id), timeout=30, interval=0.3
-    )
+    doctor, doctor_token, record_id, mine = await _a_served_grant(world)
     before = await _rejections(world)
     other = await new_patient(stack)
     # as a forged (or buggy) owner-api would announce them, signed with its key

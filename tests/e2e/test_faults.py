@@ -7,8 +7,6 @@ started again in the test, so no other test sees it down.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,7 +16,7 @@ import pytest
 
 from tests.support.grants import NODES, World, grant_world
 from tests.support.ledger import service_headers
-from tests.support.sharing import service_spec
+from tests.support.sharing import kill, service_spec
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -28,18 +26,6 @@ pytestmark = pytest.mark.e2e
 async def world(stack: Any) -> AsyncIterator[World]:
     async with httpx.AsyncClient(timeout=30) as http:
         yield await grant_world(stack, http)
-
-
-async def kill(stack: Any, name: str) -> None:
-    """SIGKILL a service and wait until it is gone."""
-    pid = stack.pid(name)
-    assert pid is not None
-    os.kill(pid, signal.SIGKILL)
-
-    async def gone() -> bool:
-        return stack.pid(name) is None
-
-    await eventually(gone, timeout=10)
 
 
 async def test_an_srs_node_killed_mid_grant_loses_and_doubles_nothing(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import signal
 from collections import defaultdict
 from typing import Any
 from uuid import uuid4
@@ -26,6 +25,7 @@ from tests.support.ledger import (
     publish,
     service_headers,
 )
+from tests.support.sharing import kill
 from tests.support.stack import stack_module
 from tests.support.waiting import eventually
 
@@ -33,18 +33,6 @@ pytestmark = pytest.mark.e2e
 
 TOTAL = 50_000
 CHUNK = 5_000
-
-
-async def kill(stack: Any, name: str) -> None:
-    """SIGKILL a service and wait until it is gone (a restart before that is a no-op)."""
-    pid = stack.pid(name)
-    assert pid is not None
-    os.kill(pid, signal.SIGKILL)
-
-    async def gone() -> bool:
-        return stack.pid(name) is None
-
-    await eventually(gone, timeout=10)
 
 
 async def short_transaction_lifetime(stack: Any, seconds: int) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -49,7 +50,7 @@ from phr.service.settings import KafkaSettings
 from tests.support.identity import KgcClient, TestUser, load_operator, service_url
 from tests.support.records import Patient, new_patient
 from tests.support.stack import stack_module
-from tests.support.waiting import wait_sync
+from tests.support.waiting import eventually, wait_sync
 
 THRESHOLD = 2
 
@@ -219,6 +220,18 @@ def restart(stack: Any, name: str) -> None:
     spec = service_spec(name)
     stack.start_service(spec)
     wait_sync(lambda: stack.ready(spec)[0], timeout=60, interval=0.2)
+
+
+async def kill(stack: Any, name: str) -> None:
+    """SIGKILL a service and wait until it is gone (a restart before that is a no-op)."""
+    pid = stack.pid(name)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+
+    async def gone() -> bool:
+        return stack.pid(name) is None
+
+    await eventually(gone, timeout=10)
 
 
 def port_of(stack: Any, name: str) -> int:
