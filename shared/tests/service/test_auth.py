@@ -67,7 +67,7 @@ def user_token(
     key: SigningKey = KGC,
     issuer: str = "kgc",
     audience: str = "phr",
-    ttl_s: int = 300,
+    ttl_s: int = 3600,  # minted at import: a slow collection must not expire them
     now: float | None = None,
 ) -> str:
     return TokenSigner(key, issuer, audience).mint(
@@ -78,7 +78,7 @@ def user_token(
 BAD_TOKENS: dict[str, tuple[str | None, int, str]] = {
     "none": (None, 401, "token-missing"),
     "garbage": ("not.a.jwt", 401, "token-invalid"),
-    "expired": (user_token(now=time.time() - 3600), 401, "token-expired"),
+    "expired": (user_token(now=time.time() - 7200), 401, "token-expired"),
     "wrong-key": (user_token(key=STRANGER), 401, "token-invalid"),
     "wrong-audience": (user_token(audience="elsewhere"), 401, "token-invalid"),
     "unknown-issuer": (user_token(key=STRANGER, issuer="mallory"), 401, "token-invalid"),
