@@ -80,3 +80,13 @@ def ensure_subject_reader(caller: Principal, subject: str | None) -> None:
 def ensure_auditor(caller: Principal) -> None:
     if not reads_everything(caller):
         raise Forbidden("only an auditor or a service may do this")
+
+
+#: the fields naming a party to an event, not merely its author (``names``)
+NAMED_PARTY_FIELDS: Final = ("requester_id", "grantee_user_id", "uploaded_by", "delegate_user_id")
+
+
+def names(event: Mapping[str, Any], user_id: str) -> bool:
+    """Whether ``event``'s data names ``user_id`` as a party (not merely as its author)."""
+    data = event.get("data")
+    return isinstance(data, Mapping) and any(data.get(f) == user_id for f in NAMED_PARTY_FIELDS)

@@ -17,11 +17,12 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse
 
-from ledger.access import (
+from ledger.access import (  # noqa: F401 (names: for the route's tests)
     ensure_auditor,
     ensure_may_read,
     ensure_subject_reader,
     may_read,
+    names,
     reads_everything,
 )
 from ledger.deps import ReaderDep, SequencerDep
