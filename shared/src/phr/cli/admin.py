@@ -47,7 +47,6 @@ Secrets = Annotated[Path | None, typer.Option(help="The key directory (env PHR_S
 Operator = Annotated[
     Path | None, typer.Option(help="The operator's credential file (env PHR_OPERATOR_FILE)")
 ]
-Json = Annotated[bool, typer.Option("--json", help="One JSON document")]
 
 
 def _deployment(
@@ -80,6 +79,11 @@ def _deployment(
     )
 
 
+def _as_json(ctx: typer.Context) -> bool:
+    """The global --json (before or after the subcommand)."""
+    return bool(getattr(ctx.obj, "as_json", False))
+
+
 def _say(as_json: bool) -> Callable[[str], None]:
     def say(line: str) -> None:
         if not as_json:
@@ -101,6 +105,7 @@ def _run(verb: str, directory: Path, dep: Deployment, as_json: bool, done: str) 
 
 @app.command("backup")
 def backup(
+    ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(help="New or empty directory to write")],
     mongo: Mongo = None,
     s3_endpoint: S3Endpoint = None,
@@ -110,7 +115,6 @@ def backup(
     kafka: Kafka = None,
     secrets_dir: Secrets = None,
     operator_file: Operator = None,
-    as_json: Json = False,
 ) -> None:
     """Back up MongoDB, the S3 objects, the event topics and the keys, while it runs.
 
@@ -120,11 +124,12 @@ def backup(
         mongo, s3_endpoint, s3_access_key, s3_secret_key_file, s3_bucket, kafka,
         secrets_dir, operator_file,
     )  # fmt: skip
-    _run("backup", directory, dep, as_json, f"backed up into {directory}")
+    _run("backup", directory, dep, _as_json(ctx), f"backed up into {directory}")
 
 
 @app.command("restore")
 def restore(
+    ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(help="A directory `phr admin backup` wrote")],
     mongo: Mongo = None,
     s3_endpoint: S3Endpoint = None,
@@ -134,7 +139,6 @@ def restore(
     kafka: Kafka = None,
     secrets_dir: Secrets = None,
     operator_file: Operator = None,
-    as_json: Json = False,
 ) -> None:
     """Restore a backup into a fresh deployment: its servers running, its services not yet.
 
@@ -144,4 +148,5 @@ def restore(
         mongo, s3_endpoint, s3_access_key, s3_secret_key_file, s3_bucket, kafka,
         secrets_dir, operator_file,
     )  # fmt: skip
-    _run("restore", directory, dep, as_json, f"restored from {directory}; start the services now")
+    done = f"restored from {directory}; start the services now"
+    _run("restore", directory, dep, _as_json(ctx), done)

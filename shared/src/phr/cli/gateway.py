@@ -18,10 +18,11 @@ app = typer.Typer(
     invoke_without_command=True,
 )
 
-HomeOption = Annotated[
-    Path | None,
-    typer.Option(help="The gateway's home: a `system` identity's PHR_HOME (+ clients, staff)"),
-]
+
+def _gateway_home(ctx: typer.Context) -> Path:
+    """The gateway's home: the global ``--home`` (a `system` identity's PHR_HOME, with its
+    clients and staff), which `phr` takes before or after the subcommand."""
+    return session_from(ctx).home.path
 
 
 def register(root: typer.Typer) -> None:
@@ -31,7 +32,6 @@ def register(root: typer.Typer) -> None:
 @app.callback()
 def serve(
     ctx: typer.Context,
-    home: HomeOption = None,
     port: Annotated[int, typer.Option(help="TCP port")] = 8080,
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     url: Annotated[
@@ -44,8 +44,7 @@ def serve(
     """
     if ctx.invoked_subcommand is not None:
         return
-    if home is None:
-        raise typer.BadParameter("give the gateway's --home", param_hint="--home")
+    home = _gateway_home(ctx)
     import uvicorn
 
     from phr.gateway.app import GatewayConfig, create_app
@@ -74,7 +73,6 @@ def register_client(
     scope: Annotated[
         str, typer.Option(help="SMART v2 scopes it may hold, e.g. 'system/Patient.rs'")
     ],
-    home: HomeOption = None,
     act_as: Annotated[
         str | None, typer.Option(help="A staff user id placed in DIR/staff (default: the system)")
     ] = None,
@@ -87,8 +85,7 @@ def register_client(
     from phr.gateway.smart import ClientRegistration, ClientRegistry
 
     s = session_from(ctx)
-    if home is None:
-        raise typer.BadParameter("give the gateway's --home", param_hint="--home")
+    home = _gateway_home(ctx)
     try:
         keys = json.loads(jwks.read_text())
         registration = ClientRegistration(
