@@ -133,55 +133,58 @@ class World:
 async def world(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     base = tmp_path_factory.mktemp("gateways")
     http = httpx.AsyncClient(timeout=30)
-    kgc = KgcClient(http, service_url(stack, "kgc"))
-    admin = await kgc.login(load_operator(stack))
-    hospital_org = await kgc.create_org(admin, f"St Mary {uuid.uuid4().hex[:6]}", "hospital")
-    lab_org = await kgc.create_org(admin, f"City Lab {uuid.uuid4().hex[:6]}", "lab")
-    lab = await new_gateway(stack, base / "lab", lab_org, admin, kgc, cli=True)
-    hospital = await new_gateway(stack, base / "hospital", hospital_org, admin, kgc)
-    doctor_id = await hospital.enrol_staff("doctor", "doctor", hospital_org)
-    await approve(kgc, admin, doctor_id)
-    lis = lab.register("lis", "system/Observation.rs system/Bundle.c", cli=True)
-    ehr = hospital.register(
-        "ehr",
-        "system/Patient.rs system/Observation.rs system/Condition.rs system/Bundle.c "
-        "system/Consent.rs system/AuditEvent.rs",
-        act_as=doctor_id,
-    )
-    kiosk = hospital.register("kiosk", "system/Patient.rs")
     try:
-        await lab.start()
-        await hospital.start()
-    except BaseException:
-        lab.stop()
-        hospital.stop()
-        raise
-    patient = await new_patient(stack)
+        kgc = KgcClient(http, service_url(stack, "kgc"))
+        admin = await kgc.login(load_operator(stack))
+        hospital_org = await kgc.create_org(admin, f"St Mary {uuid.uuid4().hex[:6]}", "hospital")
+        lab_org = await kgc.create_org(admin, f"City Lab {uuid.uuid4().hex[:6]}", "lab")
+        lab = await new_gateway(stack, base / "lab", lab_org, admin, kgc, cli=True)
+        hospital = await new_gateway(stack, base / "hospital", hospital_org, admin, kgc)
+        doctor_id = await hospital.enrol_staff("doctor", "doctor", hospital_org)
+        await approve(kgc, admin, doctor_id)
+        lis = lab.register("lis", "system/Observation.rs system/Bundle.c", cli=True)
+        ehr = hospital.register(
+            "ehr",
+            "system/Patient.rs system/Observation.rs system/Condition.rs system/Bundle.c "
+            "system/Consent.rs system/AuditEvent.rs",
+            act_as=doctor_id,
+        )
+        kiosk = hospital.register("kiosk", "system/Patient.rs")
+        try:
+            await lab.start()
+            await hospital.start()
+        except BaseException:
+            lab.stop()
+            hospital.stop()
+            raise
+        patient = await new_patient(stack)
 
-    async def patient_token() -> str:
-        return await kgc.login(patient.user)  # a fresh one: the tests outlive a token
+        async def patient_token() -> str:
+            return await kgc.login(patient.user)  # a fresh one: the tests outlive a token
 
-    sharing = SharingClient(
-        service_url(stack, "owner-api"),
-        service_url(stack, "kgc"),
-        patient_token,
-        patient.user.keys,
-        user_id=patient.id,
-        master=patient.master,
-    )
-    try:
-        async with sharing:
-            await sharing.publish_keys(patient.id)
-            async with patient.records() as records:
-                await records.upload_record(own_bundle(), **patient.upload_args())
-                await records.add_contributor(patient.id, lab_org)
-            yield World(
-                patient, sharing, lab, hospital, lis, ehr, kiosk, doctor_id, lab_org, stack, kgc
-            )
+        sharing = SharingClient(
+            service_url(stack, "owner-api"),
+            service_url(stack, "kgc"),
+            patient_token,
+            patient.user.keys,
+            user_id=patient.id,
+            master=patient.master,
+        )
+        try:
+            async with sharing:
+                await sharing.publish_keys(patient.id)
+                async with patient.records() as records:
+                    await records.upload_record(own_bundle(), **patient.upload_args())
+                    await records.add_contributor(patient.id, lab_org)
+                yield World(
+                    patient, sharing, lab, hospital, lis, ehr, kiosk, doctor_id, lab_org, stack, kgc
+                )
+        finally:
+            lab.stop()
+            hospital.stop()
+
     finally:
-        lab.stop()
-        hospital.stop()
-        await http.aclose()
+        await http.aclose()  # also when a gateway never started
 
 
 async def fhir(client: SmartClient, scope: str) -> AsyncFHIRClient:

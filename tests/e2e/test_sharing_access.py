@@ -90,7 +90,10 @@ async def shared(stack: Any) -> AsyncIterator[Shared]:
 
     async def readable() -> bool:
         async with reader(stack, world.doctor) as doctor:
-            access = await doctor.request_access(s.patient_id, s.record_id, ["labs"])
+            try:
+                access = await doctor.request_access(s.patient_id, s.record_id, ["labs"])
+            except AccessDenied:  # a node has not consumed the grant yet: ask again
+                return False
             return len(access.answered_nodes) == 3 and "labs" in access.opened
 
     # every node has the record and the grant (they consume events independently)

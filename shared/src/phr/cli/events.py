@@ -16,6 +16,7 @@ derived from events are rebuilt.
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -85,8 +86,12 @@ async def _source_state(kgc: str | None, ledger: str | None) -> tuple[Any, str |
 def dump(
     ctx: typer.Context,
     output: Annotated[Path, typer.Option("-o", "--output", help="capture file to write")],
-    bootstrap: Bootstrap,
-    kgc: Annotated[str | None, typer.Option(help="source KGC URL: its signed parameters")] = None,
+    bootstrap: Annotated[
+        str,
+        typer.Option(
+            "--bootstrap", envvar="PHR_KAFKA", help="Kafka bootstrap servers of the source"
+        ),
+    ],
     ledger: Annotated[str | None, typer.Option(help="source ledger URL: its checkpoint")] = None,
     topic: Annotated[list[str] | None, typer.Option("--topic", help="default: all")] = None,
     since: Annotated[str | None, typer.Option(help="records at or after this time")] = None,
@@ -100,6 +105,10 @@ def dump(
       --kgc http://127.0.0.1:8001 --ledger http://127.0.0.1:8005
     """
     t0, t1 = _time(since, "--since"), _time(until, "--until")
+    # --kgc is a global option of `phr` (taken before or after the subcommand): the
+    # source KGC whose signed parameters go into the header, also from PHR_KGC_URL.
+    session = ctx.obj
+    kgc = getattr(session, "kgc_url_option", None) or os.environ.get("PHR_KGC_URL")
     topics = topic or DEFAULT_TOPICS
     partitions, records = asyncio.run(
         ck.read_records(
