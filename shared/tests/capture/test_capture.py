@@ -154,3 +154,33 @@ def test_report_counts_rejections_once_per_event(stream: Path) -> None:
     ]
     rejected = rejected_counts(dead)
     assert {t: dict(c) for t, c in rejected.items()} == {"user.enrolled": {"bad signature": 1}}
+
+
+def test_the_commands_as_a_tester_types_them(tmp_path: Path) -> None:
+    """`phr events generate` then `phr events verify FILE --json` (--json after it), and a
+    dry-run replay that names its target and sends nothing (the broker is unreachable)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PHR_")}
+    env["PHR_HOME"] = str(tmp_path / "home")
+
+    def phr(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "phr.cli", *args],
+            env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    cap = tmp_path / "load.ndjson"
+    made = phr("events", "generate", "--patients", "3", "--seed", "9", "-o", str(cap), "--json")
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["events"] > 10
+    checked = phr("events", "verify", str(cap), "--json")
+    assert checked.returncode == 0, checked.stderr
+    assert json.loads(checked.stdout)["ok"] is True
+    dry = phr("events", "replay", str(cap), "--bootstrap", "127.0.0.1:1", "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    assert json.loads(dry.stdout)["records"] == json.loads(made.stdout)["events"]
+    no_target = phr("events", "replay", str(cap))
+    assert no_target.returncode != 0 and "--bootstrap" in no_target.stderr
