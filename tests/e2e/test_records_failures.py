@@ -13,9 +13,9 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from owner_api.cloud import CloudStore
+from owner_api.records.cloud import CloudStore
+from owner_api.records.sweeper import UploadSweeper
 from owner_api.store import RecordStore
-from owner_api.sweeper import UploadSweeper
 from phr.client import OwnerKeys, PendingSegment, encrypt_record, encrypt_segment
 from phr.crypto.manifest import RecordManifest, SegmentEntry, SignedRecordManifest, sign_manifest
 from phr.crypto.signing import SigningKey

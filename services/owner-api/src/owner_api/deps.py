@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from owner_api.delegations import DelegationService
-from owner_api.grants import GrantService
-from owner_api.keys import KeyService
-from owner_api.records import RecordService
+from owner_api.records.service import RecordService
+from owner_api.sharing.delegations import DelegationService
+from owner_api.sharing.grants import GrantService
+from owner_api.sharing.keys import KeyService
 from owner_api.store import RecordStore
 from phr.service.state import state_part
 

@@ -5,17 +5,18 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import owner_api
-from owner_api import api, sharing_api
-from owner_api.cloud import CloudStore
-from owner_api.delegations import DelegationService
 from owner_api.deps import OwnerState
-from owner_api.directory import KgcDirectory
-from owner_api.grants import GrantService
-from owner_api.keys import KeyService
-from owner_api.records import RecordService
+from owner_api.records import api as records_api
+from owner_api.records.cloud import CloudStore
+from owner_api.records.service import RecordService
+from owner_api.records.sweeper import UploadSweeper
 from owner_api.settings import Settings
+from owner_api.sharing import api as sharing_api
+from owner_api.sharing.delegations import DelegationService
+from owner_api.sharing.directory import KgcDirectory
+from owner_api.sharing.grants import GrantService
+from owner_api.sharing.keys import KeyService
 from owner_api.store import AclStore, RecordStore
-from owner_api.sweeper import UploadSweeper
 from phr.service.app import create_service_app
 from phr.service.auth import runtime_authenticator
 from phr.service.registry import Registry
@@ -83,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         name="owner-api",
         package="owner-api",
         settings=settings,
-        routers=[api.router, sharing_api.router],
+        routers=[records_api.router, sharing_api.router],
         setup=setup,
         auth=True,
         description=owner_api.__doc__ or "",

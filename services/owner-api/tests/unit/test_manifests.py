@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from owner_api.errors import ManifestInvalid, UploadMalformed, UploadTooLarge
-from owner_api.manifests import check_upload
-from owner_api.models import UploadIn
+from owner_api.records.manifests import check_upload
+from owner_api.records.views import UploadIn
 from owner_api.settings import Settings
 from phr.client import OwnerKeys, encrypt_record
 from phr.crypto.keys import PatientMasterKey

@@ -16,7 +16,7 @@ signed documents::
 
 A delegate builds the client with ``master=None`` and his own keys: he grants and
 revokes within his scope with the segment keys the patient sealed to him (see
-``owner_api.delegations`` for what that implies).
+``owner_api.sharing.delegations`` for what that implies).
 """
 
 from __future__ import annotations
@@ -466,7 +466,7 @@ class SharingClient(BearerClient):
         self, patient_id: str, delegate_user_id: str, segments: Sequence[str]
     ) -> dict[str, Any]:
         """Let a caregiver or guardian grant and revoke ``segments`` for the patient; seals
-        him the segment keys of every version so far (see ``owner_api.delegations``)."""
+        him the segment keys of every version so far (see ``owner_api.sharing.delegations``)."""
         master = self._master()
         user = await self._call("GET", f"{self._kgc}/v1/users/{delegate_user_id}")
         delegate_pk = PrePublicKey.from_b64(user["umbral_public"])

@@ -15,12 +15,12 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from owner_api.cloud import CloudStore
+from owner_api.records.cloud import CloudStore
 from owner_api.store import RecordStore
 from phr.api.ids import blob_key
 from phr.service.mongo import Document
 
-log = structlog.get_logger("owner_api.sweeper")
+log = structlog.get_logger("owner_api.records.sweeper")
 
 
 class UploadSweeper:

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import StreamingResponse
 
 from owner_api.deps import RecordsDep, StoreDep
-from owner_api.models import (
+from owner_api.records.service import RecordService
+from owner_api.records.views import (
     ContributorOut,
     RecordDetail,
     RecordOut,
@@ -16,7 +17,6 @@ from owner_api.models import (
     UploadIn,
     UploadOut,
 )
-from owner_api.records import RecordService
 from phr.api.ids import ID_PATTERN
 from phr.service.auth import CurrentPrincipal, PatientSelf
 from phr.service.limits import MIB

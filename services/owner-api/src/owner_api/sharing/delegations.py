@@ -30,14 +30,14 @@ from datetime import UTC, datetime
 
 import structlog
 
-from owner_api.acl_models import DelegationIn
-from owner_api.directory import KgcDirectory
 from owner_api.errors import (
     DelegationInvalid,
     DelegationNotFound,
     GranteeNotFound,
     NotDelegated,
 )
+from owner_api.sharing.directory import KgcDirectory
+from owner_api.sharing.views import DelegationIn
 from owner_api.store import AclStore
 from phr.api.ids import delegation_id as make_delegation_id
 from phr.crypto.errors import FormatError
@@ -49,7 +49,7 @@ from phr.service.mongo import Document
 from phr.service.outbox import outbox_doc
 from phr.service.runtime import ServiceRuntime
 
-log = structlog.get_logger("owner_api.delegations")
+log = structlog.get_logger("owner_api.sharing.delegations")
 
 #: roles that may be named delegates (a guardian may himself be a patient)
 DELEGATE_ROLES = frozenset({"caregiver", "patient"})

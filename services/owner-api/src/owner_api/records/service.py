@@ -17,7 +17,7 @@ Upload protocol (one round trip for the record; idempotent under the ``upload_id
    invisible: listing, access and the SRS know only committed records.
 
 A pending upload that is aborted, or untouched for ``pending_ttl_s`` (a client that
-died), is removed by :class:`~owner_api.sweeper.UploadSweeper`: no orphan object or
+died), is removed by :class:`~owner_api.records.sweeper.UploadSweeper`: no orphan object or
 metadata remains.
 """
 
@@ -29,7 +29,6 @@ from datetime import UTC, datetime
 
 import structlog
 
-from owner_api.cloud import BlobDownload, CloudStore, PresignedPut
 from owner_api.errors import (
     NotAllowed,
     RecordGone,
@@ -38,11 +37,12 @@ from owner_api.errors import (
     UploadConflict,
     UploadIncomplete,
 )
-from owner_api.manifests import check_upload, segment_summary, uploaded_event
-from owner_api.models import UploadIn
+from owner_api.records.cloud import BlobDownload, CloudStore, PresignedPut
+from owner_api.records.manifests import check_upload, segment_summary, uploaded_event
+from owner_api.records.sweeper import UploadSweeper
+from owner_api.records.views import UploadIn
 from owner_api.settings import Settings
 from owner_api.store import Duplicate, RecordStore, record_key
-from owner_api.sweeper import UploadSweeper
 from phr.api.ids import blob_key
 from phr.crypto.canonical import canonical_json
 from phr.crypto.manifest import RecordManifest
@@ -52,7 +52,7 @@ from phr.service.mongo import Document
 from phr.service.outbox import outbox_doc
 from phr.service.runtime import ServiceRuntime
 
-log = structlog.get_logger("owner_api.records")
+log = structlog.get_logger("owner_api.records.service")
 
 
 class RecordService:

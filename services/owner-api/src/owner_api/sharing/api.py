@@ -10,7 +10,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from owner_api.acl_models import (
+from owner_api.deps import DelegationsDep, GrantsDep, KeysDep
+from owner_api.errors import NotDelegated
+from owner_api.records.views import RecordDetail
+from owner_api.sharing.views import (
     DelegateKeysOut,
     DelegationIn,
     DelegationOut,
@@ -25,9 +28,6 @@ from owner_api.acl_models import (
     RotateIn,
     RotateOut,
 )
-from owner_api.deps import DelegationsDep, GrantsDep, KeysDep
-from owner_api.errors import NotDelegated
-from owner_api.models import RecordDetail
 from phr.api.ids import ID_PATTERN
 from phr.service.auth import CurrentPrincipal
 from phr.service.mongo import Document

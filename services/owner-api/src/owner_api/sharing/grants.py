@@ -25,9 +25,6 @@ from datetime import UTC, datetime
 
 import structlog
 
-from owner_api.acl_models import GrantIn, KeyGrantIn
-from owner_api.delegations import acting_for, check_segments
-from owner_api.directory import KgcDirectory
 from owner_api.errors import (
     GrantConflict,
     GranteeNotFound,
@@ -35,7 +32,10 @@ from owner_api.errors import (
     GrantNotFound,
     NotDelegated,
 )
-from owner_api.grant_checks import GrantTerms, check_key_grants
+from owner_api.sharing.delegations import acting_for, check_segments
+from owner_api.sharing.directory import KgcDirectory
+from owner_api.sharing.grant_checks import GrantTerms, check_key_grants
+from owner_api.sharing.views import GrantIn, KeyGrantIn
 from owner_api.store import AclStore
 from phr.crypto.canonical import canonical_json
 from phr.events.acl import AclGranted, AclRevoked, SegmentKeyGrant
@@ -44,7 +44,7 @@ from phr.service.mongo import Document
 from phr.service.outbox import outbox_doc
 from phr.service.runtime import ServiceRuntime
 
-log = structlog.get_logger("owner_api.grants")
+log = structlog.get_logger("owner_api.sharing.grants")
 
 
 def grant_terms_sha256(body: GrantIn) -> str:

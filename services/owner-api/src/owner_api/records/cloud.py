@@ -20,7 +20,7 @@ from owner_api.errors import SegmentCorrupted, SegmentNotFound, StorageUnavailab
 from phr.service.http import HttpResponse, ServiceHttp, TransportFailed
 from phr.service.problems import DomainError
 
-log = structlog.get_logger("owner_api.cloud")
+log = structlog.get_logger("owner_api.records.cloud")
 
 TokenSource = Callable[[], str]
 #: a call carrying ciphertext (a segment up or down) may take this long

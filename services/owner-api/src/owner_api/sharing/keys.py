@@ -22,8 +22,6 @@ from collections.abc import Callable
 
 import structlog
 
-from owner_api.acl_models import ManifestIn
-from owner_api.delegations import check_segments, is_patient
 from owner_api.errors import (
     GrantConflict,
     GrantInvalid,
@@ -32,7 +30,9 @@ from owner_api.errors import (
     RecordGone,
     RecordNotFound,
 )
-from owner_api.manifests import uploaded_event
+from owner_api.records.manifests import uploaded_event
+from owner_api.sharing.delegations import check_segments, is_patient
+from owner_api.sharing.views import ManifestIn
 from owner_api.store import AclStore, RecordStore, record_key
 from phr.api.ids import patient_key_id
 from phr.crypto.canonical import canonical_json
@@ -45,7 +45,7 @@ from phr.service.mongo import Document
 from phr.service.outbox import outbox_doc
 from phr.service.runtime import ServiceRuntime
 
-log = structlog.get_logger("owner_api.keys")
+log = structlog.get_logger("owner_api.sharing.keys")
 
 
 def _own_key(caller: Principal, author_b64: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from owner_api.errors import ManifestInvalid, UploadMalformed, UploadTooLarge
-from owner_api.models import UploadIn
+from owner_api.records.views import UploadIn
 from owner_api.settings import Settings
 from phr.api.ids import ID_PATTERN, is_id
 from phr.crypto.manifest import RecordManifest, SegmentEntry, verify_manifest

@@ -1,0 +1,1 @@
+"""A patient's records: two-phase uploads, listing, download, deletion, contributors."""

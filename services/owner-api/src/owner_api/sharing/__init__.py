@@ -1,0 +1,1 @@
+"""Who may read what: grants, keys and rotation, delegation, emergency segments."""
