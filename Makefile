@@ -17,7 +17,11 @@ help:  ## list the targets
 	$(UV) sync --all-packages --frozen
 	@touch $@
 
-setup: .venv/.synced  ## install uv (if missing) and every package of the workspace
+web/node_modules/.synced: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+setup: .venv/.synced web/node_modules/.synced  ## install uv (if missing), every package of the workspace, the page's npm packages
 
 run: setup  ## start the servers and the six services on 127.0.0.1, wait until ready
 	$(STACK) up
