@@ -52,6 +52,18 @@ def stream(label: str) -> Callable[[int], bytes]:
     return rand
 
 
+def given(*chunks: bytes) -> Callable[[int], bytes]:
+    """A rand(n) handing out the given byte strings in order."""
+    queue = list(chunks)
+
+    def rand(n: int) -> bytes:
+        out = queue.pop(0)
+        assert len(out) == n
+        return out
+
+    return rand
+
+
 def material(label: str, *, patient: bool) -> KeyMaterial:
     rand = stream(label)
     pre = PreSecretKey.derive(rand(32), b"vector")
@@ -64,7 +76,8 @@ CANONICAL_INPUTS = [
     '{"b": 1, "a": [true, false, null], "c": {"z": "", "y": -0}}',
     '{"numbers": [0, 1, -1, 1.5, 1e21, 1e-7, 123456789012, 9007199254740991, 0.1, 1E2]}',
     '{"\\u00e9": 1, "e": 2, "\\ud83d\\ude00": 3, "\\uffff": 4, "A": 5, "": 6}',
-    '"controls \\u0000 \\u001f \\b \\t \\n \\f \\r \\" \\\\ / \\u007f \\u2028 \\u00e9 \\ud83d\\ude00"',
+    '"controls \\u0000 \\u001f \\b \\t \\n \\f \\r \\" \\\\ / \\u007f"',
+    '"\\u2028 \\u00e9 \\ud83d\\ude00 \\u20ac"',
     '[[], {}, [{}], "nested", {"k": [1, {"j": null}]}]',
     '{"purpose": "phr-login-v1", "user_id": "usr_1", "nonce": "abc"}',
 ]
@@ -93,8 +106,7 @@ def keystore_vectors() -> dict[str, Any]:
         km = material(label, patient=patient)
         rand = stream(f"keystore/{label}")
         salt, nonce = rand(16), rand(12)
-        given = iter([salt, nonce])
-        doc = encrypt_keystore(km, passphrase, scrypt_n=1024, rand=lambda _n: next(given))
+        doc = encrypt_keystore(km, passphrase, scrypt_n=1024, rand=given(salt, nonce))
         cases.append(
             {
                 "material": export_secret_keys(km),
