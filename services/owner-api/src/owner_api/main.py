@@ -16,6 +16,7 @@ from owner_api.sharing.delegations import DelegationService
 from owner_api.sharing.directory import KgcDirectory
 from owner_api.sharing.grants import GrantService
 from owner_api.sharing.keys import KeyService
+from owner_api.sharing.revocation import RevocationWatch
 from owner_api.store import AclStore, RecordStore
 from phr.service.app import create_service_app
 from phr.service.auth import runtime_authenticator
@@ -39,11 +40,12 @@ def kgc_url(settings: Settings) -> str:
     return Registry.load(settings.registry_file).url("kgc")
 
 
-def srs_node_ids(settings: Settings) -> list[str]:
-    """The SRS nodes every grant must carry a kfrag for (none known: not checked)."""
+def srs_nodes(settings: Settings) -> dict[str, str]:
+    """The SRS nodes (id -> internal URL) every grant must carry a kfrag for and that
+    confirm revocations (none known: neither checked nor waited for)."""
     if settings.registry_file is None:
-        return []
-    return sorted(Registry.load(settings.registry_file).srs_nodes())
+        return {}
+    return {n: e.url for n, e in Registry.load(settings.registry_file).srs_nodes().items()}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -69,12 +71,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         acl = AclStore(runtime.db)
         await acl.ensure_indexes()
         wake = relay.wake
+        nodes = srs_nodes(settings)
+        watch = RevocationWatch(
+            nodes, auth.service_token, timeout_s=settings.revoke_confirm_timeout_s
+        )
+        runtime.stack.push_async_callback(watch.aclose)
         runtime.background("upload-sweeper", sweeper.run)
         return OwnerState(
             records=records,
             store=store,
             grants=GrantService(
-                acl, directory, runtime, nodes=srs_node_ids(settings), on_outbox=wake
+                acl, directory, runtime, nodes=sorted(nodes), on_outbox=wake, watch=watch
             ),
             keys=KeyService(acl, store, runtime, on_outbox=wake),
             delegations=DelegationService(acl, directory, runtime, on_outbox=wake),

@@ -40,3 +40,5 @@ class Settings(ServiceSettings):
     kgc_timeout_s: float = Field(default=5.0, gt=0)
     #: timeout of one call to cloud-store that moves no ciphertext, seconds
     cloud_store_timeout_s: float = Field(default=10.0, gt=0)
+    #: how long a revoke waits for the SRS nodes to apply it before answering 202
+    revoke_confirm_timeout_s: float = Field(default=10.0, gt=0, le=60)

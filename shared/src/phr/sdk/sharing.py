@@ -49,6 +49,23 @@ class SharingError(ApiError):
     """owner-api or the KGC refused a call; ``problem`` is the RFC 9457 body."""
 
 
+class RevocationPending(SharingError):
+    """The grant is revoked and its ``acl.revoked`` emitted, but too few SRS nodes
+    confirmed it before owner-api's deadline: the grantee may still be served until they
+    catch up. Revoking again is harmless and waits again. ``grant`` is the revoked grant."""
+
+    def __init__(self, grant: GrantInfo) -> None:
+        self.grant = grant
+        super().__init__(
+            202,
+            {
+                "title": "Revocation not yet enforced",
+                "detail": f"grant {grant.grant_id} is revoked, but too few SRS nodes have "
+                "applied it yet; revoke again to wait for them",
+            },
+        )
+
+
 class NoSegmentKey(Exception):
     """This client holds no secret key for a segment version (a delegate out of scope)."""
 
@@ -127,13 +144,19 @@ class SharingClient(BearerClient):
     # ---------------------------------------------------------------- plumbing
 
     async def _call(self, method: str, url: str, *, ok: Sequence[int] = (200,), **kw: Any) -> Any:
+        resp = await self._send(method, url, ok=ok, **kw)
+        return resp.json() if resp.content else None
+
+    async def _send(
+        self, method: str, url: str, *, ok: Sequence[int] = (200,), **kw: Any
+    ) -> httpx.Response:
         try:
             resp = await self._http.request(method, url, headers=await self._headers(), **kw)
         except httpx.TransportError as exc:
             raise Unreachable(f"{url}: {type(exc).__name__}") from exc
         if resp.status_code not in ok:
             raise SharingError(resp.status_code, problem_body(resp))
-        return resp.json() if resp.content else None
+        return resp
 
     def _p(self, patient_id: str, path: str = "") -> str:
         return f"{self._owner}/v1/patients/{patient_id}{path}"
@@ -378,13 +401,19 @@ class SharingClient(BearerClient):
     async def revoke(
         self, patient_id: str, grant_id: str, *, rotate: bool = True, rewrap: bool = False
     ) -> GrantInfo:
-        """Revoke (SRS nodes delete its kfrags at once); then, for the patient, rotate the
-        grant's segments and re-grant the grants still active (``rotate``), and re-wrap
-        older records' capsules (``rewrap``) so the old kfrags open nothing at all."""
-        doc = await self._call("DELETE", self._p(patient_id, f"/grants/{grant_id}"))
-        revoked = GrantInfo.model_validate(doc)
+        """Revoke (SRS nodes delete its kfrags: when this returns, no threshold of them
+        serves the grant any more); then, for the patient, rotate the grant's segments
+        and re-grant the grants still active (``rotate``), and re-wrap older records'
+        capsules (``rewrap``) so the old kfrags open nothing at all.
+
+        Raises :class:`RevocationPending` (after the rotation) when owner-api recorded
+        the revocation but too few SRS nodes confirmed it in time."""
+        resp = await self._send("DELETE", self._p(patient_id, f"/grants/{grant_id}"), ok=(200, 202))
+        revoked = GrantInfo.model_validate(resp.json())
         if rotate and self.master is not None:
             await self.rotate(patient_id, revoked.segments, rewrap=rewrap)
+        if resp.status_code == 202:
+            raise RevocationPending(revoked)
         return revoked
 
     # ---------------------------------------------------------------- rotation

@@ -108,12 +108,31 @@ async def add_key_grants(
     "/grants/{grant_id}",
     tags=["grants"],
     summary="Revoke a grant; emits acl.revoked once (SRS nodes delete its kfrags)",
-    responses=_PROBLEM,
+    description=(
+        "Answers 200 once enough SRS nodes have applied the revocation that no threshold "
+        "of them serves the grant any more: the grantee is denied from then on. A "
+        "repeated call is harmless (one `acl.revoked` in all) and waits again."
+    ),
+    responses={
+        **_PROBLEM,
+        202: {
+            "model": GrantOut,
+            "description": "Revoked and emitted, but too few SRS nodes confirmed it in "
+            "time; they apply it when they catch up. Call again to wait again.",
+        },
+    },
 )
 async def revoke_grant(
-    patient_id: PatientId, grant_id: GrantId, caller: CurrentPrincipal, grants: GrantsDep
+    patient_id: PatientId,
+    grant_id: GrantId,
+    caller: CurrentPrincipal,
+    grants: GrantsDep,
+    response: Response,
 ) -> GrantOut:
-    return GrantOut.from_doc(await grants.revoke(caller, patient_id, grant_id))
+    doc, enforced = await grants.revoke(caller, patient_id, grant_id)
+    if not enforced:
+        response.status_code = 202
+    return GrantOut.from_doc(doc)
 
 
 # ---------------------------------------------------------------- keys

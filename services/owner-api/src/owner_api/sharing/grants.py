@@ -35,6 +35,7 @@ from owner_api.errors import (
 from owner_api.sharing.delegations import acting_for, check_segments
 from owner_api.sharing.directory import KgcDirectory
 from owner_api.sharing.grant_checks import GrantTerms, check_key_grants
+from owner_api.sharing.revocation import RevocationWatch
 from owner_api.sharing.views import GrantIn, KeyGrantIn
 from owner_api.store import AclStore
 from phr.crypto.canonical import canonical_json
@@ -80,8 +81,11 @@ class GrantService:
         *,
         nodes: Collection[str],
         on_outbox: Callable[[], None] = lambda: None,
+        watch: RevocationWatch | None = None,
     ) -> None:
         self.store = store
+        #: waits for the SRS nodes to apply a revocation (None: not waited for)
+        self.watch = watch
         self.directory = directory
         self.runtime = runtime
         #: SRS node ids of the deployment: each key grant carries one kfrag per node
@@ -266,31 +270,42 @@ class GrantService:
 
     # ---------------------------------------------------------------- revoke, list
 
-    async def revoke(self, caller: Principal, patient_id: str, grant_id: str) -> Document:
-        """Revoke (idempotent: a revoked grant yields no second ``acl.revoked``)."""
+    async def revoke(
+        self, caller: Principal, patient_id: str, grant_id: str
+    ) -> tuple[Document, bool]:
+        """Revoke (idempotent: a revoked grant yields no second ``acl.revoked``) and wait
+        until the SRS nodes enforce it. Returns the grant and whether they do (False:
+        recorded and emitted, but too few nodes confirmed before the deadline)."""
         doc = await self.get(caller, patient_id, grant_id)
         actor, on_behalf_of = await acting_for(self.store, caller, patient_id, doc["segments"])
-        if doc["status"] != "active":
-            return doc
-        data = AclRevoked(
-            grant_id=grant_id, patient_id=patient_id, revoked_by=actor, on_behalf_of=on_behalf_of
+        if doc["status"] == "active":
+            data = AclRevoked(
+                grant_id=grant_id,
+                patient_id=patient_id,
+                revoked_by=actor,
+                on_behalf_of=on_behalf_of,
+            )
+            event = outbox_doc(
+                self.runtime.event,
+                "acl.revoked",
+                data,
+                subject=patient_id,
+                key=f"{patient_id}/{grant_id}",
+            )
+            update = {
+                "revoked_at": datetime.now(UTC),
+                "revoked_by": actor,
+                "revoked_on_behalf_of": on_behalf_of,
+            }
+            if await self.store.revoke_grant(patient_id, grant_id, update, event):
+                self._on_outbox()
+                log.info("grant.revoked", patient_id=patient_id, grant_id=grant_id, by=actor)
+            doc = await self.get(caller, patient_id, grant_id)
+        # a retried revoke (the first one timed out) waits again
+        enforced = self.watch is None or await self.watch.enforced(
+            patient_id, grant_id, int(doc["threshold"])
         )
-        event = outbox_doc(
-            self.runtime.event,
-            "acl.revoked",
-            data,
-            subject=patient_id,
-            key=f"{patient_id}/{grant_id}",
-        )
-        update = {
-            "revoked_at": datetime.now(UTC),
-            "revoked_by": actor,
-            "revoked_on_behalf_of": on_behalf_of,
-        }
-        if await self.store.revoke_grant(patient_id, grant_id, update, event):
-            self._on_outbox()
-            log.info("grant.revoked", patient_id=patient_id, grant_id=grant_id, by=actor)
-        return await self.get(caller, patient_id, grant_id)
+        return doc, enforced
 
     async def get(self, caller: Principal, patient_id: str, grant_id: str) -> Document:
         await self._may_read(caller, patient_id)
