@@ -8,7 +8,6 @@ is a counter-mode SHA-256 stream, so the deterministic vectors are reproducible.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,10 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from phr.crypto.canonical import canonical_json
-from phr.crypto.export import KeyMaterial, export_secret_keys
-from phr.crypto.keys import PatientMasterKey, UserKeys
+from phr.crypto.export import export_secret_keys
 from phr.crypto.keystore import encrypt_keystore
-from phr.crypto.pre import PreSecretKey
 from phr.crypto.signing import SigningKey, b64u_encode
 from phr.identity.params import (
     PublishedKey,
@@ -32,44 +29,11 @@ from phr.identity.params import (
 )
 from phr.identity.proofs import login_message
 from phr.sdk.identity import enrolment_request
+from tests.web import vectors_records as rec
+from tests.web.vector_rand import given, material, stream
 
 VECTORS = Path(__file__).resolve().parents[2] / "web" / "test" / "vectors"
 SEGMENTS = ["demographics", "labs", "medications", "notes"]
-
-
-def stream(label: str) -> Callable[[int], bytes]:
-    """Deterministic bytes: SHA-256(label || counter) blocks, as many as asked for."""
-    counter = 0
-
-    def rand(n: int) -> bytes:
-        nonlocal counter
-        out = b""
-        while len(out) < n:
-            out += hashlib.sha256(f"{label}/{counter}".encode()).digest()
-            counter += 1
-        return out[:n]
-
-    return rand
-
-
-def given(*chunks: bytes) -> Callable[[int], bytes]:
-    """A rand(n) handing out the given byte strings in order."""
-    queue = list(chunks)
-
-    def rand(n: int) -> bytes:
-        out = queue.pop(0)
-        assert len(out) == n
-        return out
-
-    return rand
-
-
-def material(label: str, *, patient: bool) -> KeyMaterial:
-    rand = stream(label)
-    pre = PreSecretKey.derive(rand(32), b"vector")
-    user = UserKeys(pre, SigningKey.from_seed(rand(32)))
-    master = PatientMasterKey(rand(32)) if patient else None
-    return KeyMaterial(user=user, master=master, user_id=f"usr_{label}")
 
 
 CANONICAL_INPUTS = [
@@ -227,7 +191,18 @@ BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     "keystore": keystore_vectors,
     "keys": keys_vectors,
     "params": params_vectors,
+    "fhir": rec.fhir_vectors,
+    "search": rec.search_vectors,
+    "stream": rec.stream_vectors,
+    "seal": rec.seal_vectors,
+    "record": rec.record_vectors,
+    "grant": rec.grant_vectors,
+    "ledger": rec.ledger_vectors,
 }
+
+
+#: made with Umbral's own randomness (capsules, kfrags): checked by verification, not equality
+RANDOMISED = frozenset({"record", "grant"})
 
 
 def render(value: dict[str, Any]) -> str:

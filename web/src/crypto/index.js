@@ -19,7 +19,10 @@ export {
   generateKeyMaterial,
   importSecretKeys,
   kfragSignerPublic,
+  kfragSigner,
+  preSecretKey,
   searchKey,
+  segmentSecretKey,
   segmentPublicKey,
   segmentPublicKeys,
   signChallenge,
@@ -28,3 +31,66 @@ export {
   withUserId,
 } from "./keys.js";
 export { verifyParams } from "./params.js";
+export { keywordTags, normaliseKeyword, trapdoor } from "./search.js";
+export {
+  DEFAULT_CHUNK_SIZE,
+  decryptSegment,
+  encryptSegment,
+  segmentAad,
+} from "./stream.js";
+export { capsuleFromBytes, openWithKey, sealToKey } from "./capsule.js";
+export {
+  SEGMENTS,
+  codeKeyword,
+  extractKeywords,
+  mergeSegments,
+  payloadFromBytes,
+  payloadKeywords,
+  payloadToBytes,
+  segmentFor,
+  splitBundle,
+  trapdoorsFor,
+  validateBundle,
+  words,
+} from "./fhir.js";
+export { normaliseManifest, signManifest, verifyManifest } from "./manifest.js";
+export {
+  decryptOwnRecord,
+  decryptOwnSegment,
+  encapsulate,
+  encryptRecord,
+  encryptSegmentPayload,
+  isoNow,
+  openOwnCapsule,
+  ownerRecipients,
+  publishedRecipients,
+} from "./record.js";
+export { seal, unseal } from "./seal.js";
+export {
+  keyGrantId,
+  makeGrantFromKeys,
+  makeKeyGrants,
+  newGrantId,
+  openDelegation,
+  sealDelegation,
+  verifyGrant,
+} from "./grants.js";
+export {
+  rewrapCapsule,
+  rewrapManifest,
+  rotateSegment,
+  signPatientKeys,
+  verifyPatientKeys,
+} from "./rotation.js";
+export {
+  EMPTY_ROOT,
+  leafHash,
+  nodeHash,
+  noteKeyId,
+  rootFromInclusion,
+  verifyAuditTrail,
+  verifyCheckpoint,
+  verifyConsistency,
+  verifyEventInclusion,
+  verifyInclusion,
+} from "./ledger.js";
