@@ -18,7 +18,7 @@ import pytest
 
 from phr.client.access import decrypt_record, grantee_secret, open_segment_payload, owner_secret
 from phr.crypto.export import export_secret_keys, import_secret_keys
-from phr.crypto.grants import verify_grant
+from phr.crypto.grants import GrantDocument, verify_grant
 from phr.crypto.keystore import load_keystore
 from phr.crypto.manifest import verify_manifest
 from phr.crypto.pre import KeyCapsule, open_sealed_key, reencrypt, verify_kfrag
@@ -51,6 +51,19 @@ def test_vector_file_is_what_python_makes(name: str) -> None:
     )
 
 
+def _kfrags_at_nodes(
+    nodes: list[dict[str, str]], sealed: dict[str, str], doc: GrantDocument
+) -> list[bytes]:
+    """Each node opens its sealed kfrag, whose digest the grant document pins."""
+    out = []
+    for node in nodes:
+        envelope = b64u_decode(sealed[node["id"]])
+        assert doc.kfrag_sha256[node["id"]] == hashlib.sha256(envelope).hexdigest()
+        secret = NodeSecretKey.from_b64(node["secret"])
+        out.append(unseal(secret, envelope, node_id=node["id"], grant_id=doc.grant_id))
+    return out
+
+
 def test_randomised_vector_files_open_in_python() -> None:
     """The record and grant files (Umbral randomness) still verify and open in Python."""
     rec = _vector("record")
@@ -64,15 +77,7 @@ def test_randomised_vector_files_open_in_python() -> None:
     patient = import_secret_keys(g["patient"])
     doc = verify_grant(g["signed_grant"], expected_author=patient.user.signing.verify_key)
     verifying, delegating, receiving = doc.keys()
-    for node in g["nodes"]:
-        envelope = b64u_decode(g["sealed_kfrags"][node["id"]])
-        assert doc.kfrag_sha256[node["id"]] == hashlib.sha256(envelope).hexdigest()
-        kfrag = unseal(
-            NodeSecretKey.from_b64(node["secret"]),
-            envelope,
-            node_id=node["id"],
-            grant_id=doc.grant_id,
-        )
+    for kfrag in _kfrags_at_nodes(g["nodes"], g["sealed_kfrags"], doc):
         verify_kfrag(
             kfrag, verifying_pk=verifying, delegating_pk=delegating, receiving_pk=receiving
         )
@@ -166,15 +171,7 @@ def test_python_accepts_the_grant_and_kfrags_the_page_makes(artefacts: dict[str,
         verifying, delegating, receiving = doc.keys()
         assert delegating == patient.master.segment_public_key("labs", doc.key_version)
         cfrags = []
-        for node in g["nodes"]:
-            envelope = b64u_decode(key_grant["sealed_kfrags"][node["id"]])
-            assert doc.kfrag_sha256[node["id"]] == hashlib.sha256(envelope).hexdigest()
-            kfrag = unseal(
-                NodeSecretKey.from_b64(node["secret"]),
-                envelope,
-                node_id=node["id"],
-                grant_id=doc.grant_id,
-            )
+        for kfrag in _kfrags_at_nodes(g["nodes"], key_grant["sealed_kfrags"], doc):
             if doc.key_version == 1:
                 cfrags.append(
                     reencrypt(
