@@ -133,7 +133,7 @@ test("ledger: inclusion, consistency and checkpoints as phr.ledger", async () =>
   assert.equal((await c.verifyCheckpoint(v.cosigned_checkpoint, v.origin, key)).size, v.size);
   await assert.rejects(c.verifyCheckpoint(v.forged_checkpoint, v.origin, key), c.ProofInvalid);
   await assert.rejects(c.verifyCheckpoint(v.checkpoint, "other", key), c.ProofInvalid);
-  const trail = await c.verifyAuditTrail(v.trail, v.origin, key);
+  const trail = await c.verifyAuditTrail(v.trail, v.origin, v.public_key);
   assert.ok(trail.entries.every((e) => e.ok), JSON.stringify(trail.entries.find((e) => !e.ok)));
   const bad = structuredClone(v.trail);
   bad.entries[3].event.n = 99;
@@ -169,7 +169,7 @@ test("delegation, delegated grants, re-wrap and published keys in the page", asy
     c.FormatError,
   );
   const rec = vectors("record");
-  const rewrapped = await c.rewrapManifest(rec.signed_manifest, rec.material, { segments: ["conditions", "labs"], versions: { conditions: 3, labs: 2 } });
+  const rewrapped = await c.rewrapManifest(rec.signed_manifest, rec.material, { segments: ["conditions", "labs"], versions: { conditions: "3", labs: 2 } });
   const notes = (await c.verifyManifest(rewrapped)).segments.find((s) => s.name === "conditions");
   assert.equal(notes.capsule_version, 3);
   assert.equal(await c.rewrapManifest(rec.signed_manifest, rec.material, { segments: ["labs"], versions: { labs: 2 } }), null);

@@ -113,7 +113,7 @@ export async function makeKeyGrants(
   const signer = delegatedKeys ? await preSecretKey(material) : await kfragSigner(material);
   try {
     for (const [segment, list] of Object.entries(versions)) {
-      for (const version of list) {
+      for (const version of list.map(Number)) {
         const held = delegatedKeys?.[segment]?.[version];
         if (delegatedKeys && !held) {
           throw new FormatError(`no key for ${segment} v${version} was delegated`);
@@ -161,7 +161,7 @@ export async function sealDelegation(material, { delegatePk, segments, versions 
   const sealed = {};
   for (const s of segments) {
     sealed[s] = {};
-    for (let v = 1; v <= (versions[s] ?? 1); v++) {
+    for (let v = 1; v <= Number(versions[s] ?? 1); v++) {
       const sk = await segmentSecretKey(material, s, v);
       sealed[s][String(v)] = await sealToKey(delegatePk, sk.toBEBytes());
       sk.free();

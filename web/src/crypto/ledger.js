@@ -2,7 +2,7 @@
 // phr.ledger.merkle verifies them, C2SP signed-note checkpoints as phr.ledger.checkpoint
 // parses them, and an audit-trail entry checked against its checkpoint (phr.ledger.verify).
 
-import { concat, equalBytes, fromHex, toHex, utf8 } from "./bytes.js";
+import { b64uDecode, concat, equalBytes, fromHex, toHex, utf8 } from "./bytes.js";
 import { canonicalJson } from "./canonical.js";
 import { ProofInvalid } from "./errors.js";
 import { ed25519Verify, sha256 } from "./primitives.js";
@@ -177,10 +177,11 @@ function parseBody(text) {
 
 /**
  * Parse a checkpoint note and require a valid signature by (origin, key); witnesses'
- * lines are ignored. `publicKey`: the ledger's raw Ed25519 key (32 bytes).
+ * lines are ignored. `publicKey`: the ledger's Ed25519 key, raw (32 bytes) or base64url.
  * Returns {origin, size, root_hash (bytes)}.
  */
 export async function verifyCheckpoint(note, origin, publicKey) {
+  if (typeof publicKey === "string") publicKey = b64uDecode(publicKey);
   if (typeof note !== "string") throw new ProofInvalid("a signed note is text");
   const [text, sigs] = splitNote(note);
   const want = await noteKeyId(origin, publicKey);

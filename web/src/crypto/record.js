@@ -68,7 +68,7 @@ export async function encryptSegmentPayload(
 /** The owner's recipients: segment keys and search keys from his master secret. */
 export function ownerRecipients(material, versions = {}) {
   return async (segment) => {
-    const version = versions[segment] ?? 1;
+    const version = Number(versions[segment] ?? 1);
     return {
       public_key: await segmentPublicKey(material, segment, version),
       version,

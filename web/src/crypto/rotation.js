@@ -42,7 +42,7 @@ export async function rotateSegment(signedManifest, material, { segment, toVersi
 export async function rewrapManifest(signedManifest, material, { segments, versions }) {
   let updated = signedManifest;
   for (const entry of signedManifest.manifest.segments) {
-    const target = versions[entry.name] ?? 1;
+    const target = Number(versions[entry.name] ?? 1);
     if (segments.includes(entry.name) && entry.capsule_version < target) {
       updated = await rotateSegment(updated, material, { segment: entry.name, toVersion: target });
     }
@@ -64,7 +64,7 @@ export async function signPatientKeys(material, { patientId, segments, versions 
     author: (await userPublicKeys(material)).verify_key,
   };
   for (const s of segments) {
-    const version = versions[s] ?? 1;
+    const version = Number(versions[s] ?? 1);
     keys.segments[s] = { version, public_key: await segmentPublicKey(material, s, version) };
   }
   return { keys, signature: await signJson(material, keys) };
