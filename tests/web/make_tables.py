@@ -52,6 +52,40 @@ def resource_types() -> list[str]:
     return sorted(set(out) - r4.R4B_ONLY_TYPES)
 
 
+def _element(prop: dict[str, Any], patterns: list[str]) -> list[Any]:
+    """[JSON type initial, index of the string pattern or -1, 1 if a list]."""
+    alts = [a for a in prop.get("anyOf", [prop]) if a.get("type") != "null"]
+    first = alts[0] if alts else {}
+    is_list = first.get("type") == "array"
+    inner = first.get("items", {}) if is_list else first
+    kind = inner.get("type", "object") if inner else "object"
+    pattern = inner.get("pattern")
+    if pattern is not None and pattern not in patterns:
+        patterns.append(pattern)
+    return [kind[0], patterns.index(pattern) if pattern is not None else -1, int(is_list)]
+
+
+def r4_elements() -> dict[str, Any]:
+    """Per resource type its top-level elements (JSON type, pattern, list or not) and the
+    required ones, from the JSON Schema of its ``fhir.resources`` R4B model."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    patterns: list[str] = []
+    types = {}
+    for rtype in resource_types():
+        schema = get_fhir_model_class(rtype).model_json_schema()
+        props = schema["properties"]
+        fields = {n: _element(p, patterns) for n, p in sorted(props.items())}
+        required = set(schema.get("required", []))
+        required |= {n for n, p in props.items() if p.get("element_required")}
+        choices: dict[str, list[str]] = {}
+        for n, p in sorted(props.items()):
+            if p.get("one_of_many") and p.get("one_of_many_required"):
+                choices.setdefault(p["one_of_many"], []).append(n)
+        types[rtype] = {"required": sorted(required), "choices": choices, "fields": fields}
+    return {"patterns": patterns, "types": types}
+
+
 def fhir_tables() -> str:
     return HEAD + "".join(
         [
@@ -72,6 +106,7 @@ def fhir_tables() -> str:
                     for t, rules in r4.REQUIRED_CONCEPTS.items()
                 },
             ),
+            _js("R4_ELEMENTS", r4_elements()),
             _js("CODE_SYSTEMS", keywords.CODE_SYSTEMS),
             _js("STOP_WORDS", sorted(keywords.STOP_WORDS)),
         ]

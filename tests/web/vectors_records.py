@@ -129,6 +129,26 @@ def _invalid_bundles() -> dict[str, Any]:
     return out
 
 
+def _element_faults() -> dict[str, Any]:
+    """Bundles the R4B models refuse for a top-level element (messages differ in JS)."""
+    good = sample_bundle()
+    faults: dict[str, tuple[int, Any]] = {
+        "unknown element": (2, lambda r: r.update(valueQuantty={"value": 1})),
+        "required element missing": (2, lambda r: r.pop("code")),
+        "required status missing": (2, lambda r: r.pop("status")),
+        "single element given as a list": (2, lambda r: r.update(code=[r["code"]])),
+        "list element given once": (0, lambda r: r.update(name=r["name"][0])),
+        "id with a space": (0, lambda r: r.update(id="pat 1")),
+        "required choice missing": (4, lambda r: r.pop("medicationCodeableConcept")),
+    }
+    out = {}
+    for name, (index, change) in faults.items():
+        bad = copy.deepcopy(good)
+        change(bad["entry"][index]["resource"])
+        out[name] = bad
+    return out
+
+
 def fhir_vectors() -> dict[str, Any]:
     bundle = sample_bundle()
     split = split_bundle(bundle)
@@ -140,8 +160,19 @@ def fhir_vectors() -> dict[str, Any]:
             invalid.append({"name": name, "bundle": doc, "error": str(exc)})
         else:
             raise AssertionError(f"{name}: Python accepts it")
+    for name, doc in _element_faults().items():
+        try:
+            validate_bundle(doc)
+        except FhirValidationError as exc:
+            invalid.append({"name": name, "bundle": doc, "error": None, "python": str(exc)})
+        else:
+            raise AssertionError(f"{name}: Python accepts it")
+    stricter = copy.deepcopy(bundle)
+    stricter["entry"][0]["resource"]["active"] = "yes"  # pydantic's lax bool reads True
+    validate_bundle(stricter)
     return {
         "bundle": bundle,
+        "stricter": [{"name": "boolean as a string", "bundle": stricter}],
         "segments": {
             seg.value: {"payload": p, "keywords": sorted(payload_keywords(p))}
             for seg, p in split.items()

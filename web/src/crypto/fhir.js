@@ -6,8 +6,9 @@
 //
 // Validation runs the Bundle-level and required-binding rules of phr.fhir.r4 and the
 // resource-type and entry checks of phr.fhir.validate; the tables come from the Python
-// code (fhir_tables.js, generated). Not ported: the per-field structural check of the
-// fhir.resources R4B models (types and cardinality of every element).
+// code (fhir_tables.js, generated), and each resource's top-level elements against its
+// fhir.resources R4B model (unknown elements, lists, JSON types and patterns of
+// primitives, required elements). Not ported: the check of nested elements.
 
 import { fromUtf8, utf8 } from "./bytes.js";
 import { BundleInvalid } from "./errors.js";
@@ -16,6 +17,7 @@ import {
   CODE_SYSTEMS,
   HTTP_VERBS,
   R4B_ONLY_TYPES,
+  R4_ELEMENTS,
   R4_RESOURCE_TYPES,
   REQUIRED_CODES,
   REQUIRED_CONCEPTS,
@@ -96,6 +98,49 @@ function checkResource(resource, entry) {
         const msg = `${repr(coding.code)} is not a code of ${system} (required binding)`;
         throw fhirError(msg, { ...at, field: `${path}.coding.code` });
       }
+    }
+  }
+  checkElements(resource, at);
+}
+
+const PATTERNS = R4_ELEMENTS.patterns.map((p) => new RegExp(p));
+const JSON_TYPES = {
+  s: ["string", (v) => typeof v === "string"],
+  b: ["boolean", (v) => typeof v === "boolean"],
+  i: ["integer", Number.isInteger],
+  n: ["number", (v) => typeof v === "number" && Number.isFinite(v)],
+  o: ["object", isObj],
+};
+
+// The top-level elements of a resource as its R4B model declares them: no unknown
+// element, lists where the model has lists, the JSON type and pattern of primitives,
+// the required elements and required choices ([x]). Nested elements are not checked.
+function checkElements(resource, at) {
+  const spec = R4_ELEMENTS.types[resource.resourceType];
+  const fail = (field, msg) => {
+    throw fhirError(msg, { ...at, field });
+  };
+  for (const [name, value] of Object.entries(resource)) {
+    if (name === "resourceType" || value === null) continue;
+    const f = spec.fields[name];
+    if (!f) fail(name, "Extra inputs are not permitted");
+    const [kind, pattern, isList] = f;
+    if (isList && !Array.isArray(value)) fail(name, "Input should be a valid list");
+    if (!isList && Array.isArray(value)) fail(name, `Input should be a valid ${JSON_TYPES[kind][0]}`);
+    for (const item of isList ? value : [value]) {
+      if (item === null && name.startsWith("_")) continue;
+      if (!JSON_TYPES[kind][1](item)) fail(name, `Input should be a valid ${JSON_TYPES[kind][0]}`);
+      if (pattern >= 0 && !PATTERNS[pattern].test(item)) {
+        fail(name, `String should match pattern '${R4_ELEMENTS.patterns[pattern]}'`);
+      }
+    }
+  }
+  for (const name of spec.required) {
+    if (resource[name] === undefined || resource[name] === null) fail(name, "Field required");
+  }
+  for (const [group, names] of Object.entries(spec.choices)) {
+    if (!names.some((n) => resource[n] !== undefined && resource[n] !== null)) {
+      fail(`${group}[x]`, `one of ${names.join(", ")} is required`);
     }
   }
 }
