@@ -101,7 +101,8 @@ def artefacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         check=True,
         timeout=120,
     )
-    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in out.glob("*.json")}
+    docs = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in out.glob("*.json")}
+    return {**docs, "dir": out}
 
 
 def test_python_opens_the_keystore_the_page_writes(
@@ -110,6 +111,9 @@ def test_python_opens_the_keystore_the_page_writes(
     path = tmp_path / "keys.json"
     path.write_text(json.dumps(artefacts["keystore"]), encoding="utf-8")
     km = load_keystore(path, "pässphrase from the page")
+    # the file as the page offers it for download, read as `phr` reads its own
+    from_file = load_keystore(artefacts["dir"] / "keystore.file", "pässphrase from the page")
+    assert export_secret_keys(from_file) == artefacts["material"]
     assert export_secret_keys(km) == artefacts["material"]
     assert km.master is not None
     public = artefacts["public"]

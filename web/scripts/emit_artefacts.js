@@ -9,7 +9,9 @@ const put = (name, value) => writeFileSync(join(outdir, name), JSON.stringify(va
 
 const material = c.withUserId(await c.generateKeyMaterial({ role: "patient" }), "usr_js");
 put("material.json", material);
-put("keystore.json", await c.encryptKeystore(material, passphrase, { scryptN: 1024 }));
+const keystore = await c.encryptKeystore(material, passphrase, { scryptN: 1024 });
+put("keystore.json", keystore);
+writeFileSync(join(outdir, "keystore.file"), c.keystoreFileText(keystore));
 put("enrolment.json", await c.enrolmentRequest(material, { role: "patient" }));
 put("login.json", await c.signChallenge(material, { user_id: "usr_js", nonce: "nonce-1" }));
 put("public.json", {
