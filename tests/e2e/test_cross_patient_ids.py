@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
+from phr.api.owner import GrantOut
 from phr.client import OwnerKeys
 from phr.events.acl import AclRevoked
 from phr.events.records import RecordDeleted
-from phr.sdk.sharing import GrantInfo
 from tests.support.grants import BUNDLE, NODES, World, grant_world
 from tests.support.identity import TestUser, bearer
 from tests.support.records import new_patient
@@ -46,7 +46,7 @@ async def _rejections(world: World) -> dict[str, int]:
     return out
 
 
-async def _a_served_grant(world: World) -> tuple[TestUser, str, str, GrantInfo]:
+async def _a_served_grant(world: World) -> tuple[TestUser, str, str, GrantOut]:
     """A's doctor, his token, A's record and A's labs grant, served by every node."""
     doctor = await world.staff("doctor")
     doctor_token = await world.kgc.login(doctor)

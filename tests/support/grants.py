@@ -100,7 +100,8 @@ class World:
 
     async def manifest(self, record_id: str) -> SignedRecordManifest:
         async with self.patient.records() as records:
-            return (await records.get_record(self.pid, record_id)).signed_manifest
+            detail = await records.get_record(self.pid, record_id)
+        return SignedRecordManifest.model_validate(detail.signed_manifest)
 
     async def entry(self, record_id: str, segment: str) -> SegmentEntry:
         return (await self.manifest(record_id)).manifest.segment(segment)

@@ -268,8 +268,8 @@ def lying_node_app(stack: Any, impersonate: str, honest: str, mode: ForgeMode) -
     every cfrag for a forged one, names itself ``impersonate`` and signs the result:
     only cfrag verification can catch it.
     """
+    from phr.api.srs import ReencryptResponse
     from srs.reencrypt import sign_response
-    from srs.schemas import ReencryptResponse
 
     key = key_of(stack, impersonate)
     honest_url = registry(stack).url(honest)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from kgc.errors import LoginRateLimited, UnreadableSecret
-from kgc.models import TraceRequest
 from kgc.params import build_params
 from kgc.tokens import LoginLimiter
 from kgc.tracing import leaked_public_keys
 from kgc.users import parse_selector
+from phr.api.kgc import TraceRequest
 from phr.crypto.export import KeyMaterial, export_secret_keys
 from phr.crypto.keys import UserKeys
 from phr.crypto.signing import SigningKey, b64u_encode

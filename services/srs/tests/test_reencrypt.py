@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from phr.api.srs import ReencryptRequest, ReencryptResponse
 from phr.client.access import grantee_secret
 from phr.crypto.grants import GrantDocument
 from phr.crypto.manifest import SegmentEntry
@@ -18,7 +19,6 @@ from srs.acl import Caller
 from srs.cache import ReadCache
 from srs.errors import AuditUnavailable
 from srs.reencrypt import Reencryptor
-from srs.schemas import ReencryptRequest, ReencryptResponse
 
 from .conftest import DOCTOR, NODE_IDS, PATIENT, World
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from phr.api.user import AccessIn
 from phr.identity.tokens import Principal
 from user_api.access import AccessService
 from user_api.fanout import NodeAnswer, NodeFailure, NodeResult
 from user_api.grants import GrantView
-from user_api.models import AccessIn
 
 DOCTOR = Principal(sub="dr", role="doctor", issuer="kgc", jti="j", expires_at=0, org="o1")
 MANIFEST = {

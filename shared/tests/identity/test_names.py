@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from phr.identity.names import DisplayName, display_name
+from phr.api.names import DisplayName, display_name
 
 
 class Named(BaseModel):

@@ -12,7 +12,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from cloud_store.blobs import BlobMismatch, BlobMissing, BlobUnavailable
 from cloud_store.deps import BlobsDep, IndexDep, SettingsDep
@@ -25,6 +24,15 @@ from cloud_store.errors import (
     TagsTooMany,
 )
 from cloud_store.settings import MAX_BLOB_BYTES
+from phr.api.cloud import (
+    MAX_TAGS_PER_SEGMENT,
+    RecordTagsIn,
+    SearchIn,
+    SearchMatch,
+    SearchOut,
+    StoredBlobOut,
+    TagsIn,
+)
 from phr.api.ids import HEX64_PATTERN, ID_PATTERN
 from phr.service.auth import require_role
 
@@ -36,19 +44,12 @@ router = APIRouter(
 
 KEY_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9._/-]{0,255}$"
 SHA256_PATTERN = HEX64_PATTERN
-TAG_PATTERN = HEX64_PATTERN
 
 #: keyword tags are 64 hex digits each (JSON: 67 bytes), up to 100,000 per segment
 TAGS_BODY_BYTES = 16 * 1024 * 1024
 
 BlobKey = Annotated[str, Path(pattern=KEY_PATTERN, description="object key")]
 Id = Annotated[str, Path(pattern=ID_PATTERN)]
-
-
-class StoredBlobOut(BaseModel):
-    key: str
-    size: int
-    sha256: str
 
 
 def _check_key(key: str) -> None:
@@ -146,11 +147,6 @@ async def delete_blob(key: BlobKey, blobs: BlobsDep, index: IndexDep) -> Respons
     return Response(status_code=204)
 
 
-class TagsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    tags: list[Annotated[str, Field(pattern=TAG_PATTERN)]] = Field(max_length=100_000)
-
-
 @router.put(
     "/index/{patient_id}/{record_id}/{segment}",
     summary="Set the keyword tags of one segment",
@@ -164,14 +160,6 @@ async def put_tags(
     return Response(status_code=204)
 
 
-class RecordTagsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    segments: dict[
-        Annotated[str, Field(pattern=ID_PATTERN)],
-        list[Annotated[str, Field(pattern=TAG_PATTERN)]],
-    ] = Field(max_length=64)
-
-
 @router.put(
     "/index/{patient_id}/{record_id}",
     summary="Set the keyword tags of several segments of one record",
@@ -181,9 +169,9 @@ class RecordTagsIn(BaseModel):
 async def put_record_tags(
     patient_id: Id, record_id: Id, body: RecordTagsIn, index: IndexDep
 ) -> Response:
-    too_many = [s for s, tags in body.segments.items() if len(tags) > 100_000]
+    too_many = [s for s, tags in body.segments.items() if len(tags) > MAX_TAGS_PER_SEGMENT]
     if too_many:
-        raise TagsTooMany(f"more than 100000 tags on segments {too_many}")
+        raise TagsTooMany(f"more than {MAX_TAGS_PER_SEGMENT} tags on segments {too_many}")
     await index.put_record(patient_id, record_id, body.segments)
     return Response(status_code=204)
 
@@ -194,26 +182,7 @@ async def delete_tags(patient_id: Id, record_id: Id, index: IndexDep) -> Respons
     return Response(status_code=204)
 
 
-class SearchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    trapdoors: list[Annotated[str, Field(pattern=TAG_PATTERN)]] = Field(min_length=1, max_length=32)
-    patient_ids: list[Annotated[str, Field(pattern=ID_PATTERN)]] | None = Field(
-        default=None, max_length=10_000
-    )
-    limit: int = Field(default=1000, ge=1, le=10_000)
-
-
-class Match(BaseModel):
-    patient_id: str
-    record_id: str
-    segment: str
-
-
-class SearchOut(BaseModel):
-    matches: list[Match]
-
-
 @router.post("/search", summary="Segments carrying every trapdoor's tag")
 async def search(body: SearchIn, index: IndexDep) -> SearchOut:
     found = await index.search(body.trapdoors, body.patient_ids, body.limit)
-    return SearchOut(matches=[Match(**m) for m in found])
+    return SearchOut(matches=[SearchMatch(**m) for m in found])

@@ -7,7 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from kgc.deps import CorrelationDep, DirectoryDep, GroupsDep, LoginDep, ParamsDep, TracerDep
-from kgc.models import (
+from kgc.users import is_operator, parse_selector
+from kgc.views import org_view_from_doc, user_view_from_doc
+from phr.api.kgc import (
     ChallengeRequest,
     ChallengeResponse,
     EnrolRequest,
@@ -24,7 +26,6 @@ from kgc.models import (
     TraceResponse,
     UserView,
 )
-from kgc.users import is_operator, parse_selector
 from phr.identity.roles import STAFF
 from phr.service.auth import CurrentPrincipal, RequireAdmin
 from phr.service.problems import BadRequest, Forbidden, problem_responses
@@ -44,7 +45,7 @@ async def get_params(params: ParamsDep) -> dict[str, Any]:
 async def create_org(body: OrgCreate, admin: RequireAdmin, directory: DirectoryDep) -> OrgView:
     if not is_operator(admin):
         raise Forbidden("only the operator creates organisations")
-    return OrgView.from_doc(await directory.create_org(body, admin.sub))
+    return org_view_from_doc(await directory.create_org(body, admin.sub))
 
 
 @router.get("/orgs", tags=["organisations"], summary="Every organisation")
@@ -53,12 +54,12 @@ async def list_orgs(
     directory: DirectoryDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[OrgView]:
-    return [OrgView.from_doc(d) for d in await directory.list_orgs(limit)]
+    return [org_view_from_doc(d) for d in await directory.list_orgs(limit)]
 
 
 @router.get("/orgs/{org_id}", tags=["organisations"], summary="One organisation")
 async def get_org(org_id: str, _: CurrentPrincipal, directory: DirectoryDep) -> OrgView:
-    return OrgView.from_doc(await directory.get_org(org_id))
+    return org_view_from_doc(await directory.get_org(org_id))
 
 
 # ---------------------------------------------------------------- users
@@ -78,7 +79,7 @@ async def enrol(body: EnrolRequest, directory: DirectoryDep, cid: CorrelationDep
 
 @router.get("/users/{user_id}", tags=["directory"], summary="A user's public keys and attributes")
 async def get_user(user_id: str, _: CurrentPrincipal, directory: DirectoryDep) -> UserView:
-    return UserView.from_doc(await directory.get(user_id))
+    return user_view_from_doc(await directory.get(user_id))
 
 
 @router.get(
@@ -103,14 +104,14 @@ async def find_users(
     # Listing patients is for staff only: a patient learns nothing about other patients.
     if not (caller.is_staff or caller.is_service) and query.get("role") not in STAFF:
         raise Forbidden("patients may look up staff (give a staff role), not other patients")
-    return [UserView.from_doc(d) for d in await directory.find(query, limit)]
+    return [user_view_from_doc(d) for d in await directory.find(query, limit)]
 
 
 @router.post("/users/{user_id}/approve", tags=["users"], summary="Approve a pending staff user")
 async def approve(
     user_id: str, admin: RequireAdmin, directory: DirectoryDep, cid: CorrelationDep
 ) -> UserView:
-    return UserView.from_doc(await directory.approve(user_id, admin, cid))
+    return user_view_from_doc(await directory.approve(user_id, admin, cid))
 
 
 @router.post("/users/{user_id}/revoke", tags=["users"], summary="Revoke a user everywhere")
@@ -124,7 +125,7 @@ async def revoke(
     doc = await directory.revoke(
         user_id, by=admin.sub, reason=body.reason, correlation_id=cid, admin=admin
     )
-    return UserView.from_doc(doc)
+    return user_view_from_doc(doc)
 
 
 # ---------------------------------------------------------------- login

@@ -16,9 +16,9 @@ from typing import Any, Literal
 import structlog
 
 from kgc.errors import UnknownKey, UnreadableSecret
-from kgc.models import TraceRequest, TraceResponse
 from kgc.store import KgcStore
 from kgc.users import Directory
+from phr.api.kgc import TraceRequest, TraceResponse
 from phr.crypto.errors import CryptoError
 from phr.crypto.export import KeyFingerprint, public_keys_from_secret
 from phr.crypto.keystore import decrypt_keystore

@@ -27,8 +27,8 @@ from kgc.errors import (
     ProofInvalid,
     UserNotFound,
 )
-from kgc.models import EnrolRequest, OrgCreate
 from kgc.store import Duplicate, KgcStore
+from phr.api.kgc import EnrolRequest, OrgCreate
 from phr.crypto.errors import FormatError
 from phr.crypto.pre import PrePublicKey
 from phr.crypto.signing import SignatureInvalid, SigningKey, VerifyKey, b64u_decode

@@ -10,7 +10,7 @@ import pytest
 from owner_api.errors import GrantInvalid, ManifestInvalid
 from owner_api.sharing.grant_checks import GrantTerms, check_key_grants
 from owner_api.sharing.keys import check_rewrap
-from owner_api.sharing.views import KeyGrantIn
+from phr.api.owner import KeyGrantIn
 from phr.client import OwnerKeys, encrypt_record
 from phr.client.grant import SrsNode, make_grant
 from phr.client.rotation import rotate_segment

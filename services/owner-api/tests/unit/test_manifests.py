@@ -8,8 +8,8 @@ import pytest
 
 from owner_api.errors import ManifestInvalid, UploadMalformed, UploadTooLarge
 from owner_api.records.manifests import check_upload
-from owner_api.records.views import UploadIn
 from owner_api.settings import Settings
+from phr.api.owner import UploadIn
 from phr.client import OwnerKeys, encrypt_record
 from phr.crypto.keys import PatientMasterKey
 from phr.crypto.manifest import sign_manifest

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
 
+from phr.api.srs import GrantList, NodeInfo, ReencryptRequest, ReencryptResponse
 from phr.service.auth import CurrentPrincipal
 from phr.service.problems import Forbidden, problem_responses
 from srs.acl import Caller
 from srs.deps import NodeDep, ReencryptorDep, StateDep, StoreDep
 from srs.errors import NotADataUser
-from srs.schemas import GrantList, NodeInfo, ReencryptRequest, ReencryptResponse
 
 router = APIRouter(prefix="/v1", tags=["srs"])
 _problems = problem_responses(

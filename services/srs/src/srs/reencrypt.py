@@ -37,6 +37,13 @@ from typing import Any
 
 import structlog
 
+from phr.api.srs import (
+    BreakglassInfo,
+    ReencryptRequest,
+    ReencryptResponse,
+    SegmentCfrag,
+    SegmentDenied,
+)
 from phr.crypto.errors import CryptoError
 from phr.crypto.pre import reencrypt_verified
 from phr.crypto.signing import SigningKey, b64u_encode
@@ -47,13 +54,6 @@ from srs import acl
 from srs.cache import ReadCache
 from srs.errors import AuditUnavailable, TooManySegments
 from srs.models import SegmentCapsule
-from srs.schemas import (
-    BreakglassInfo,
-    ReencryptRequest,
-    ReencryptResponse,
-    SegmentCfrag,
-    SegmentDenied,
-)
 from srs.store import Store
 from srs.verification import NodeIdentity
 

@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 import structlog
 
 from phr.api.ids import blob_key
+from phr.api.user import AccessIn, AccessOut, GrantedSegment
 from phr.client.verifier import tally
 from phr.events.access import AccessRequested
 from phr.identity.tokens import Principal
@@ -40,7 +41,6 @@ from phr.service.runtime import ServiceRuntime
 from user_api.errors import AuditUnavailable, BreakglassNeedsReason, SrsUnavailable
 from user_api.fanout import NodeAnswer, NodeFailure, SrsFanout
 from user_api.grants import scope_for
-from user_api.models import AccessIn, AccessOut, GrantedSegment
 from user_api.store import MongoStore
 from user_api.upstream import Upstream
 

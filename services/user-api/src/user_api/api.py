@@ -7,10 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from phr.api.ids import ID_PATTERN
-from phr.service.auth import PatientSelf
-from phr.service.problems import BadRequest, problem_responses
-from user_api.deps import AccessDep, BearerToken, DataUser, SearchDep, StoreDep
-from user_api.models import (
+from phr.api.user import (
     AccessIn,
     AccessOut,
     BreakglassList,
@@ -20,6 +17,9 @@ from user_api.models import (
     SharedDetail,
     SharedOut,
 )
+from phr.service.auth import PatientSelf
+from phr.service.problems import BadRequest, problem_responses
+from user_api.deps import AccessDep, BearerToken, DataUser, SearchDep, StoreDep
 
 router = APIRouter(prefix="/v1")
 

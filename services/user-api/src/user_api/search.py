@@ -19,9 +19,7 @@ from datetime import UTC, datetime
 
 import structlog
 
-from phr.identity.tokens import Principal
-from user_api.grants import GrantView, Scope, scope_for
-from user_api.models import (
+from phr.api.user import (
     GrantToCaller,
     SearchMatch,
     SharedDetail,
@@ -29,6 +27,8 @@ from user_api.models import (
     SharedRecord,
     WithheldSegment,
 )
+from phr.identity.tokens import Principal
+from user_api.grants import GrantView, Scope, scope_for
 from user_api.store import MongoStore
 from user_api.upstream import RecordSummary, Upstream
 

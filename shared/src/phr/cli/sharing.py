@@ -9,11 +9,12 @@ from typing import Annotated, Any
 
 import typer
 
+from phr.api.owner import GrantOut
 from phr.cli.home import CliError
 from phr.cli.output import emit
 from phr.cli.session import Session, run, session_from
 from phr.fhir.segments import SEGMENTS
-from phr.sdk.sharing import GrantInfo, SharingClient
+from phr.sdk.sharing import SharingClient
 
 
 def register(app: typer.Typer) -> None:
@@ -78,7 +79,7 @@ def parse_date(text: str | None, hint: str) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _grant_row(g: GrantInfo) -> tuple[Any, ...]:
+def _grant_row(g: GrantOut) -> tuple[Any, ...]:
     who = g.grantee_user_id or ",".join(f"{k}={v}" for k, v in (g.grantee_group or {}).items())
     by = g.granted_by + (f" for {g.on_behalf_of}" if g.on_behalf_of else "")
     until = g.expires_at.isoformat()[:19] if g.expires_at else "-"
@@ -151,7 +152,7 @@ def grants(
     """
     s = session_from(ctx)
 
-    async def work() -> list[GrantInfo]:
+    async def work() -> list[GrantOut]:
         async with sharing_client(s) as client:
             return await client.list_grants(_patient(s, patient))
 
@@ -250,7 +251,7 @@ def emergency_segments(
     s = session_from(ctx)
     names = parse_segments(segments)
 
-    async def work() -> list[GrantInfo]:
+    async def work() -> list[GrantOut]:
         async with sharing_client(s) as client:
             return await client.set_emergency_segments(s.profile().user_id, names)
 

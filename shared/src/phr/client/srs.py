@@ -9,11 +9,10 @@ key of the node it names and it echoes the request it answers.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
+from phr.api.srs import ANSWER_FORMAT
 from phr.crypto.signing import SignatureInvalid, VerifyKey, b64u_decode
-
-ANSWER_FORMAT: Final = "phr-srs-reencrypt/v1"
 
 
 class NodeAnswerInvalid(ValueError):

@@ -6,22 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
+from phr.api.kgc import Role
 from phr.events.base import EventData
-
-#: ``system``: a hospital system's own identity (a gateway), enrolled into its organisation;
-#: ``auditor``: reads the ledger's event bodies, approved by the operator only
-Role = Literal[
-    "patient",
-    "doctor",
-    "nurse",
-    "pharmacist",
-    "lab",
-    "insurer",
-    "admin",
-    "caregiver",
-    "system",
-    "auditor",
-]
 
 
 class UserEnrolled(EventData):

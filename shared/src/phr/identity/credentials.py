@@ -3,41 +3,21 @@
 from __future__ import annotations
 
 import time
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
+from phr.api.kgc import Credential, SignedCredential
 from phr.crypto.signing import SignatureInvalid, SigningKey, VerifyKey, b64u_decode, b64u_encode
+
+__all__ = [
+    "Credential",
+    "CredentialInvalid",
+    "SignedCredential",
+    "sign_credential",
+    "verify_credential",
+]
 
 
 class CredentialInvalid(Exception):
     """Wrong signer, bad signature or expired."""
-
-
-class Credential(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    version: Literal[1] = 1
-    issuer: str = "kgc"
-    user_id: str
-    role: str
-    organisation_id: str | None = None
-    department: str | None = None
-    ed25519_fingerprint: str
-    umbral_fingerprint: str
-    #: seconds since the epoch
-    issued_at: int
-    expires_at: int
-
-
-class SignedCredential(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    credential: Credential
-    #: SHA-256 hex of the KGC key that signed
-    signer: str
-    #: base64url Ed25519 over the RFC 8785 JSON of ``credential``
-    signature: str
 
 
 def sign_credential(credential: Credential, key: SigningKey) -> SignedCredential:

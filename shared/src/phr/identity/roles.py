@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Final, Literal, get_args
+from typing import Final, get_args
 
-from phr.events.users import Role
+from phr.api.kgc import OrgKind, Role
 
-OrgKind = Literal["hospital", "lab", "pharmacy", "insurer"]
 ORG_KINDS: Final[tuple[str, ...]] = get_args(OrgKind)
 ROLES: Final[tuple[str, ...]] = get_args(Role)
 

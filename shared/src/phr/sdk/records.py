@@ -25,13 +25,12 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict
 
+from phr.api.owner import RecordDetail, RecordOut, SegmentPut, UploadOut
 from phr.client.access import decrypt_record, owner_secret
 from phr.client.record import EncryptedRecord, RecipientKeys, encrypt_record
 from phr.crypto.keys import PatientMasterKey
@@ -55,57 +54,6 @@ class RecordsError(ApiError):
 
 class IntegrityError(Exception):
     """Downloaded bytes do not match the SHA-256 announced for them."""
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class SegmentInfo(_Model):
-    name: str
-    key_version: int
-    size: int
-    sha256: str
-    tag_count: int
-    resource_count: int
-
-
-class SegmentPut(_Model):
-    """A presigned S3 PUT for one segment: send exactly these headers with it."""
-
-    url: str
-    headers: dict[str, str]
-    expires_at: datetime
-
-
-class UploadState(_Model):
-    upload_id: str
-    patient_id: str
-    record_id: str
-    status: str
-    manifest_sha256: str
-    segments: list[SegmentInfo]
-    stored: list[str]
-    missing: list[str]
-    #: segment -> where to PUT its ciphertext (segments not stored yet)
-    urls: dict[str, SegmentPut] = {}
-
-
-class RecordInfo(_Model):
-    patient_id: str
-    record_id: str
-    status: str
-    uploaded_by: str
-    manifest_sha256: str
-    created_at: datetime
-    committed_at: datetime | None = None
-    deleted_at: datetime | None = None
-    deleted_by: str | None = None
-    segments: list[SegmentInfo]
-
-
-class RecordDetail(RecordInfo):
-    signed_manifest: SignedRecordManifest
 
 
 def new_upload_id() -> str:
@@ -161,7 +109,7 @@ class RecordsClient(BearerClient):
         upload_id: str | None = None,
         validate: bool = True,
         on_encrypted: Callable[[int], Callable[[int], None]] | None = None,
-    ) -> RecordInfo:
+    ) -> RecordOut:
         """Validate, segment, encrypt and sign ``bundle``, then upload and commit it.
 
         ``on_encrypted(total_bytes)``, if given, is told the ciphertext size once the
@@ -188,7 +136,7 @@ class RecordsClient(BearerClient):
         *,
         upload_id: str | None = None,
         on_sent: Callable[[int], None] | None = None,
-    ) -> RecordInfo:
+    ) -> RecordOut:
         """Upload a record encrypted by :func:`phr.client.encrypt_record` (idempotent);
         ``on_sent`` is told the size of each chunk as it goes out."""
         sources: dict[str, SegmentSource] = {
@@ -209,7 +157,7 @@ class RecordsClient(BearerClient):
         tags: Mapping[str, Sequence[str]],
         sources: Mapping[str, SegmentSource],
         upload_id: str,
-    ) -> RecordInfo:
+    ) -> RecordOut:
         """Begin (or resume) an upload, PUT the segments not stored yet straight to S3 in
         parallel (presigned URLs; S3 checks each SHA-256), commit once."""
         manifest = signed_manifest.manifest
@@ -230,7 +178,7 @@ class RecordsClient(BearerClient):
         signed_manifest: SignedRecordManifest,
         tags: Mapping[str, Sequence[str]],
         upload_id: str,
-    ) -> UploadState:
+    ) -> UploadOut:
         body = {
             "upload_id": upload_id,
             "signed_manifest": signed_manifest.model_dump(mode="json"),
@@ -239,7 +187,7 @@ class RecordsClient(BearerClient):
         resp = await self._request(
             "POST", self._url(patient_id, "/uploads"), json=body, ok=(200, 201)
         )
-        return UploadState.model_validate(resp.json())
+        return UploadOut.model_validate(resp.json())
 
     async def send_segment(self, put: SegmentPut, source: SegmentSource, size: int) -> None:
         """PUT one segment's ciphertext (``size`` bytes, as the manifest signs) to S3
@@ -267,13 +215,13 @@ class RecordsClient(BearerClient):
         if resp.status_code != 200:
             raise RecordsError(resp.status_code, _s3_problem(resp))
 
-    async def commit_upload(self, patient_id: str, upload_id: str) -> RecordInfo:
+    async def commit_upload(self, patient_id: str, upload_id: str) -> RecordOut:
         resp = await self._request("POST", self._url(patient_id, f"/uploads/{upload_id}/commit"))
-        return RecordInfo.model_validate(resp.json())
+        return RecordOut.model_validate(resp.json())
 
-    async def upload_state(self, patient_id: str, upload_id: str) -> UploadState:
+    async def upload_state(self, patient_id: str, upload_id: str) -> UploadOut:
         resp = await self._request("GET", self._url(patient_id, f"/uploads/{upload_id}"))
-        return UploadState.model_validate(resp.json())
+        return UploadOut.model_validate(resp.json())
 
     async def abort_upload(self, patient_id: str, upload_id: str) -> None:
         """Give up a pending upload; owner-api removes whatever it stored."""
@@ -283,10 +231,10 @@ class RecordsClient(BearerClient):
 
     async def list_records(
         self, patient_id: str, *, include_deleted: bool = False, limit: int = 100
-    ) -> list[RecordInfo]:
+    ) -> list[RecordOut]:
         params = {"include_deleted": str(include_deleted).lower(), "limit": limit}
         resp = await self._request("GET", self._url(patient_id, "/records"), params=params)
-        return [RecordInfo.model_validate(r) for r in resp.json()]
+        return [RecordOut.model_validate(r) for r in resp.json()]
 
     async def get_record(self, patient_id: str, record_id: str) -> RecordDetail:
         resp = await self._request("GET", self._url(patient_id, f"/records/{record_id}"))
@@ -342,7 +290,8 @@ class RecordsClient(BearerClient):
     ) -> dict[str, Any]:
         """Download and decrypt the patient's own record (or some segments) into a Bundle."""
         detail = await self.get_record(patient_id, record_id)
-        manifest = verify_manifest(detail.signed_manifest, expected_author=expected_author)
+        signed = SignedRecordManifest.model_validate(detail.signed_manifest)
+        manifest = verify_manifest(signed, expected_author=expected_author)
         if manifest.patient_id != patient_id or manifest.record_id != record_id:
             raise IntegrityError("owner-api served the manifest of another record")
         names = list(segments) if segments is not None else [e.name for e in manifest.segments]
@@ -355,7 +304,7 @@ class RecordsClient(BearerClient):
         secrets = {n: owner_secret(master, manifest.segment(n)) for n in names}
         return await asyncio.to_thread(
             decrypt_record,
-            detail.signed_manifest,
+            signed,
             secrets=secrets,
             ciphertexts={n: [c] for n, c in ciphertexts.items()},
             expected_author=expected_author,
@@ -364,10 +313,10 @@ class RecordsClient(BearerClient):
 
     # ---------------------------------------------------------------- delete, contributors
 
-    async def delete_record(self, patient_id: str, record_id: str) -> RecordInfo:
+    async def delete_record(self, patient_id: str, record_id: str) -> RecordOut:
         """Delete a record (ciphertext, tags and capsules); returns its tombstone."""
         resp = await self._request("DELETE", self._url(patient_id, f"/records/{record_id}"))
-        return RecordInfo.model_validate(resp.json())
+        return RecordOut.model_validate(resp.json())
 
     async def published_keys(self, patient_id: str, *, author: VerifyKey) -> PatientKeys:
         """The patient's signed segment public keys (what a contributor encrypts to),

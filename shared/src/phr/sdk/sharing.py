@@ -27,9 +27,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict
 
 from phr.api.ids import key_grant_id
+from phr.api.owner import GrantOut
 from phr.client.grant import SrsNode, make_grant_from_keys
 from phr.client.rotation import rotate_segment
 from phr.crypto.keys import PatientMasterKey, UserKeys
@@ -54,7 +54,7 @@ class RevocationPending(SharingError):
     confirmed it before owner-api's deadline: the grantee may still be served until they
     catch up. Revoking again is harmless and waits again. ``grant`` is the revoked grant."""
 
-    def __init__(self, grant: GrantInfo) -> None:
+    def __init__(self, grant: GrantOut) -> None:
         self.grant = grant
         super().__init__(
             202,
@@ -68,39 +68,6 @@ class RevocationPending(SharingError):
 
 class NoSegmentKey(Exception):
     """This client holds no secret key for a segment version (a delegate out of scope)."""
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class KeyVersion(_Model):
-    segment: str
-    key_version: int
-
-
-class GrantInfo(_Model):
-    grant_id: str
-    patient_id: str
-    grantee_user_id: str | None
-    grantee_group: dict[str, str] | None
-    group_id: str | None
-    receiving_pk: str
-    segments: list[str]
-    not_before: datetime | None
-    expires_at: datetime | None
-    data_from: datetime | None
-    purpose: str | None
-    emergency: bool
-    threshold: int
-    key_versions: list[KeyVersion]
-    granted_by: str
-    on_behalf_of: str | None
-    status: str
-    created_at: datetime
-    revoked_at: datetime | None = None
-    revoked_by: str | None = None
-    revoked_on_behalf_of: str | None = None
 
 
 def _ms(value: datetime | None) -> datetime | None:
@@ -294,7 +261,7 @@ class SharingClient(BearerClient):
         data_from: datetime | None = None,
         purpose: str | None = None,
         grant_id: str | None = None,
-    ) -> GrantInfo:
+    ) -> GrantOut:
         """Grant ``segments`` to one user (kfrags to his Umbral key from the KGC)."""
         user = await self._call("GET", f"{self._kgc}/v1/users/{grantee_user_id}")
         return await self._grant(
@@ -330,7 +297,7 @@ class SharingClient(BearerClient):
         purpose: str | None = None,
         grant_id: str | None = None,
         emergency: bool = False,
-    ) -> GrantInfo:
+    ) -> GrantOut:
         """Grant ``segments`` to everyone matching ``selector`` (e.g. role=doctor, org=X),
         members who join later included: kfrags go to the KGC's group key."""
         group = await self.create_group(selector)
@@ -362,7 +329,7 @@ class SharingClient(BearerClient):
         purpose: str | None,
         grant_id: str | None,
         emergency: bool,
-    ) -> GrantInfo:
+    ) -> GrantOut:
         grant_id = grant_id or "g_" + uuid.uuid4().hex
         not_before, expires_at, data_from = _ms(not_before), _ms(expires_at), _ms(data_from)
         _, threshold = await self._nodes()
@@ -392,15 +359,15 @@ class SharingClient(BearerClient):
             "key_grants": key_grants,
         }
         doc = await self._call("POST", self._p(patient_id, "/grants"), json=body, ok=(200, 201))
-        return GrantInfo.model_validate(doc)
+        return GrantOut.model_validate(doc)
 
-    async def list_grants(self, patient_id: str) -> list[GrantInfo]:
+    async def list_grants(self, patient_id: str) -> list[GrantOut]:
         body = await self._call("GET", self._p(patient_id, "/grants"))
-        return [GrantInfo.model_validate(g) for g in body]
+        return [GrantOut.model_validate(g) for g in body]
 
     async def revoke(
         self, patient_id: str, grant_id: str, *, rotate: bool = True, rewrap: bool = False
-    ) -> GrantInfo:
+    ) -> GrantOut:
         """Revoke (SRS nodes delete its kfrags: when this returns, no threshold of them
         serves the grant any more); then, for the patient, rotate the grant's segments
         and re-grant the grants still active (``rotate``), and re-wrap older records'
@@ -409,7 +376,7 @@ class SharingClient(BearerClient):
         Raises :class:`RevocationPending` (after the rotation) when owner-api recorded
         the revocation but too few SRS nodes confirmed it in time."""
         resp = await self._send("DELETE", self._p(patient_id, f"/grants/{grant_id}"), ok=(200, 202))
-        revoked = GrantInfo.model_validate(resp.json())
+        revoked = GrantOut.model_validate(resp.json())
         if rotate and self.master is not None:
             await self.rotate(patient_id, revoked.segments, rewrap=rewrap)
         if resp.status_code == 202:
@@ -530,7 +497,7 @@ class SharingClient(BearerClient):
 
     async def set_emergency_segments(
         self, patient_id: str, segments: Sequence[str]
-    ) -> list[GrantInfo]:
+    ) -> list[GrantOut]:
         """Choose what break-glass may open: replaces the emergency grants by ones to the
         groups {role: doctor} and {role: nurse} for ``segments`` (SRS nodes demand a
         reason and bound each opening in time)."""

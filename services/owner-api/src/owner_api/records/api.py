@@ -10,14 +10,13 @@ from fastapi.responses import StreamingResponse
 from owner_api.deps import RecordsDep, StoreDep
 from owner_api.records.service import RecordService
 from owner_api.records.views import (
-    ContributorOut,
-    RecordDetail,
-    RecordOut,
-    SegmentPut,
-    UploadIn,
-    UploadOut,
+    contributor_from_doc,
+    record_detail_from_doc,
+    record_from_doc,
+    upload_from_doc,
 )
 from phr.api.ids import ID_PATTERN
+from phr.api.owner import ContributorOut, RecordDetail, RecordOut, SegmentPut, UploadIn, UploadOut
 from phr.service.auth import CurrentPrincipal, PatientSelf
 from phr.service.limits import MIB
 from phr.service.mongo import Document
@@ -36,7 +35,7 @@ _PROBLEM = problem_responses(400, 403, 404, 409, 413, 503)
 async def _upload_out(records: RecordService, doc: Document) -> UploadOut:
     """The upload's state, with fresh presigned PUTs for what is still to send."""
     urls = await records.upload_urls(doc)
-    return UploadOut.from_doc(
+    return upload_from_doc(
         doc,
         {
             name: SegmentPut(url=u.url, headers=u.headers, expires_at=u.expires_at)
@@ -87,7 +86,7 @@ async def get_upload(
 async def commit_upload(
     patient_id: PatientId, upload_id: Id, caller: CurrentPrincipal, records: RecordsDep
 ) -> RecordOut:
-    return RecordOut.from_doc(await records.commit(caller, patient_id, upload_id))
+    return record_from_doc(await records.commit(caller, patient_id, upload_id))
 
 
 @router.delete(
@@ -117,7 +116,7 @@ async def list_records(
     docs = await records.list_records(
         caller, patient_id, include_deleted=include_deleted, limit=limit
     )
-    return [RecordOut.from_doc(d) for d in docs]
+    return [record_from_doc(d) for d in docs]
 
 
 @router.get(
@@ -129,7 +128,7 @@ async def list_records(
 async def get_record(
     patient_id: PatientId, record_id: Id, caller: CurrentPrincipal, records: RecordsDep
 ) -> RecordDetail:
-    return RecordDetail.from_doc(await records.committed(caller, patient_id, record_id))
+    return record_detail_from_doc(await records.committed(caller, patient_id, record_id))
 
 
 @router.get(
@@ -160,7 +159,7 @@ async def download_segment(
 async def delete_record(
     patient_id: PatientId, record_id: Id, caller: CurrentPrincipal, records: RecordsDep
 ) -> RecordOut:
-    return RecordOut.from_doc(await records.delete(caller, patient_id, record_id))
+    return record_from_doc(await records.delete(caller, patient_id, record_id))
 
 
 # ---------------------------------------------------------------- contributors
@@ -170,7 +169,7 @@ async def delete_record(
 async def list_contributors(
     patient_id: PatientId, _: PatientSelf, store: StoreDep
 ) -> list[ContributorOut]:
-    return [ContributorOut.from_doc(d) for d in await store.contributors_of(patient_id)]
+    return [contributor_from_doc(d) for d in await store.contributors_of(patient_id)]
 
 
 @router.put(
@@ -184,7 +183,7 @@ async def add_contributor(
     _: PatientSelf,
     store: StoreDep,
 ) -> ContributorOut:
-    return ContributorOut.from_doc(await store.add_contributor(patient_id, org_id))
+    return contributor_from_doc(await store.add_contributor(patient_id, org_id))
 
 
 @router.delete(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from owner_api.errors import ManifestInvalid, UploadMalformed, UploadTooLarge
-from owner_api.records.views import UploadIn
 from owner_api.settings import Settings
 from phr.api.ids import ID_PATTERN, is_id
+from phr.api.owner import UploadIn
 from phr.crypto.manifest import RecordManifest, SegmentEntry, verify_manifest
 from phr.crypto.signing import SignatureInvalid, VerifyKey
 from phr.events.records import RecordUploaded, SegmentSummary

@@ -40,10 +40,10 @@ from owner_api.errors import (
 from owner_api.records.cloud import BlobDownload, CloudStore, PresignedPut
 from owner_api.records.manifests import check_upload, segment_summary, uploaded_event
 from owner_api.records.sweeper import UploadSweeper
-from owner_api.records.views import UploadIn
 from owner_api.settings import Settings
 from owner_api.store import Duplicate, RecordStore, record_key
 from phr.api.ids import blob_key
+from phr.api.owner import UploadIn
 from phr.crypto.canonical import canonical_json
 from phr.crypto.manifest import RecordManifest
 from phr.events.records import RecordDeleted, RecordUploaded

@@ -12,8 +12,10 @@ from fastapi import APIRouter, Path, Response
 
 from owner_api.deps import DelegationsDep, GrantsDep, KeysDep
 from owner_api.errors import NotDelegated
-from owner_api.records.views import RecordDetail
-from owner_api.sharing.views import (
+from owner_api.records.views import record_detail_from_doc
+from owner_api.sharing.views import delegation_from_doc, grant_from_doc
+from phr.api.ids import ID_PATTERN
+from phr.api.owner import (
     DelegateKeysOut,
     DelegationIn,
     DelegationOut,
@@ -25,10 +27,10 @@ from owner_api.sharing.views import (
     KeysIn,
     KeysOut,
     ManifestIn,
+    RecordDetail,
     RotateIn,
     RotateOut,
 )
-from phr.api.ids import ID_PATTERN
 from phr.service.auth import CurrentPrincipal
 from phr.service.mongo import Document
 from phr.service.problems import problem_responses
@@ -70,21 +72,21 @@ async def create_grant(
     doc, created = await grants.grant(caller, patient_id, body)
     if not created:
         response.status_code = 200
-    return GrantOut.from_doc(doc)
+    return grant_from_doc(doc)
 
 
 @router.get("/grants", tags=["grants"], summary="The patient's grants (metadata, no kfrags)")
 async def list_grants(
     patient_id: PatientId, caller: CurrentPrincipal, grants: GrantsDep
 ) -> list[GrantOut]:
-    return [GrantOut.from_doc(d) for d in await grants.list(caller, patient_id)]
+    return [grant_from_doc(d) for d in await grants.list(caller, patient_id)]
 
 
 @router.get("/grants/{grant_id}", tags=["grants"], summary="One grant", responses=_PROBLEM)
 async def get_grant(
     patient_id: PatientId, grant_id: GrantId, caller: CurrentPrincipal, grants: GrantsDep
 ) -> GrantOut:
-    return GrantOut.from_doc(await grants.get(caller, patient_id, grant_id))
+    return grant_from_doc(await grants.get(caller, patient_id, grant_id))
 
 
 @router.post(
@@ -101,7 +103,7 @@ async def add_key_grants(
     grants: GrantsDep,
 ) -> GrantOut:
     doc = await grants.add_key_grants(caller, patient_id, grant_id, body.key_grants)
-    return GrantOut.from_doc(doc)
+    return grant_from_doc(doc)
 
 
 @router.delete(
@@ -132,7 +134,7 @@ async def revoke_grant(
     doc, enforced = await grants.revoke(caller, patient_id, grant_id)
     if not enforced:
         response.status_code = 202
-    return GrantOut.from_doc(doc)
+    return grant_from_doc(doc)
 
 
 # ---------------------------------------------------------------- keys
@@ -181,7 +183,7 @@ async def replace_manifest(
     caller: CurrentPrincipal,
     keys: KeysDep,
 ) -> RecordDetail:
-    return RecordDetail.from_doc(await keys.replace_manifest(caller, patient_id, record_id, body))
+    return record_detail_from_doc(await keys.replace_manifest(caller, patient_id, record_id, body))
 
 
 @router.put(
@@ -210,7 +212,7 @@ async def get_emergency(patient_id: PatientId, _: CurrentPrincipal, keys: KeysDe
 async def list_delegations(
     patient_id: PatientId, caller: CurrentPrincipal, delegations: DelegationsDep
 ) -> list[DelegationOut]:
-    return [DelegationOut.from_doc(d) for d in await delegations.list(caller, patient_id)]
+    return [delegation_from_doc(d) for d in await delegations.list(caller, patient_id)]
 
 
 @router.put(
@@ -227,7 +229,7 @@ async def put_delegation(
     delegations: DelegationsDep,
 ) -> DelegationOut:
     doc = await delegations.put(caller, patient_id, delegate_user_id, body)
-    return DelegationOut.from_doc(doc)
+    return delegation_from_doc(doc)
 
 
 @router.delete(
@@ -242,7 +244,7 @@ async def end_delegation(
     caller: CurrentPrincipal,
     delegations: DelegationsDep,
 ) -> DelegationOut:
-    return DelegationOut.from_doc(await delegations.end(caller, patient_id, delegate_user_id))
+    return delegation_from_doc(await delegations.end(caller, patient_id, delegate_user_id))
 
 
 @router.get(

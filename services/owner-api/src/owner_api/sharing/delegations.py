@@ -37,9 +37,9 @@ from owner_api.errors import (
     NotDelegated,
 )
 from owner_api.sharing.directory import KgcDirectory
-from owner_api.sharing.views import DelegationIn
 from owner_api.store import AclStore
 from phr.api.ids import delegation_id as make_delegation_id
+from phr.api.owner import DelegationIn
 from phr.crypto.errors import FormatError
 from phr.crypto.pre import KeyCapsule
 from phr.events.acl import DelegationChanged

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from owner_api.errors import GrantInvalid
-from owner_api.sharing.views import KeyGrantIn
 from phr.api.ids import key_grant_id
+from phr.api.owner import KeyGrantIn
 from phr.crypto.grants import GrantDocument, verify_grant
 from phr.crypto.signing import SignatureInvalid, VerifyKey, b64u_decode
 

@@ -36,8 +36,8 @@ from owner_api.sharing.delegations import acting_for, check_segments
 from owner_api.sharing.directory import KgcDirectory
 from owner_api.sharing.grant_checks import GrantTerms, check_key_grants
 from owner_api.sharing.revocation import RevocationWatch
-from owner_api.sharing.views import GrantIn, KeyGrantIn
 from owner_api.store import AclStore
+from phr.api.owner import GrantIn, KeyGrantIn
 from phr.crypto.canonical import canonical_json
 from phr.events.acl import AclGranted, AclRevoked, SegmentKeyGrant
 from phr.identity.tokens import Principal

@@ -32,9 +32,9 @@ from owner_api.errors import (
 )
 from owner_api.records.manifests import uploaded_event
 from owner_api.sharing.delegations import check_segments, is_patient
-from owner_api.sharing.views import ManifestIn
 from owner_api.store import AclStore, RecordStore, record_key
 from phr.api.ids import patient_key_id
+from phr.api.owner import ManifestIn
 from phr.crypto.canonical import canonical_json
 from phr.crypto.manifest import RecordManifest, verify_manifest
 from phr.crypto.published_keys import verify_patient_keys

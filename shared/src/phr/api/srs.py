@@ -1,17 +1,23 @@
-"""Request and response bodies of the node's HTTP API (what the OpenAPI shows)."""
+"""An SRS node's bodies: the re-encryption request and its signed answer, node info.
+
+The answer is signed by the node (Ed25519 over the RFC 8785 JSON of every field but
+``node_signature``); ``phr.client.srs`` checks it. :data:`ANSWER_FORMAT` names its
+version.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-RESPONSE_FORMAT: Literal["phr-srs-reencrypt/v1"] = "phr-srs-reencrypt/v1"
+from phr.api._base import In, Out
+
+AnswerFormat = Literal["phr-srs-reencrypt/v1"]
+ANSWER_FORMAT: Final[AnswerFormat] = "phr-srs-reencrypt/v1"
 
 
-class ReencryptRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ReencryptRequest(In):
     request_id: str = Field(min_length=1, max_length=128, description="caller's id, echoed")
     patient_id: str = Field(min_length=1, max_length=128)
     record_id: str = Field(min_length=1, max_length=128)
@@ -23,7 +29,7 @@ class ReencryptRequest(BaseModel):
     )
 
 
-class SegmentCfrag(BaseModel):
+class SegmentCfrag(Out):
     segment: str
     grant_id: str
     key_version: int
@@ -33,22 +39,22 @@ class SegmentCfrag(BaseModel):
     breakglass: bool = False
 
 
-class SegmentDenied(BaseModel):
+class SegmentDenied(Out):
     segment: str
     reason: str
     node_id: str
 
 
-class BreakglassInfo(BaseModel):
+class BreakglassInfo(Out):
     reason: str
     segments: list[str]
     expires_in_s: int
 
 
-class ReencryptResponse(BaseModel):
+class ReencryptResponse(Out):
     """Signed by the node: Ed25519 over RFC 8785 JSON of every field but ``node_signature``."""
 
-    format: Literal["phr-srs-reencrypt/v1"] = RESPONSE_FORMAT
+    format: AnswerFormat = ANSWER_FORMAT
     node_id: str
     request_id: str
     patient_id: str
@@ -61,7 +67,7 @@ class ReencryptResponse(BaseModel):
     node_signature: str = Field(default="", description="base64url Ed25519 signature")
 
 
-class NodeInfo(BaseModel):
+class NodeInfo(Out):
     node_id: str
     x25519_public: str = Field(description="base64url X25519 key kfrags are sealed to")
     ed25519_public: str = Field(description="base64url key that signs responses and events")
@@ -69,7 +75,7 @@ class NodeInfo(BaseModel):
     events: dict[str, int]
 
 
-class GrantList(BaseModel):
+class GrantList(Out):
     node_id: str
     patient_id: str
     key_versions: dict[str, int] = Field(description="newest key version per segment")

@@ -1,4 +1,10 @@
-"""Request and response bodies of the KGC's API."""
+"""The KGC's bodies: enrolment, directory, organisations, login, tracing, groups.
+
+The vocabularies of roles and organisation kinds are defined here (the wire is where a
+wrong one is refused), and so is the shape of the KGC's signed credential;
+``phr.events``, ``phr.identity`` and ``phr.identity.credentials`` (which signs and
+verifies it) import them.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +12,60 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from phr.api._base import In, Out
 from phr.api.ids import ID_PATTERN
-from phr.events.users import Role
-from phr.identity.credentials import SignedCredential
-from phr.identity.names import DisplayName
-from phr.identity.roles import OrgKind
+from phr.api.names import DisplayName
+
+#: ``system``: a hospital system's own identity (a gateway), enrolled into its organisation;
+#: ``auditor``: reads the ledger's event bodies, approved by the operator only
+Role = Literal[
+    "patient",
+    "doctor",
+    "nurse",
+    "pharmacist",
+    "lab",
+    "insurer",
+    "admin",
+    "caregiver",
+    "system",
+    "auditor",
+]
+OrgKind = Literal["hospital", "lab", "pharmacy", "insurer"]
 
 _B64U = r"^[A-Za-z0-9_-]{20,200}$"
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Credential(BaseModel):
+    """What the KGC attests of a user (signed: :class:`SignedCredential`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: Literal[1] = 1
+    issuer: str = "kgc"
+    user_id: str
+    role: str
+    organisation_id: str | None = None
+    department: str | None = None
+    ed25519_fingerprint: str
+    umbral_fingerprint: str
+    #: seconds since the epoch
+    issued_at: int
+    expires_at: int
 
 
-class EnrolRequest(_In):
+class SignedCredential(BaseModel):
+    """Signed and verified by ``phr.identity.credentials``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    credential: Credential
+    #: SHA-256 hex of the KGC key that signed
+    signer: str
+    #: base64url Ed25519 over the RFC 8785 JSON of ``credential``
+    signature: str
+
+
+class EnrolRequest(In):
     role: Role
     organisation_id: str | None = Field(default=None, pattern=ID_PATTERN)
     department: str | None = Field(default=None, max_length=64)
@@ -32,13 +78,13 @@ class EnrolRequest(_In):
     proof: str = Field(pattern=_B64U)
 
 
-class EnrolResponse(BaseModel):
+class EnrolResponse(Out):
     user_id: str
     status: Literal["active", "pending"]
     credential: SignedCredential | None = None
 
 
-class UserView(BaseModel):
+class UserView(Out):
     """A directory entry: public keys and attributes, nothing secret."""
 
     user_id: str
@@ -53,47 +99,27 @@ class UserView(BaseModel):
     umbral_fingerprint: str
     credential: SignedCredential | None = None
 
-    @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> UserView:
-        return cls(
-            user_id=doc["_id"],
-            role=doc["role"],
-            organisation_id=doc.get("organisation_id"),
-            department=doc.get("department"),
-            display_name=doc.get("display_name"),
-            status=doc["status"],
-            ed25519_public=doc["ed25519_public"],
-            umbral_public=doc["umbral_public"],
-            ed25519_fingerprint=doc["ed25519_fp"],
-            umbral_fingerprint=doc["umbral_fp"],
-            credential=doc.get("credential"),
-        )
 
-
-class OrgCreate(_In):
+class OrgCreate(In):
     name: DisplayName
     kind: OrgKind
 
 
-class OrgView(BaseModel):
+class OrgView(Out):
     organisation_id: str
     name: str
     kind: str
 
-    @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> OrgView:
-        return cls(organisation_id=doc["_id"], name=doc["name"], kind=doc["kind"])
 
-
-class RevokeRequest(_In):
+class RevokeRequest(In):
     reason: str = Field(default="revoked by an administrator", max_length=256)
 
 
-class ChallengeRequest(_In):
+class ChallengeRequest(In):
     user_id: str = Field(pattern=ID_PATTERN)
 
 
-class ChallengeResponse(BaseModel):
+class ChallengeResponse(Out):
     user_id: str
     nonce: str
     expires_in: int
@@ -101,20 +127,20 @@ class ChallengeResponse(BaseModel):
     purpose: str = "phr-login-v1"
 
 
-class TokenRequest(_In):
+class TokenRequest(In):
     user_id: str = Field(pattern=ID_PATTERN)
     nonce: str = Field(min_length=16, max_length=128)
     #: base64url Ed25519 signature over login_message(user_id=…, nonce=…)
     signature: str = Field(pattern=_B64U)
 
 
-class TokenResponse(BaseModel):
+class TokenResponse(Out):
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"
     expires_in: int
 
 
-class TraceRequest(_In):
+class TraceRequest(In):
     """One of: a raw secret key (base64url, 32 bytes), a key export, or a keystore."""
 
     secret_key: str | None = Field(default=None, max_length=200)
@@ -123,7 +149,7 @@ class TraceRequest(_In):
     passphrase: str | None = Field(default=None, max_length=1024, repr=False)
 
 
-class TraceResponse(BaseModel):
+class TraceResponse(Out):
     user_id: str
     role: str
     organisation_id: str | None
@@ -132,12 +158,12 @@ class TraceResponse(BaseModel):
     revoked: bool
 
 
-class GroupCreate(_In):
+class GroupCreate(In):
     #: attribute selector, e.g. {"role": "doctor", "org": "org_1"} (keys role, org, dept)
     selector: dict[str, str] = Field(min_length=1, max_length=3)
 
 
-class GroupView(BaseModel):
+class GroupView(Out):
     group_id: str
     selector: dict[str, str]
     #: current key version (new grants use it); older versions stay valid for old grants
@@ -148,7 +174,7 @@ class GroupView(BaseModel):
     public_keys: dict[str, str]
 
 
-class SealedGroupKey(BaseModel):
+class SealedGroupKey(Out):
     version: int
     public_key: str
     #: base64url KeyCapsule (phr.crypto.pre.seal_to_key) of the 32-byte group secret key,
@@ -156,7 +182,7 @@ class SealedGroupKey(BaseModel):
     sealed_secret: str
 
 
-class MemberKey(BaseModel):
+class MemberKey(Out):
     group_id: str
     user_id: str
     version: int

@@ -1,19 +1,38 @@
-"""Request and response bodies of user-api's routes (what the OpenAPI shows)."""
+"""user-api's bodies: search, what is shared with the caller, access, emergency access."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from phr.api._base import In, Out
+from phr.api.cloud import SearchMatch, SearchOut
 from phr.api.ids import Hex64, Id
 
 Trapdoor = Hex64
 
 
-class SearchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+__all__ = [
+    "AccessIn",
+    "AccessOut",
+    "BreakglassList",
+    "BreakglassOut",
+    "GrantToCaller",
+    "GrantedSegment",
+    "SearchIn",
+    "SearchMatch",
+    "SearchOut",
+    "SharedDetail",
+    "SharedOut",
+    "SharedPatient",
+    "SharedRecord",
+    "WithheldSegment",
+]
+
+
+class SearchIn(In):
     trapdoors: list[Trapdoor] = Field(
         min_length=1,
         max_length=32,
@@ -22,34 +41,24 @@ class SearchIn(BaseModel):
     patient_id: Id | None = Field(default=None, description="only this patient's records")
 
 
-class SearchMatch(BaseModel):
-    patient_id: str
-    record_id: str
-    segment: str
-
-
-class SearchOut(BaseModel):
-    matches: list[SearchMatch]
-
-
-class SharedRecord(BaseModel):
+class SharedRecord(Out):
     record_id: str
     uploaded_by: str = Field(description="the patient, or a contributor (own search keys)")
     uploaded_at: datetime | None
     segments: dict[str, int] = Field(description="granted segment -> key version")
 
 
-class SharedPatient(BaseModel):
+class SharedPatient(Out):
     patient_id: str
     segments: list[str] = Field(description="segments granted to the caller")
     records: list[SharedRecord]
 
 
-class SharedOut(BaseModel):
+class SharedOut(Out):
     patients: list[SharedPatient]
 
 
-class GrantToCaller(BaseModel):
+class GrantToCaller(Out):
     """A grant of the patient addressed to the caller (or a group of his), any status."""
 
     grant_id: str
@@ -65,13 +74,13 @@ class GrantToCaller(BaseModel):
     revoked_at: datetime | None
 
 
-class WithheldSegment(BaseModel):
+class WithheldSegment(Out):
     record_id: str
     segment: str
     reason: str = Field(description="not-granted | revoked | expired | not-yet-valid")
 
 
-class SharedDetail(BaseModel):
+class SharedDetail(Out):
     """One patient, as the caller may know him: grants to him, readable records, and the
     segments of those records he may not read now, with why. Empty unless the patient
     ever granted the caller something."""
@@ -82,8 +91,7 @@ class SharedDetail(BaseModel):
     withheld: list[WithheldSegment]
 
 
-class AccessIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AccessIn(In):
     patient_id: Id
     record_id: Id
     segments: list[Id] | None = Field(
@@ -100,7 +108,7 @@ class AccessIn(BaseModel):
         return (self.breakglass_reason or "").strip() or None
 
 
-class GrantedSegment(BaseModel):
+class GrantedSegment(Out):
     """A segment t nodes granted (their cfrags are in ``node_answers``, as signed)."""
 
     key_version: int
@@ -110,7 +118,7 @@ class GrantedSegment(BaseModel):
     url: str = Field(description="presigned S3 GET of this segment's ciphertext, until expires_at")
 
 
-class AccessOut(BaseModel):
+class AccessOut(Out):
     request_id: str
     patient_id: str
     record_id: str
@@ -128,7 +136,7 @@ class AccessOut(BaseModel):
     )
 
 
-class BreakglassOut(BaseModel):
+class BreakglassOut(Out):
     request_id: str
     patient_id: str
     record_id: str | None
@@ -141,6 +149,6 @@ class BreakglassOut(BaseModel):
     review: str
 
 
-class BreakglassList(BaseModel):
+class BreakglassList(Out):
     patient_id: str
     accesses: list[BreakglassOut]
