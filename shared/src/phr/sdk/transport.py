@@ -21,24 +21,7 @@ from contextlib import contextmanager
 import aiohttp
 import httpx
 
-#: below uvicorn's 5 s keep-alive: a pooled connection is never reused as it closes
-KEEPALIVE_S = 4.0
-#: bytes per read of a streamed body
-CHUNK = 1 << 16
-
-
-def pooled_session(
-    *, limit: int, timeout: aiohttp.ClientTimeout | None = None
-) -> aiohttp.ClientSession:
-    """An aiohttp session on one keep-alive pool of ``limit`` connections, bodies left as
-    sent (no decompression); for this transport and for ``phr.service.http``. Make it
-    inside the running event loop."""
-    return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=limit, keepalive_timeout=KEEPALIVE_S),
-        timeout=timeout or aiohttp.ClientTimeout(total=None),
-        auto_decompress=False,
-        skip_auto_headers=("User-Agent", "Accept-Encoding"),
-    )
+from phr.http_pool import CHUNK, pooled_session
 
 
 @contextmanager

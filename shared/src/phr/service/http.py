@@ -26,7 +26,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from phr.sdk.transport import CHUNK, pooled_session
+from phr.http_pool import CHUNK, pooled_session
 from phr.service.tracing import with_traceparent
 
 
