@@ -41,7 +41,7 @@ from phr.service.runtime import ServiceRuntime
 from user_api.errors import AuditUnavailable, BreakglassNeedsReason, SrsUnavailable
 from user_api.fanout import NodeAnswer, NodeFailure, SrsFanout
 from user_api.grants import scope_for
-from user_api.store import MongoStore
+from user_api.store import Store
 from user_api.upstream import Upstream
 
 log = structlog.get_logger("user_api.access")
@@ -81,7 +81,7 @@ class AccessService:
     def __init__(
         self,
         runtime: ServiceRuntime,
-        store: MongoStore,
+        store: Store,
         upstream: Upstream,
         fanout: SrsFanout,
         *,

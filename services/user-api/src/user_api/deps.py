@@ -13,14 +13,14 @@ from phr.service.state import state_part
 from user_api.access import AccessService
 from user_api.errors import NotADataUser
 from user_api.search import SearchService
-from user_api.store import MongoStore
+from user_api.store import Store
 
 
 @dataclass(frozen=True)
 class UserState:
     """What user-api's lifespan yields (built by ``user_api.main``'s setup)."""
 
-    store: MongoStore
+    store: Store
     search: SearchService
     access: AccessService
 
@@ -40,6 +40,6 @@ async def bearer_token(request: Request) -> str:
 
 AccessDep = Annotated[AccessService, Depends(state_part(UserState, lambda s: s.access))]
 SearchDep = Annotated[SearchService, Depends(state_part(UserState, lambda s: s.search))]
-StoreDep = Annotated[MongoStore, Depends(state_part(UserState, lambda s: s.store))]
+StoreDep = Annotated[Store, Depends(state_part(UserState, lambda s: s.store))]
 DataUser = Annotated[Principal, Depends(require_data_user)]
 BearerToken = Annotated[str, Depends(bearer_token)]

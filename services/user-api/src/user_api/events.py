@@ -18,7 +18,7 @@ from phr.events.catalog import TOPIC_ACCESS, TOPIC_ACL, parse_data
 from phr.events.envelope import Envelope
 from phr.service.producers import OWNER_API, ProducerRules, srs_node_names
 from phr.service.registry import Registry
-from user_api.store import MongoStore, Session
+from user_api.store import Session, Store
 
 log = structlog.get_logger("user_api.events")
 
@@ -35,7 +35,7 @@ def producer_rules(registry: Registry | None) -> ProducerRules:
 
 
 class EventHandlers:
-    def __init__(self, store: MongoStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
 
     async def __call__(self, event: Envelope, session: Session) -> None:

@@ -17,9 +17,9 @@ from user_api.access import AccessService
 from user_api.deps import UserState
 from user_api.events import TOPICS, TYPES, EventHandlers, producer_rules
 from user_api.fanout import SrsFanout, SrsNodeRef
+from user_api.mongo_store import MongoStore
 from user_api.search import SearchService
 from user_api.settings import Settings
-from user_api.store import MongoStore
 from user_api.upstream import Upstream
 
 

@@ -29,7 +29,7 @@ from phr.api.user import (
 )
 from phr.identity.tokens import Principal
 from user_api.grants import GrantView, Scope, scope_for
-from user_api.store import MongoStore
+from user_api.store import Store
 from user_api.upstream import RecordSummary, Upstream
 
 log = structlog.get_logger("user_api.search")
@@ -39,7 +39,7 @@ PATIENTS_PER_CALL = 10_000
 
 
 class SearchService:
-    def __init__(self, store: MongoStore, upstream: Upstream, *, max_records: int) -> None:
+    def __init__(self, store: Store, upstream: Upstream, *, max_records: int) -> None:
         self.store = store
         self.upstream = upstream
         self.max_records = max_records
