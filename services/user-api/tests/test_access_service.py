@@ -84,7 +84,7 @@ class Fanout:
 def service(granting: int, grants: list[GrantView] | None = None) -> Any:
     up, fan = Upstream(), Fanout(granting)
     svc = AccessService(
-        Runtime(),  # type: ignore[arg-type]
+        Runtime().emit,
         Store(grants or []),  # type: ignore[arg-type]
         up,  # type: ignore[arg-type]
         fan,  # type: ignore[arg-type]

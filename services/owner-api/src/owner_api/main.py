@@ -63,7 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sweeper = UploadSweeper(
             store, cloud, ttl_s=settings.pending_ttl_s, interval_s=settings.sweep_interval_s
         )
-        records = RecordService(store, cloud, runtime, settings, sweeper, on_outbox=relay.wake)
+        records = RecordService(
+            store, cloud, runtime.event, settings, sweeper, on_outbox=relay.wake
+        )
         directory = KgcDirectory(
             kgc_url(settings), auth.service_token, timeout_s=settings.kgc_timeout_s
         )
@@ -81,10 +83,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             records=records,
             store=store,
             grants=GrantService(
-                acl, directory, runtime, nodes=sorted(nodes), on_outbox=wake, watch=watch
+                acl, directory, runtime.event, nodes=sorted(nodes), on_outbox=wake, watch=watch
             ),
-            keys=KeyService(acl, store, runtime, on_outbox=wake),
-            delegations=DelegationService(acl, directory, runtime, on_outbox=wake),
+            keys=KeyService(acl, store, runtime.event, on_outbox=wake),
+            delegations=DelegationService(acl, directory, runtime.event, on_outbox=wake),
         )
 
     return create_service_app(

@@ -28,7 +28,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import structlog
 
@@ -36,8 +36,8 @@ from phr.api.ids import blob_key
 from phr.api.user import AccessIn, AccessOut, GrantedSegment
 from phr.client.verifier import tally
 from phr.events.access import AccessRequested
+from phr.events.base import EventData
 from phr.identity.tokens import Principal
-from phr.service.runtime import ServiceRuntime
 from user_api.errors import AuditUnavailable, BreakglassNeedsReason, SrsUnavailable
 from user_api.fanout import NodeAnswer, NodeFailure, SrsFanout
 from user_api.grants import scope_for
@@ -47,6 +47,14 @@ from user_api.upstream import Upstream
 log = structlog.get_logger("user_api.access")
 A = TypeVar("A")
 B = TypeVar("B")
+
+
+class Emit(Protocol):
+    """Publishes one event as this service (``ServiceRuntime.emit``)."""
+
+    async def __call__(
+        self, type: str, data: EventData, *, subject: str, correlation_id: str | None = None
+    ) -> Any: ...
 
 
 def _now() -> datetime:
@@ -80,7 +88,7 @@ def _manifest_segments(signed_manifest: dict[str, Any]) -> dict[str, dict[str, A
 class AccessService:
     def __init__(
         self,
-        runtime: ServiceRuntime,
+        emit: Emit,
         store: Store,
         upstream: Upstream,
         fanout: SrsFanout,
@@ -88,7 +96,7 @@ class AccessService:
         threshold: int,
         access_ttl_s: int,
     ) -> None:
-        self.runtime = runtime
+        self.emit = emit
         self.store = store
         self.upstream = upstream
         self.fanout = fanout
@@ -106,7 +114,7 @@ class AccessService:
 
         async def audit() -> None:
             try:
-                await self.runtime.emit(
+                await self.emit(
                     "access.requested",
                     AccessRequested(
                         request_id=request_id,

@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             store=store,
             search=SearchService(store, upstream, max_records=settings.max_records_per_patient),
             access=AccessService(
-                runtime,
+                runtime.emit,
                 store,
                 upstream,
                 SrsFanout(http, nodes, timeout_s=settings.srs_timeout_s),

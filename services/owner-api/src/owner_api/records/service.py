@@ -49,8 +49,7 @@ from phr.crypto.manifest import RecordManifest
 from phr.events.records import RecordDeleted, RecordUploaded
 from phr.identity.tokens import Principal
 from phr.service.mongo import Document
-from phr.service.outbox import outbox_doc
-from phr.service.runtime import ServiceRuntime
+from phr.service.outbox import EventMaker, outbox_doc
 
 log = structlog.get_logger("owner_api.records.service")
 
@@ -60,7 +59,7 @@ class RecordService:
         self,
         store: RecordStore,
         cloud: CloudStore,
-        runtime: ServiceRuntime,
+        make_event: EventMaker,
         settings: Settings,
         sweeper: UploadSweeper,
         *,
@@ -69,7 +68,7 @@ class RecordService:
         self.store = store
         self.cloud = cloud
         self.sweeper = sweeper
-        self.runtime = runtime
+        self.make_event = make_event
         self.settings = settings
         self._on_outbox = on_outbox
 
@@ -245,7 +244,7 @@ class RecordService:
         self, type: str, patient_id: str, record_id: str, data: RecordUploaded | RecordDeleted
     ) -> Document:
         return outbox_doc(
-            self.runtime.event,
+            self.make_event,
             type,
             data,
             subject=patient_id,

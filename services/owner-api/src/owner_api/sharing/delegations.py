@@ -46,8 +46,7 @@ from phr.events.acl import DelegationChanged
 from phr.fhir.segments import SEGMENTS
 from phr.identity.tokens import Principal
 from phr.service.mongo import Document
-from phr.service.outbox import outbox_doc
-from phr.service.runtime import ServiceRuntime
+from phr.service.outbox import EventMaker, outbox_doc
 
 log = structlog.get_logger("owner_api.sharing.delegations")
 
@@ -88,13 +87,13 @@ class DelegationService:
         self,
         store: AclStore,
         directory: KgcDirectory,
-        runtime: ServiceRuntime,
+        make_event: EventMaker,
         *,
         on_outbox: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
         self.directory = directory
-        self.runtime = runtime
+        self.make_event = make_event
         self._on_outbox = on_outbox
 
     async def put(
@@ -165,7 +164,7 @@ class DelegationService:
             changed_by=caller.sub,
         )
         event = outbox_doc(
-            self.runtime.event,
+            self.make_event,
             "delegation.changed",
             data,
             subject=patient_id,

@@ -42,8 +42,7 @@ from phr.crypto.canonical import canonical_json
 from phr.events.acl import AclGranted, AclRevoked, SegmentKeyGrant
 from phr.identity.tokens import Principal
 from phr.service.mongo import Document
-from phr.service.outbox import outbox_doc
-from phr.service.runtime import ServiceRuntime
+from phr.service.outbox import EventMaker, outbox_doc
 
 log = structlog.get_logger("owner_api.sharing.grants")
 
@@ -77,7 +76,7 @@ class GrantService:
         self,
         store: AclStore,
         directory: KgcDirectory,
-        runtime: ServiceRuntime,
+        make_event: EventMaker,
         *,
         nodes: Collection[str],
         on_outbox: Callable[[], None] = lambda: None,
@@ -87,7 +86,7 @@ class GrantService:
         #: waits for the SRS nodes to apply a revocation (None: not waited for)
         self.watch = watch
         self.directory = directory
-        self.runtime = runtime
+        self.make_event = make_event
         #: SRS node ids of the deployment: each key grant carries one kfrag per node
         self.nodes = frozenset(nodes)
         self._on_outbox = on_outbox
@@ -179,7 +178,7 @@ class GrantService:
             "created_at": now,
         }
         event = outbox_doc(
-            self.runtime.event,
+            self.make_event,
             "acl.granted",
             self._event(doc, body.key_grants),
             subject=patient_id,
@@ -256,7 +255,7 @@ class GrantService:
             update={"granted_by": actor, "on_behalf_of": on_behalf_of}
         )
         event = outbox_doc(
-            self.runtime.event,
+            self.make_event,
             "acl.granted",
             data,
             subject=patient_id,
@@ -286,7 +285,7 @@ class GrantService:
                 on_behalf_of=on_behalf_of,
             )
             event = outbox_doc(
-                self.runtime.event,
+                self.make_event,
                 "acl.revoked",
                 data,
                 subject=patient_id,

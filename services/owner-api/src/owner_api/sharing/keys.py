@@ -42,8 +42,7 @@ from phr.crypto.signing import SignatureInvalid, VerifyKey
 from phr.events.acl import KeyRotated
 from phr.identity.tokens import Principal
 from phr.service.mongo import Document
-from phr.service.outbox import outbox_doc
-from phr.service.runtime import ServiceRuntime
+from phr.service.outbox import EventMaker, outbox_doc
 
 log = structlog.get_logger("owner_api.sharing.keys")
 
@@ -76,13 +75,13 @@ class KeyService:
         self,
         acl: AclStore,
         records: RecordStore,
-        runtime: ServiceRuntime,
+        make_event: EventMaker,
         *,
         on_outbox: Callable[[], None] = lambda: None,
     ) -> None:
         self.acl = acl
         self.records = records
-        self.runtime = runtime
+        self.make_event = make_event
         self._on_outbox = on_outbox
 
     async def keys(self, patient_id: str) -> Document:
@@ -120,7 +119,7 @@ class KeyService:
         def events(new: dict[str, int]) -> list[Document]:
             return [
                 outbox_doc(
-                    self.runtime.event,
+                    self.make_event,
                     "key.rotated",
                     KeyRotated(
                         patient_id=patient_id, segment=s, new_version=v, rotated_by=caller.sub
@@ -170,7 +169,7 @@ class KeyService:
         updated = {**doc, "manifest_sha256": digest, "signed_manifest": body.signed_manifest}
         uploaded_at = doc.get("committed_at") or doc["created_at"]
         event = outbox_doc(
-            self.runtime.event,
+            self.make_event,
             "record.uploaded",
             uploaded_event(updated, new, uploaded_at),
             subject=patient_id,
