@@ -18,6 +18,26 @@ export async function verifyDocument(publicB64, document, signatureB64) {
   await ed25519Verify(key, sig, canonicalJson(document));
 }
 
+/**
+ * Check a signed document {<body>: {..., author}, signature}: its shape (`fields`, see
+ * checkShape), its author (expectedAuthor if given) and the signature by that author.
+ * Returns the document; SignatureInvalid for anything wrong.
+ */
+export async function verifySigned(signed, { body, fields, what, expectedAuthor = null }) {
+  let doc;
+  try {
+    checkShape(signed, { [body]: isObj, signature: is.str }, SignatureInvalid, `signed ${what}`);
+    doc = checkShape(signed[body], fields, SignatureInvalid, what);
+  } catch (exc) {
+    throw new SignatureInvalid(`malformed signed ${what}: ${exc.message}`);
+  }
+  if (expectedAuthor !== null && doc.author !== expectedAuthor) {
+    throw new SignatureInvalid(`${what} signed by an unexpected author`);
+  }
+  await verifyDocument(doc.author, signed[body], signed.signature);
+  return doc;
+}
+
 const isObj = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 
 /**

@@ -4,8 +4,8 @@
 
 import { b64uDecode, b64uEncode, toHex } from "./bytes.js";
 import { sealToKey, openWithKey } from "./capsule.js";
-import { checkShape, is, verifyDocument } from "./documents.js";
-import { FormatError, SignatureInvalid } from "./errors.js";
+import { is, verifySigned } from "./documents.js";
+import { FormatError } from "./errors.js";
 import { kfragSigner, preSecretKey, segmentSecretKey, signJson, userPublicKeys } from "./keys.js";
 import { sha256 } from "./primitives.js";
 import { seal } from "./seal.js";
@@ -139,18 +139,7 @@ export async function makeKeyGrants(
 
 /** Check a signed grant's signature (and author); returns the grant document. */
 export async function verifyGrant(signed, { expectedAuthor = null } = {}) {
-  let grant;
-  try {
-    checkShape(signed, { grant: is.obj, signature: is.str }, SignatureInvalid, "signed grant");
-    grant = checkShape(signed.grant, GRANT, SignatureInvalid, "grant");
-  } catch (exc) {
-    throw new SignatureInvalid(`malformed signed grant: ${exc.message}`);
-  }
-  if (expectedAuthor !== null && grant.author !== expectedAuthor) {
-    throw new SignatureInvalid("grant signed by an unexpected author");
-  }
-  await verifyDocument(grant.author, signed.grant, signed.signature);
-  return grant;
+  return verifySigned(signed, { body: "grant", fields: GRANT, what: "grant", expectedAuthor });
 }
 
 /**

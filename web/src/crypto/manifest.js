@@ -1,8 +1,8 @@
 // Signed record manifests (phr.crypto.manifest): what a record holds and how to check
 // its ciphertext. Signed by the patient's or a contributor's Ed25519 key.
 
-import { checkShape, is, verifyDocument } from "./documents.js";
-import { ManifestInvalid, SignatureInvalid } from "./errors.js";
+import { checkShape, is, verifySigned } from "./documents.js";
+import { ManifestInvalid } from "./errors.js";
 import { signJson, userPublicKeys } from "./keys.js";
 
 const ENTRY = {
@@ -51,15 +51,6 @@ export async function signManifest(material, manifest) {
  * returns the manifest. SignatureInvalid for a bad signature, author or shape.
  */
 export async function verifyManifest(signed, { expectedAuthor = null } = {}) {
-  try {
-    checkShape(signed, { manifest: is.obj, signature: is.str }, ManifestInvalid);
-    normaliseManifest(signed.manifest);
-  } catch (exc) {
-    throw new SignatureInvalid(`malformed signed manifest: ${exc.message}`);
-  }
-  if (expectedAuthor !== null && signed.manifest.author !== expectedAuthor) {
-    throw new SignatureInvalid("manifest signed by an unexpected author");
-  }
-  await verifyDocument(signed.manifest.author, signed.manifest, signed.signature);
+  await verifySigned(signed, { body: "manifest", fields: MANIFEST, what: "manifest", expectedAuthor });
   return normaliseManifest(signed.manifest);
 }

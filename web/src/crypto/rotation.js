@@ -3,7 +3,7 @@
 // patient's signed segment public keys (phr.crypto.published_keys), published after
 // enrolment and after every rotation.
 
-import { checkShape, is, verifyDocument } from "./documents.js";
+import { checkShape, is, verifySigned } from "./documents.js";
 import { SignatureInvalid } from "./errors.js";
 import { segmentPublicKey, signJson, userPublicKeys } from "./keys.js";
 import { normaliseManifest, signManifest } from "./manifest.js";
@@ -86,16 +86,6 @@ const PATIENT_KEYS = {
 
 /** Verify a patient's signed keys (by expectedAuthor if given): the keys document. */
 export async function verifyPatientKeys(signed, { expectedAuthor = null } = {}) {
-  let keys;
-  try {
-    checkShape(signed, { keys: is.obj, signature: is.str }, SignatureInvalid, "signed keys");
-    keys = checkShape(signed.keys, PATIENT_KEYS, SignatureInvalid, "keys");
-  } catch (exc) {
-    throw new SignatureInvalid(`malformed signed key document: ${exc.message}`);
-  }
-  if (expectedAuthor !== null && keys.author !== expectedAuthor) {
-    throw new SignatureInvalid("key document signed by an unexpected author");
-  }
-  await verifyDocument(keys.author, signed.keys, signed.signature);
-  return keys;
+  const what = "key document";
+  return verifySigned(signed, { body: "keys", fields: PATIENT_KEYS, what, expectedAuthor });
 }
