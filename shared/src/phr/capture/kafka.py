@@ -63,8 +63,18 @@ async def _consumer(bootstrap: str) -> Any:
     from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
+    await _started(consumer)
     return consumer
+
+
+async def _started(client: Any) -> None:
+    """Start an aiokafka client; if it cannot (no broker), close it before raising, so a
+    refused bootstrap leaks no client (and no "unclosed consumer" at exit)."""
+    try:
+        await client.start()
+    except BaseException:
+        await (client.close() if hasattr(client, "close") else client.stop())
+        raise
 
 
 async def topic_sizes(bootstrap: str, topics: Sequence[str]) -> dict[str, int]:
@@ -154,7 +164,7 @@ async def ensure_topics(bootstrap: str, partitions: dict[str, int]) -> None:
     from aiokafka.errors import TopicAlreadyExistsError
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
+    await _started(admin)
     try:
         for topic, n in partitions.items():
             try:
@@ -180,7 +190,7 @@ async def send_records(
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    await producer.start()
+    await _started(producer)
     started = time.monotonic()
     try:
         pending: list[Any] = []
