@@ -84,6 +84,13 @@ async def test_every_segment_reads_back_bit_exact(uploaded: Uploaded) -> None:
 
 async def test_the_patient_decrypts_his_record_into_the_same_bundle(uploaded: Uploaded) -> None:
     patient = uploaded.patient
+    told: list[int] = []
+    got_bytes: list[int] = []
+
+    def on_download(total: int) -> Any:
+        told.append(total)
+        return got_bytes.append
+
     async with patient.records() as records:
         bundle = await records.fetch_own_record(
             patient.id,
@@ -91,7 +98,11 @@ async def test_the_patient_decrypts_his_record_into_the_same_bundle(uploaded: Up
             patient.master,
             expected_author=patient.user.keys.signing.verify_key,
             validate=False,
+            on_download=on_download,
         )
+    # the progress bar is told the ciphertext's size, then every byte of it as it comes
+    assert told == [sum(len(seg.ciphertext) for seg in uploaded.record.segments.values())]
+    assert sum(got_bytes) == told[0] and len(got_bytes) >= len(uploaded.record.segments)
     original = marked_bundle(uploaded.marker)
     assert len(bundle["entry"]) == len(original["entry"]) == 1184
     assert [e["resource"] for e in bundle["entry"]] == [e["resource"] for e in original["entry"]]

@@ -104,9 +104,22 @@ async def shared(stack: Any) -> AsyncIterator[Shared]:
 async def test_doctor_reads_labs_and_conditions_but_not_insurance(
     stack: Any, shared: Shared
 ) -> None:
+    told: list[int] = []
+    got_bytes: list[int] = []
+
+    def on_download(total: int) -> Any:
+        told.append(total)
+        return got_bytes.append
+
     async with reader(stack, shared.world.doctor) as doctor:
-        opened = await doctor.open_record(shared.patient_id, shared.record_id, validate=False)
+        opened = await doctor.open_record(
+            shared.patient_id, shared.record_id, validate=False, on_download=on_download
+        )
         assert segments_in(opened.bundle) == {"labs", "conditions"}
+        # the progress bar is told the granted ciphertext's size, then every byte of it
+        sizes = {e.name: e.size for e in opened.access.manifest.segments}
+        assert told == [sizes["labs"] + sizes["conditions"]]
+        assert sum(got_bytes) == told[0] and len(got_bytes) >= 2
         got = [e["resource"] for e in opened.bundle["entry"]]
         assert got == resources_of(shared.bundle, {"labs", "conditions"})
         # by default only the segments the doctor holds grants for are asked: no denial

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -122,17 +122,25 @@ async def read_record(
     record_id: str,
     segments: list[str] | None,
     reason: str | None,
+    on_download: Callable[[int], Callable[[int], None]] | None = None,
 ) -> dict[str, Any]:
+    """The Bundle of what the caller may read of a record; ``on_download`` as the SDK's
+    (told the ciphertext size, it returns the per-chunk advance of a progress bar)."""
     material = s.keys()
     if patient_id == material.user_id and material.master is not None:
         async with RecordsClient(await s.service_url("owner-api"), await s.token()) as own:
             return await own.fetch_own_record(
-                patient_id, record_id, material.master, segments=segments
+                patient_id, record_id, material.master, segments=segments, on_download=on_download
             )
     async with access_client(s) as client:
         try:
             return await client.fetch_record(
-                patient_id, record_id, segments, breakglass_reason=reason, allow_partial=True
+                patient_id,
+                record_id,
+                segments,
+                breakglass_reason=reason,
+                allow_partial=True,
+                on_download=on_download,
             )
         except AccessDenied as exc:
             raise CliError(str(exc)) from None
@@ -156,8 +164,8 @@ def fetch(
 
     async def work() -> dict[str, Any]:
         pid = patient or await record_patient(s, record_id)
-        async with progress(s, f"fetching and decrypting {record_id}"):
-            return await read_record(s, pid, record_id, names, None)
+        async with progress(s, f"fetching and decrypting {record_id}") as shown:
+            return await read_record(s, pid, record_id, names, None, shown.bytes)
 
     show_bundle(s, run(s, work), output)
 
@@ -179,8 +187,8 @@ def breakglass(
 
     async def work() -> dict[str, Any]:
         record_id = record or await _latest_record(s, patient)
-        async with progress(s, f"break-glass on {patient}"):
-            return await read_record(s, patient, record_id, None, reason)
+        async with progress(s, f"break-glass on {patient}") as shown:
+            return await read_record(s, patient, record_id, None, reason, shown.bytes)
 
     show_bundle(s, run(s, work), output)
 

@@ -14,7 +14,7 @@ from phr.cli.home import CliError
 from phr.cli.output import emit, human_size
 from phr.cli.session import Session, run, session_from
 from phr.cli.sharing import sharing_client
-from phr.cli.transfer import transfer
+from phr.cli.transfer import Transfer, transfer
 from phr.client.record import OwnerKeys
 from phr.sdk.records import RecordsClient
 
@@ -34,10 +34,11 @@ async def records_client(s: Session) -> AsyncIterator[RecordsClient]:
 
 
 @asynccontextmanager
-async def progress(s: Session, what: str) -> AsyncIterator[None]:
-    """A spinner on stderr for people (nothing with --json)."""
-    with transfer(what, quiet=s.as_json):
-        yield
+async def progress(s: Session, what: str) -> AsyncIterator[Transfer]:
+    """A spinner on stderr for people (nothing with --json); a byte bar once the
+    transfer's size is known (:meth:`Transfer.bytes`)."""
+    with transfer(what, quiet=s.as_json) as shown:
+        yield shown
 
 
 def _patient(s: Session, patient: str | None) -> str:

@@ -268,15 +268,26 @@ class AccessClient(BearerClient):
             expected_author=expected_author,
         )
 
-    async def download(self, url: str, entry: SegmentEntry | None = None) -> bytes:
+    async def download(
+        self,
+        url: str,
+        entry: SegmentEntry | None = None,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> bytes:
         """A granted segment's ciphertext, straight from S3 through the presigned URL
         user-api issued; its SHA-256 is checked against ``entry`` if given
-        (:meth:`open_record` checks it while decrypting, against the verified manifest)."""
-        async with self._limit:
-            resp = await self._http.get(url)
-        if resp.status_code != 200:
-            raise AccessError(resp.status_code, {"detail": f"S3 answered {resp.status_code}"})
-        data = resp.content
+        (:meth:`open_record` checks it while decrypting, against the verified manifest).
+        ``on_bytes(n)`` is told each chunk's size as it arrives (a progress bar)."""
+        async with self._limit, self._http.stream("GET", url) as resp:
+            if resp.status_code != 200:
+                await resp.aread()
+                raise AccessError(resp.status_code, {"detail": f"S3 answered {resp.status_code}"})
+            parts = []
+            async for chunk in resp.aiter_bytes():
+                parts.append(chunk)
+                if on_bytes is not None:
+                    on_bytes(len(chunk))
+        data = b"".join(parts)
         if entry is not None and hashlib.sha256(data).hexdigest() != entry.sha256:
             raise AccessIntegrityError(f"segment {entry.name}: ciphertext SHA-256 does not match")
         return data
@@ -291,12 +302,15 @@ class AccessClient(BearerClient):
         allow_partial: bool = False,
         expected_author: VerifyKey | None = None,
         validate: bool = True,
+        on_download: Callable[[int], Callable[[int], None]] | None = None,
     ) -> OpenedRecord:
         """Access, verify, download and decrypt; the Bundle holds only granted segments.
 
         With ``segments`` named, every one must be granted (else :class:`AccessDenied`)
         unless ``allow_partial``; with ``segments=None`` the record's granted segments
-        are read and :class:`AccessDenied` is raised only if none is.
+        are read and :class:`AccessDenied` is raised only if none is. ``on_download``,
+        if given, is told the ciphertext bytes to download and returns the function
+        told each chunk's size (a progress bar).
         """
         asked = list(segments) if segments is not None else None
         await self.whoami()
@@ -304,11 +318,15 @@ class AccessClient(BearerClient):
         # Fetch the ciphertext user-api says is granted while the capsules open: both are
         # checked later (cfrags here, the SHA-256 against the verified manifest when
         # decrypting), so starting early trusts nothing.
-        served = answer.get("segments") or {}
-        downloads = {
-            name: asyncio.ensure_future(self.download(str(seg["url"])))
-            for name, seg in served.items()
+        served = {
+            name: str(seg["url"])
+            for name, seg in (answer.get("segments") or {}).items()
             if isinstance(seg, dict) and seg.get("url")
+        }
+        advance = on_download(_announced_size(answer, served)) if on_download else None
+        downloads = {
+            name: asyncio.ensure_future(self.download(url, on_bytes=advance))
+            for name, url in served.items()
         }
         try:
             access = await self._open(answer, patient_id, record_id, expected_author)
@@ -453,6 +471,17 @@ class AccessClient(BearerClient):
 
 
 # -------------------------------------------------------------------- helpers
+
+
+def _announced_size(answer: Mapping[str, Any], names: Iterable[str]) -> int:
+    """The ciphertext bytes of ``names`` as the (not yet verified) manifest announces
+    them: for a progress display only, 0 if the answer does not say."""
+    try:
+        entries = answer["signed_manifest"]["manifest"]["segments"]
+        sizes = {str(e["name"]): int(e["size"]) for e in entries}
+    except (KeyError, TypeError, ValueError):
+        return 0
+    return sum(sizes.get(n, 0) for n in names)
 
 
 def _error(resp: httpx.Response) -> AccessError:

@@ -273,10 +273,21 @@ class RecordsClient(BearerClient):
         finally:
             await resp.aclose()
 
-    async def download_segment(self, patient_id: str, record_id: str, segment: str) -> bytes:
-        """A segment's whole ciphertext, SHA-256 checked."""
+    async def download_segment(
+        self,
+        patient_id: str,
+        record_id: str,
+        segment: str,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> bytes:
+        """A segment's whole ciphertext, SHA-256 checked; ``on_bytes(n)`` per chunk."""
+        parts = []
         async with self.stream_segment(patient_id, record_id, segment) as chunks:
-            return b"".join([c async for c in chunks])
+            async for chunk in chunks:
+                parts.append(chunk)
+                if on_bytes is not None:
+                    on_bytes(len(chunk))
+        return b"".join(parts)
 
     async def fetch_own_record(
         self,
@@ -287,18 +298,24 @@ class RecordsClient(BearerClient):
         segments: Iterable[str] | None = None,
         expected_author: VerifyKey | None = None,
         validate: bool = True,
+        on_download: Callable[[int], Callable[[int], None]] | None = None,
     ) -> dict[str, Any]:
-        """Download and decrypt the patient's own record (or some segments) into a Bundle."""
+        """Download and decrypt the patient's own record (or some segments) into a Bundle.
+
+        ``on_download``, if given, is told the ciphertext bytes to download and returns
+        the function told each chunk's size (a progress bar)."""
         detail = await self.get_record(patient_id, record_id)
         signed = SignedRecordManifest.model_validate(detail.signed_manifest)
         manifest = verify_manifest(signed, expected_author=expected_author)
         if manifest.patient_id != patient_id or manifest.record_id != record_id:
             raise IntegrityError("owner-api served the manifest of another record")
         names = list(segments) if segments is not None else [e.name for e in manifest.segments]
+        total = sum(e.size for e in manifest.segments if e.name in names)
+        advance = on_download(total) if on_download is not None else None
 
         async def fetch(name: str) -> tuple[str, bytes]:
             async with self._limit:
-                return name, await self.download_segment(patient_id, record_id, name)
+                return name, await self.download_segment(patient_id, record_id, name, advance)
 
         ciphertexts = dict(await gather_all(*(fetch(n) for n in names)))
         secrets = {n: owner_secret(master, manifest.segment(n)) for n in names}
