@@ -363,7 +363,7 @@ async def phase_baseline(stack: Any, key: str, entry: Any, quick: bool) -> dict[
     url = f"http://127.0.0.1:{port}"
     try:
         async with http_client(64) as http:
-            for _ in range(200):  # up to ~20 s
+            for _ in range(600):  # up to ~60 s (a shared machine under load)
                 try:
                     if (await http.get(f"{url}/readyz")).status_code == 200:
                         break

@@ -293,8 +293,8 @@ def check_resource_r4(resource: Mapping[str, Any], *, entry: int | None = None) 
                     )
 
 
-def check_bundle_r4(bundle: Mapping[str, Any]) -> None:
-    """The Bundle-level rules and :func:`check_resource_r4` on every entry's resource."""
+def check_bundle_rules(bundle: Mapping[str, Any]) -> None:
+    """The Bundle-level rules: its type, bdl-3 (request) and bdl-7 (unique fullUrl)."""
     btype = bundle.get("type")
     if btype not in BUNDLE_TYPES:
         raise FhirValidationError(
@@ -338,5 +338,18 @@ def check_bundle_r4(bundle: Mapping[str, Any]) -> None:
                     field="fullUrl",
                 )
             versions.add(version)
+
+
+def check_bundle_r4(bundle: Mapping[str, Any]) -> None:
+    """The Bundle-level rules and :func:`check_resource_r4` on every entry's resource.
+
+    ``phr.fhir.validate`` needs only the Bundle-level part: its compiled R4 schema holds
+    the required bindings of :data:`REQUIRED_CODES` and :data:`REQUIRED_CONCEPTS` (a test
+    compares them) and refuses every type that is not R4's.
+    """
+    check_bundle_rules(bundle)
+    entries = bundle.get("entry") or []
+    for i, entry in enumerate(entries if isinstance(entries, list) else ()):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
         if isinstance(resource, dict):
             check_resource_r4(resource, entry=i)

@@ -1,7 +1,9 @@
-"""FHIR R4 validation with ``fhir.resources.R4B`` (fhir.resources 8 models R5 at top level).
+"""FHIR R4 validation: every error names the entry, the resource (type and id) and the field.
 
-Each entry's resource is validated with its own R4B model so that an error names the
-entry, the resource (type and id) and the field.
+:func:`validate_bundle` checks a Bundle with HL7's R4 JSON Schema compiled once
+(``phr.fhir.schema``) and the rules R4 adds that no schema can say (``phr.fhir.r4``).
+:func:`validate_resource` is the slower check of one resource by its ``fhir.resources``
+R4B model, kept as the reference the schema's checks are compared with in the tests.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class FhirValidationError(ValueError):
         if field:
             where.append(f"field {field!r}")
         super().__init__(f"{' '.join(where)}: {message}" if where else message)
+        self.detail = message
         self.entry = entry
         self.resource_type = resource_type
         self.resource_id = resource_id
@@ -65,12 +68,8 @@ def validate_bundle(bundle: Any) -> None:
     entries = bundle.get("entry", [])
     if not isinstance(entries, list):
         raise FhirValidationError("entry is not a list", resource_type="Bundle", field="entry")
-    from phr.fhir.r4 import check_bundle_r4  # r4 raises this module's error
+    from phr.fhir.r4 import check_bundle_rules  # r4 and schema raise this module's error
+    from phr.fhir.schema import check_bundle
 
-    check_bundle_r4(bundle)
-    shell = {k: v for k, v in bundle.items() if k != "entry"}
-    validate_resource(shell)
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict) or "resource" not in entry:
-            raise FhirValidationError("entry without a resource", entry=i)
-        validate_resource(entry["resource"], entry=i)
+    check_bundle_rules(bundle)
+    check_bundle(bundle)
