@@ -341,12 +341,7 @@ def check_bundle_rules(bundle: Mapping[str, Any]) -> None:
 
 
 def check_bundle_r4(bundle: Mapping[str, Any]) -> None:
-    """The Bundle-level rules and :func:`check_resource_r4` on every entry's resource.
-
-    ``phr.fhir.validate`` needs only the Bundle-level part: its compiled R4 schema holds
-    the required bindings of :data:`REQUIRED_CODES` and :data:`REQUIRED_CONCEPTS` (a test
-    compares them) and refuses every type that is not R4's.
-    """
+    """The Bundle-level rules and :func:`check_resource_r4` on every entry's resource."""
     check_bundle_rules(bundle)
     entries = bundle.get("entry") or []
     for i, entry in enumerate(entries if isinstance(entries, list) else ()):

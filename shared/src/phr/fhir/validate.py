@@ -68,8 +68,10 @@ def validate_bundle(bundle: Any) -> None:
     entries = bundle.get("entry", [])
     if not isinstance(entries, list):
         raise FhirValidationError("entry is not a list", resource_type="Bundle", field="entry")
-    from phr.fhir.r4 import check_bundle_rules  # r4 and schema raise this module's error
+    from phr.fhir.r4 import check_bundle_r4  # r4 and schema raise this module's error
     from phr.fhir.schema import check_bundle
 
-    check_bundle_rules(bundle)
+    # The R4 rules first (their errors are those the web page's vectors name), then the
+    # schema, which holds the same required bindings and everything else.
+    check_bundle_r4(bundle)
     check_bundle(bundle)
