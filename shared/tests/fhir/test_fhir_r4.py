@@ -171,3 +171,18 @@ def test_the_upload_path_refuses_it_before_encrypting() -> None:
             keys=OwnerKeys(PatientMasterKey.generate()),
             author=SigningKey.generate(),
         )
+
+
+@pytest.mark.parametrize(
+    "bundle",
+    [
+        {"resourceType": "Bundle", "type": {"no": "hash"}},
+        _bundle(OBSERVATION | {"status": {"a": 1}}),
+        _bundle(PATIENT | {"gender": ["female"]}),
+        _bundle(OBSERVATION, btype="batch")
+        | {"entry": [{"resource": OBSERVATION, "request": {"method": {}, "url": "x"}}]},
+    ],
+)
+def test_values_of_the_wrong_json_type_are_refused_not_a_crash(bundle: dict[str, Any]) -> None:
+    with pytest.raises(FhirValidationError):
+        validate_bundle(bundle)

@@ -271,7 +271,7 @@ def check_resource_r4(resource: Mapping[str, Any], *, entry: int | None = None) 
         )
     for path, allowed in REQUIRED_CODES.get(rtype, ()):
         for value in _values(resource, path.split(".")):
-            if value not in allowed:
+            if not isinstance(value, str) or value not in allowed:
                 raise FhirValidationError(
                     f"{value!r} is not in the required value set ({', '.join(sorted(allowed))})",
                     entry=entry,
@@ -283,7 +283,7 @@ def check_resource_r4(resource: Mapping[str, Any], *, entry: int | None = None) 
         for coding in _values(resource, [path, "coding"]):
             if isinstance(coding, dict) and coding.get("system") == system:
                 code = coding.get("code")
-                if code not in allowed:
+                if not isinstance(code, str) or code not in allowed:
                     raise FhirValidationError(
                         f"{code!r} is not a code of {system} (required binding)",
                         entry=entry,
@@ -296,7 +296,7 @@ def check_resource_r4(resource: Mapping[str, Any], *, entry: int | None = None) 
 def check_bundle_rules(bundle: Mapping[str, Any]) -> None:
     """The Bundle-level rules: its type, bdl-3 (request) and bdl-7 (unique fullUrl)."""
     btype = bundle.get("type")
-    if btype not in BUNDLE_TYPES:
+    if not isinstance(btype, str) or btype not in BUNDLE_TYPES:
         raise FhirValidationError(
             f"{btype!r} is not a Bundle type of R4", resource_type="Bundle", field="type"
         )
@@ -318,7 +318,8 @@ def check_bundle_rules(bundle: Mapping[str, Any]) -> None:
                     resource_type=rtype,
                     field="request",
                 )
-            if request.get("method") not in HTTP_VERBS:
+            method = request.get("method")
+            if not isinstance(method, str) or method not in HTTP_VERBS:
                 raise FhirValidationError(
                     f"request.method {request.get('method')!r} is not an HTTP verb of R4",
                     entry=i,
@@ -329,6 +330,7 @@ def check_bundle_rules(bundle: Mapping[str, Any]) -> None:
         if isinstance(full_url, str) and btype != "history":
             meta = resource.get("meta") if isinstance(resource, dict) else None
             version = meta.get("versionId") if isinstance(meta, dict) else None
+            version = version if isinstance(version, str) else None  # the schema checks it
             versions = seen.setdefault(full_url, set())
             if versions and (version is None or None in versions or version in versions):
                 raise FhirValidationError(
