@@ -45,10 +45,10 @@ def test_operator_file_is_private(stack: Any) -> None:
 async def test_patient_enrols_active_and_logs_in(stack: Any, kgc: KgcClient) -> None:
     alice = await kgc.enrol("patient")
     assert alice.status == "active"
-    token = await kgc.login(alice)
+    token = await kgc.login(alice, "kgc")
     registry = Registry.load(stack.base / "registry.json")
     kgc_key = VerifyKey.from_b64(registry.services["kgc"].ed25519_public)
-    principal = TokenVerifier({"kgc": kgc_key}).verify(token)
+    principal = TokenVerifier({"kgc": kgc_key}, audience="kgc").verify(token)
     assert (principal.sub, principal.role, principal.org) == (alice.user_id, "patient", None)
     assert principal.key_fp == alice.keys.signing.verify_key.fingerprint()
     me = await kgc.http.get(f"{kgc.url}/v1/users/{alice.user_id}", headers=bearer(token))

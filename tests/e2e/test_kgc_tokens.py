@@ -1,5 +1,6 @@
-"""Every protected route of every service refuses every kind of bad token; revocation
-reaches every service within a second; tracing names the owner of a leaked key."""
+"""Every protected route of every service refuses every kind of bad token; a token for
+one service (user or service token) is refused by every other; revocation reaches every
+service within a second; tracing names the owner of a leaked key."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 
 from phr.crypto.export import KeyMaterial, export_secret_keys
 from phr.crypto.signing import SigningKey, b64u_encode
-from phr.identity.tokens import TokenSigner
+from phr.identity.tokens import AUDIENCES, TokenSigner, audience_of
 from phr.service.problems import PROBLEM_JSON
 from tests.support.identity import KgcClient, TestUser, bearer
 from tests.support.stack import stack_module
@@ -46,12 +47,11 @@ async def bad_tokens(stack: Any, kgc: KgcClient, operator_token: str) -> dict[st
     return {
         "none": None,
         "garbage": "garbage.garbage.garbage",
-        "expired": mint(subject="u_x", role="doctor", ttl_s=60, now=time.time() - 3600),
-        "wrong-key": TokenSigner(SigningKey.generate(), "kgc").mint(
-            subject="u_x", role="doctor", ttl_s=300
+        "expired": mint(
+            subject="u_x", role="doctor", ttl_s=60, audience=AUDIENCES, now=time.time() - 3600
         ),
-        "wrong-audience": TokenSigner(key, "kgc", audience="not-phr").mint(
-            subject="u_x", role="doctor", ttl_s=300
+        "wrong-key": TokenSigner(SigningKey.generate(), "kgc").mint(
+            subject="u_x", role="doctor", ttl_s=300, audience=AUDIENCES
         ),
         "revoked-user": revoked_token,
         "patient-on-staff-route": await kgc.login(patient),
@@ -97,13 +97,44 @@ async def test_every_bad_token_is_refused_by_every_service(
 
 async def test_service_tokens_are_accepted_and_cannot_be_forged(stack: Any, kgc: KgcClient) -> None:
     owner_key = SigningKey.from_seed(bytes.fromhex(stack.signing_key_file("owner-api").read_text()))
-    own = TokenSigner(owner_key, "owner-api").mint_service()
-    impostor = TokenSigner(owner_key, "owner-api").mint(subject="kgc", role="service", ttl_s=60)
-    for _name, url in processes(stack):
+    signer = TokenSigner(owner_key, "owner-api")
+    impostor = signer.mint(subject="kgc", role="service", ttl_s=60, audience=AUDIENCES)
+    for name, url in processes(stack):
+        own = signer.mint_service(audience_of(name))
         r = await kgc.http.get(url + "/v1/whoami", headers=bearer(own))
         assert r.status_code == 200 and r.json()["role"] == "service", (url, r.text)
         r = await kgc.http.get(url + "/v1/whoami", headers=bearer(impostor))
         assert r.status_code == 401, url
+
+
+async def test_a_token_for_one_service_is_refused_by_every_other(
+    stack: Any, kgc: KgcClient, hospital: str, operator_token: str
+) -> None:
+    """The KGC mints one audience per token (what the SDK, CLI and gateway ask for) and
+    every process accepts only its own kind: SRS nodes and ledger replicas share one."""
+    doctor = await kgc.staff(operator_token, "doctor", hospital)
+    owner_key = SigningKey.from_seed(bytes.fromhex(stack.signing_key_file("owner-api").read_text()))
+    signer = TokenSigner(owner_key, "owner-api")
+    seen: dict[tuple[str, str, str], int] = {}
+    for audience in AUDIENCES:
+        tokens = {
+            "user": await kgc.login(doctor, audience),
+            "service": signer.mint_service(audience),
+        }
+        for name, url in processes(stack):
+            for kind, token in tokens.items():
+                r = await kgc.http.get(url + "/v1/whoami", headers=bearer(token))
+                seen[(audience, name, kind)] = r.status_code
+                if audience_of(name) != audience:
+                    assert r.headers["content-type"] == PROBLEM_JSON
+                    assert "audience" in r.json()["detail"], r.text
+    want = {
+        (audience, name, kind): 200 if audience_of(name) == audience else 401
+        for audience, name, kind in seen
+    }
+    assert seen == want
+    # every kind of process was reached with its own token and refused all the others
+    assert {a for (a, n, _), status in seen.items() if status == 200} == set(AUDIENCES)
 
 
 async def test_a_revoked_users_live_token_is_refused_everywhere_within_a_second(

@@ -150,7 +150,7 @@ async def test_replayed_dump_rebuilds_a_byte_identical_chain(
 
 async def srs_state(stack: Any, patient_id: str) -> dict[str, Any]:
     """Each SRS node's grants of a patient (no kfrags), asked with a service token."""
-    token = TokenSigner(key_of(stack, "owner-api"), "owner-api").mint_service()
+    token = TokenSigner(key_of(stack, "owner-api"), "owner-api").mint_service("srs")
     state: dict[str, Any] = {}
     async with httpx.AsyncClient(timeout=10) as http:
         for node in ("srs-1", "srs-2", "srs-3"):

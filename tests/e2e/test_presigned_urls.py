@@ -20,7 +20,9 @@ pytestmark = pytest.mark.e2e
 
 
 async def test_put_is_checked_by_s3_get_is_scoped_and_expires(stack: Any) -> None:
-    token = TokenSigner(key_of(stack, "owner-api"), "owner-api").mint_service(ttl_s=120)
+    token = TokenSigner(key_of(stack, "owner-api"), "owner-api").mint_service(
+        "cloud-store", ttl_s=120
+    )
     data = os.urandom(200_000)
     digest = hashlib.sha256(data).hexdigest()
     key = f"presign-{uuid4().hex[:8]}/r/labs/v1"

@@ -305,7 +305,11 @@ async def test_interrupted_and_stale_uploads_leave_no_orphans(stack: Any) -> Non
         # Mongo and cloud-store, with a zero TTL) removes the blobs, then the metadata.
         seed = bytes.fromhex(stack.signing_key_file("owner-api").read_text())
         signer = TokenSigner(SigningKey.from_seed(seed), "owner-api")
-        cloud = CloudStore(service_url(stack, "cloud-store"), signer.mint_service, timeout_s=10)
+        cloud = CloudStore(
+            service_url(stack, "cloud-store"),
+            lambda: signer.mint_service("cloud-store"),
+            timeout_s=10,
+        )
         async with mongo(stack) as client:
             sweeper = UploadSweeper(
                 RecordStore(client["phr_owner_api"]), cloud, ttl_s=0.0, interval_s=1.0

@@ -270,7 +270,7 @@ async def test_cloud_store_admits_services_only(stack: Any, uploaded: Uploaded) 
     url = service_url(stack, "cloud-store")
     key = f"{uploaded.patient.id}/{uploaded.record_id}/labs/v1"
     seed = bytes.fromhex(stack.signing_key_file("owner-api").read_text())
-    service_token = TokenSigner(SigningKey.from_seed(seed), "owner-api").mint_service()
+    service_token = TokenSigner(SigningKey.from_seed(seed), "owner-api").mint_service("cloud-store")
     async with httpx.AsyncClient(timeout=10) as http:
         resp = await http.get(f"{url}/v1/blobs/{key}")
         assert resp.status_code == 401

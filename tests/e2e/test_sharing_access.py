@@ -313,7 +313,7 @@ async def test_a_service_token_reads_nothing(stack: Any, shared: Shared) -> None
     from phr.identity.tokens import TokenSigner
     from tests.support.sharing import key_of
 
-    token = TokenSigner(key_of(stack, "owner-api"), "owner-api").mint_service(ttl_s=60)
+    token = TokenSigner(key_of(stack, "owner-api"), "owner-api").mint_service("user-api", ttl_s=60)
     async with httpx.AsyncClient(base_url=service_url(stack, "user-api"), timeout=10) as http:
         r = await http.post(
             "/v1/access",

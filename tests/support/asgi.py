@@ -17,7 +17,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from phr.crypto.signing import SigningKey
-from phr.identity.tokens import KGC_ISSUER, TokenSigner, TokenVerifier
+from phr.identity.tokens import AUDIENCES, KGC_ISSUER, TokenSigner, TokenVerifier, audience_of
 from phr.service.auth import Authenticator
 from phr.service.state import AppState
 
@@ -28,7 +28,9 @@ def test_authenticator(
     """An authenticator trusting the KGC key ``kgc``, the service's own key and the
     ``others`` (issuer name -> key, e.g. other services' keys for their tokens)."""
     keys = {KGC_ISSUER: kgc, service: own, **others}
-    verifier = TokenVerifier({name: key.verify_key for name, key in keys.items()})
+    verifier = TokenVerifier(
+        {name: key.verify_key for name, key in keys.items()}, audience=audience_of(service)
+    )
     return Authenticator(verifier, service_name=service, signing_key=own)
 
 
@@ -36,7 +38,9 @@ test_authenticator.__test__ = False  # type: ignore[attr-defined]
 
 
 def user_token(kgc: SigningKey, sub: str, role: str, **kw: Any) -> str:
-    """A KGC-signed access token (what ``/v1/auth/token`` would hand out)."""
+    """A KGC-signed access token (what ``/v1/auth/token`` would hand out), by default
+    for every service (``audience=`` narrows it)."""
+    kw.setdefault("audience", AUDIENCES)
     return TokenSigner(kgc, KGC_ISSUER).mint(subject=sub, role=role, ttl_s=600, **kw)
 
 

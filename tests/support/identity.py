@@ -25,8 +25,12 @@ from phr.crypto.export import import_secret_keys
 from phr.crypto.keys import UserKeys
 from phr.crypto.signing import b64u_encode
 from phr.identity.proofs import login_message
+from phr.identity.tokens import AUDIENCES, Audience
 from phr.sdk.identity import enrolment_request
 from tests.support.stack import stack_module
+
+#: every service: what a test's token is for unless it asks for less
+ALL_SERVICES: tuple[str, ...] = AUDIENCES
 
 
 @dataclass
@@ -82,19 +86,32 @@ class KgcClient:
         return await self.http.post(f"{self.url}/v1/auth/challenge", json={"user_id": user_id})
 
     async def answer(
-        self, user: TestUser, nonce: str, *, keys: UserKeys | None = None
+        self,
+        user: TestUser,
+        nonce: str,
+        *,
+        keys: UserKeys | None = None,
+        audience: Audience | None = ALL_SERVICES,
     ) -> httpx.Response:
+        """The token request for a signed challenge (``audience=None``: none named)."""
         signer = (keys or user.keys).signing
         sig = signer.sign(login_message(user_id=user.user_id, nonce=nonce))
-        return await self.http.post(
-            f"{self.url}/v1/auth/token",
-            json={"user_id": user.user_id, "nonce": nonce, "signature": b64u_encode(sig)},
-        )
+        body: dict[str, Any] = {
+            "user_id": user.user_id,
+            "nonce": nonce,
+            "signature": b64u_encode(sig),
+        }
+        if audience is not None:
+            body["audience"] = audience if isinstance(audience, str) else list(audience)
+        return await self.http.post(f"{self.url}/v1/auth/token", json=body)
 
-    async def login(self, user: TestUser) -> str:
+    async def login(self, user: TestUser, audience: Audience = ALL_SERVICES) -> str:
+        """A token for ``audience``; by default for every service (a test convenience:
+        the SDK, CLI and gateway ask for one service's audience per token, and
+        tests/e2e/test_kgc_tokens.py shows each service refusing the others')."""
         r = await self.challenge(user.user_id)
         assert r.status_code == 200, r.text
-        r = await self.answer(user, r.json()["nonce"])
+        r = await self.answer(user, r.json()["nonce"], audience=audience)
         assert r.status_code == 200, r.text
         token: str = r.json()["access_token"]
         return token

@@ -104,5 +104,5 @@ LEDGER_DBS = ("phr_ledger", "phr_ledger_2")
 
 def service_headers(stack: Any, name: str = "owner-api") -> dict[str, str]:
     """A service's bearer token (services read every ledger event, as auditors do)."""
-    token = TokenSigner(producer_key(stack, name), name).mint_service()
+    token = TokenSigner(producer_key(stack, name), name).mint_service("ledger")
     return {"Authorization": f"Bearer {token}"}

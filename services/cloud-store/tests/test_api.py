@@ -42,7 +42,7 @@ async def cloud() -> AsyncIterator[Cloud]:
     blobs, tags = MemoryBlobs(chunk=256), MemoryTags()
     state = AppState(CloudState(blobs, tags, settings), authenticator=auth)
     async with asgi_client(create_app(settings), state) as http:
-        token = TokenSigner(OWNER_API, "owner-api").mint_service()
+        token = TokenSigner(OWNER_API, "owner-api").mint_service("cloud-store")
         yield Cloud(http, blobs, tags, auth_header(token))
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 
 from kgc.main import build_state, create_app
@@ -22,6 +23,7 @@ from phr.crypto.export import import_secret_keys
 from phr.crypto.keys import UserKeys
 from phr.crypto.signing import SigningKey, b64u_encode
 from phr.events.envelope import Envelope
+from phr.identity.tokens import TokenInvalid, TokenVerifier
 from phr.service.outbox import signed_events
 from phr.service.state import AppState
 from tests.support.asgi import asgi_client, auth_header, test_authenticator, user_token
@@ -169,3 +171,20 @@ async def test_groups_hand_their_key_to_matching_staff_only(kgc: Kgc) -> None:
     assert r.status_code == 200 and r.json()["group_id"] == group_id
     r = await kgc.http.get(f"/v1/groups/{group_id}/member-key", headers=stranger)
     assert r.status_code == 403
+
+
+async def test_a_token_names_the_audience_asked_for_and_only_known_services(kgc: Kgc) -> None:
+    patient = await kgc.client.enrol("patient")
+    verifier = TokenVerifier({"kgc": kgc.key.verify_key}, audience="owner-api")
+    token = await kgc.client.login(patient, audience="owner-api")
+    assert verifier.verify(token).sub == patient.user_id
+    assert jwt.decode(token, options={"verify_signature": False})["aud"] == "owner-api"
+    for_two = await kgc.client.login(patient, audience=("user-api", "srs"))
+    assert jwt.decode(for_two, options={"verify_signature": False})["aud"] == ["user-api", "srs"]
+    with pytest.raises(TokenInvalid, match="audience"):
+        verifier.verify(for_two)
+    for bad in ("phr", "srs-1", [], ["srs", "srs"], None):
+        nonce = (await kgc.client.challenge(patient.user_id)).json()["nonce"]
+        r = await kgc.client.answer(patient, nonce, audience=bad)
+        assert r.status_code == 422, (bad, r.text)
+        assert r.headers["content-type"] == PROBLEM

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from phr.crypto.signing import SigningKey
-from phr.identity.tokens import TokenSigner, TokenVerifier
+from phr.identity.tokens import TokenInvalid, TokenSigner, TokenVerifier, audience_of
 from phr.service.auth import (
     Authenticator,
     PatientSelf,
@@ -24,11 +24,13 @@ from phr.service.state import AppState
 KGC = SigningKey.generate()
 LEDGER = SigningKey.generate()
 STRANGER = SigningKey.generate()
+#: the audience of the app under test
+AUD = "owner-api"
 
 
 def make_app(revoked: set[str] | None = None) -> FastAPI:
     auth = Authenticator(
-        TokenVerifier({"kgc": KGC.verify_key, "ledger": LEDGER.verify_key}),
+        TokenVerifier({"kgc": KGC.verify_key, "ledger": LEDGER.verify_key}, audience=AUD),
         service_name="owner-api",
         signing_key=SigningKey.generate(),
         revoked=revoked or set(),
@@ -66,12 +68,19 @@ def user_token(
     *,
     key: SigningKey = KGC,
     issuer: str = "kgc",
-    audience: str = "phr",
+    audience: str | tuple[str, ...] = AUD,
     ttl_s: int = 3600,  # minted at import: a slow collection must not expire them
     now: float | None = None,
 ) -> str:
-    return TokenSigner(key, issuer, audience).mint(
-        subject=sub, role=role, ttl_s=ttl_s, org="org_1", dept="cardio", key_fp="ab", now=now
+    return TokenSigner(key, issuer).mint(
+        subject=sub,
+        role=role,
+        ttl_s=ttl_s,
+        audience=audience,
+        org="org_1",
+        dept="cardio",
+        key_fp="ab",
+        now=now,
     )
 
 
@@ -80,7 +89,8 @@ BAD_TOKENS: dict[str, tuple[str | None, int, str]] = {
     "garbage": ("not.a.jwt", 401, "token-invalid"),
     "expired": (user_token(now=time.time() - 7200), 401, "token-expired"),
     "wrong-key": (user_token(key=STRANGER), 401, "token-invalid"),
-    "wrong-audience": (user_token(audience="elsewhere"), 401, "token-invalid"),
+    "another-services-audience": (user_token(audience="user-api"), 401, "token-invalid"),
+    "other-services-audiences": (user_token(audience=("user-api", "srs")), 401, "token-invalid"),
     "unknown-issuer": (user_token(key=STRANGER, issuer="mallory"), 401, "token-invalid"),
     "revoked-user": (user_token(sub="u_revoked"), 401, "user-revoked"),
     "user-token-from-a-service-key": (
@@ -126,7 +136,7 @@ async def test_a_good_token_names_the_caller(client: httpx.AsyncClient) -> None:
 
 
 async def test_service_tokens_verify_against_the_registry_key(client: httpx.AsyncClient) -> None:
-    token = TokenSigner(LEDGER, "ledger").mint_service()
+    token = TokenSigner(LEDGER, "ledger").mint_service(AUD)
     r = await client.get("/v1/internal", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200
     assert r.json() == {"sub": "ledger"}
@@ -146,17 +156,21 @@ async def test_patients_reach_only_their_own_records(client: httpx.AsyncClient) 
 def test_service_token_is_cached_and_verifies() -> None:
     key = SigningKey.generate()
     auth = Authenticator(
-        TokenVerifier({"srs-1": key.verify_key}), service_name="srs-1", signing_key=key
+        TokenVerifier({"srs-1": key.verify_key}, audience="srs"),
+        service_name="srs-1",
+        signing_key=key,
     )
-    token = auth.service_token()
-    assert auth.service_token() == token
+    token = auth.service_token("srs-1")
+    assert auth.service_token("srs-3") == token
     principal = auth.check(token)
     assert (principal.sub, principal.role, principal.is_service) == ("srs-1", "service", True)
 
 
 def test_revocation_applies_to_live_tokens() -> None:
     auth = Authenticator(
-        TokenVerifier({"kgc": KGC.verify_key}), service_name="x", signing_key=SigningKey.generate()
+        TokenVerifier({"kgc": KGC.verify_key}, audience=AUD),
+        service_name="x",
+        signing_key=SigningKey.generate(),
     )
     token = user_token("u_bob", "nurse")
     assert auth.check(token).sub == "u_bob"
@@ -166,7 +180,7 @@ def test_revocation_applies_to_live_tokens() -> None:
 
 
 def test_a_verified_token_is_remembered_until_it_expires(monkeypatch: pytest.MonkeyPatch) -> None:
-    verifier = TokenVerifier({"kgc": KGC.verify_key})
+    verifier = TokenVerifier({"kgc": KGC.verify_key}, audience=AUD)
     calls: list[str] = []
     real = verifier.verify
     monkeypatch.setattr(verifier, "verify", lambda t: calls.append(t) or real(t))
@@ -185,3 +199,40 @@ def test_a_verified_token_is_remembered_until_it_expires(monkeypatch: pytest.Mon
     with pytest.raises(Exception, match="expired"):
         auth.check(token)
     assert len(calls) == 2  # the forged one; the expired one was known
+
+
+async def test_a_token_naming_this_service_among_others_is_accepted(
+    client: httpx.AsyncClient,
+) -> None:
+    token = user_token(audience=("user-api", AUD))
+    r = await client.get("/v1/whoami", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+
+
+def test_audiences_are_service_kinds_and_nothing_else() -> None:
+    assert [audience_of(n) for n in ("srs-1", "srs-12", "ledger-2", "owner-api", "kgc")] == [
+        "srs",
+        "srs",
+        "ledger",
+        "owner-api",
+        "kgc",
+    ]
+    signer = TokenSigner(KGC, "kgc")
+    for bad in ("phr", "owner-api-1", (), ("srs", "elsewhere")):
+        with pytest.raises(ValueError, match="audience"):
+            signer.mint(subject="u", role="doctor", ttl_s=60, audience=bad)
+
+
+def test_a_service_token_names_its_callee() -> None:
+    auth = Authenticator(
+        TokenVerifier({"ledger": LEDGER.verify_key}, audience="ledger"),
+        service_name="owner-api",
+        signing_key=LEDGER,
+    )
+    to_srs = auth.service_token("srs-2")
+    assert auth.service_token("srs-1") == to_srs  # one audience for every node
+    assert auth.service_token_for("cloud-store")() != to_srs
+    srs = TokenVerifier({"owner-api": LEDGER.verify_key}, audience="srs")
+    assert srs.verify(to_srs).sub == "owner-api"
+    with pytest.raises(TokenInvalid, match="audience"):
+        TokenVerifier({"owner-api": LEDGER.verify_key}, audience="kgc").verify(to_srs)

@@ -146,7 +146,9 @@ async def challenge(body: ChallengeRequest, login: LoginDep) -> ChallengeRespons
 async def token(body: TokenRequest, login: LoginDep, request: Request) -> TokenResponse:
     # The peer's address, not a forwarded header: a client could name any address there.
     source = request.client.host if request.client else "?"
-    jwt = await login.login(body.user_id, body.nonce, body.signature, source=source)
+    jwt = await login.login(
+        body.user_id, body.nonce, body.signature, source=source, audience=body.audience
+    )
     return TokenResponse(access_token=jwt, expires_in=login.token_ttl_s)
 
 

@@ -3,7 +3,8 @@
 1. ``challenge(user_id)``: a random single-use nonce, stored with a short expiry.
 2. ``login(user_id, nonce, signature)``: the nonce is taken (deleted) atomically, the
    signature over ``login_message`` is checked with the user's enrolled Ed25519 key,
-   and an EdDSA JWT (aud ``phr``, iss ``kgc``) is minted with the KGC's service key.
+   and an EdDSA JWT (iss ``kgc``, aud the service(s) the client names) is minted with
+   the KGC's service key.
 
 Failed logins are counted per *source* (the caller's address), never per target user
 alone: a source past the limit for one user id (or past ten times the limit over all
@@ -26,7 +27,7 @@ from kgc.errors import LoginFailed, LoginRateLimited, NotActive
 from kgc.store import KgcStore
 from phr.crypto.signing import SignatureInvalid, VerifyKey, b64u_decode
 from phr.identity.proofs import login_message
-from phr.identity.tokens import TokenSigner
+from phr.identity.tokens import Audience, TokenSigner
 
 log = structlog.get_logger("kgc.tokens")
 
@@ -101,7 +102,9 @@ class LoginService:
         await self.store.put_challenge(nonce, user_id, expires)
         return nonce
 
-    async def login(self, user_id: str, nonce: str, signature: str, *, source: str) -> str:
+    async def login(
+        self, user_id: str, nonce: str, signature: str, *, source: str, audience: Audience
+    ) -> str:
         """A token for a valid signature over a live challenge (whatever the limiter
         says); LoginFailed, or LoginRateLimited past the source's limit, otherwise."""
         taken = await self.store.take_challenge(nonce, user_id)
@@ -117,6 +120,7 @@ class LoginService:
             subject=user_id,
             role=user["role"],
             ttl_s=self.token_ttl_s,
+            audience=audience,
             org=user.get("organisation_id"),
             dept=user.get("department"),
             key_fp=user["ed25519_fp"],

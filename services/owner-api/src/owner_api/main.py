@@ -54,7 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def setup(runtime: ServiceRuntime) -> OwnerState:
         auth = runtime_authenticator(runtime)
         cloud = CloudStore(
-            cloud_store_url(settings), auth.service_token, timeout_s=settings.cloud_store_timeout_s
+            cloud_store_url(settings),
+            auth.service_token_for("cloud-store"),
+            timeout_s=settings.cloud_store_timeout_s,
         )
         runtime.stack.push_async_callback(cloud.aclose)
         store = RecordStore(runtime.db)
@@ -67,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             store, cloud, runtime.event, settings, sweeper, on_outbox=relay.wake
         )
         directory = KgcDirectory(
-            kgc_url(settings), auth.service_token, timeout_s=settings.kgc_timeout_s
+            kgc_url(settings), auth.service_token_for("kgc"), timeout_s=settings.kgc_timeout_s
         )
         runtime.stack.push_async_callback(directory.aclose)
         acl = AclStore(runtime.db)

@@ -20,7 +20,8 @@ from user_api.errors import RecordGone, RecordNotFound, UpstreamUnavailable
 
 log = structlog.get_logger("user_api.upstream")
 
-TokenSource = Callable[[], str]
+#: the service token for one callee (by service name)
+TokenSource = Callable[[str], str]
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,10 @@ class Upstream:
         self._cloud = cloud_store.rstrip("/")
         self._token = token
 
-    def _auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._token()}"}
-
     async def _call(self, service: str, method: str, url: str, **kw: Any) -> HttpResponse:
+        headers = {"Authorization": f"Bearer {self._token(service)}"}
         try:
-            return await self._http.request(method, url, headers=self._auth(), **kw)
+            return await self._http.request(method, url, headers=headers, **kw)
         except TransportFailed as exc:
             raise UpstreamUnavailable(
                 f"{service} did not answer ({exc.reason})", service=service

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from phr.api._base import In, Out
 from phr.api.ids import ID_PATTERN
@@ -31,6 +31,8 @@ Role = Literal[
     "auditor",
 ]
 OrgKind = Literal["hospital", "lab", "pharmacy", "insurer"]
+#: the services a token may be for (its ``aud``): the kinds of service that accept tokens
+AudienceName = Literal["cloud-store", "kgc", "ledger", "owner-api", "srs", "user-api"]
 
 _B64U = r"^[A-Za-z0-9_-]{20,200}$"
 
@@ -132,6 +134,19 @@ class TokenRequest(In):
     nonce: str = Field(min_length=16, max_length=128)
     #: base64url Ed25519 signature over login_message(user_id=…, nonce=…)
     signature: str = Field(pattern=_B64U)
+    #: the service(s) the token is for (its ``aud``); every other service refuses it
+    audience: AudienceName | list[AudienceName] = Field(
+        description="the service kind the token is for, or a list of them "
+        "(user-api's access token also names srs, to which user-api forwards it)",
+        examples=["owner-api", ["user-api", "srs"]],
+    )
+
+    @field_validator("audience")
+    @classmethod
+    def _distinct(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list) and not 0 < len(value) == len(set(value)):
+            raise ValueError("audience list must be non-empty and without repeats")
+        return value
 
 
 class TokenResponse(Out):

@@ -41,20 +41,19 @@ def register(app: typer.Typer) -> None:
 async def access_client(s: Session) -> AsyncIterator[AccessClient]:
     material = s.keys()
     params = await s.params()
-    token = await s.token()
     kgc_url = s.kgc_url
 
     async def group_key(group_id: str, public_key: str) -> PreSecretKey | None:
         try:
             return await member_group_key(
-                kgc_url, token, material.user, group_id, public_key=public_key
+                kgc_url, await s.token("kgc"), material.user, group_id, public_key=public_key
             )
         except Exception:  # noqa: BLE001 - not a member: the grant is not for us
             return None
 
     async with AccessClient.from_params(
         await s.service_url("user-api"),
-        token,
+        s.tokens,
         keys=material.user,
         params=params,
         user_id=s.profile().user_id,
@@ -128,7 +127,7 @@ async def read_record(
     (told the ciphertext size, it returns the per-chunk advance of a progress bar)."""
     material = s.keys()
     if patient_id == material.user_id and material.master is not None:
-        async with RecordsClient(await s.service_url("owner-api"), await s.token()) as own:
+        async with RecordsClient(await s.service_url("owner-api"), s.tokens) as own:
             return await own.fetch_own_record(
                 patient_id, record_id, material.master, segments=segments, on_download=on_download
             )
@@ -270,7 +269,7 @@ async def audit_trail(
         while True:
             resp = await http.get(
                 f"{ledger_url}/v1/audit/{pid}",
-                headers={"Authorization": f"Bearer {await s.token()}"},
+                headers={"Authorization": f"Bearer {await s.token('ledger')}"},
             )
             trail = AuditTrailOut.model_validate(raise_for_problem(resp).json())
             seen = {p.event.get("type") for p in trail.entries}

@@ -77,7 +77,7 @@ def demo(
         _step("The operator creates a hospital and an insurer")
         run_tag = secrets.token_hex(2)  # organisation names are unique
         async with operator.kgc() as kgc:
-            token = await operator.token()
+            token = await operator.token("kgc")
             hospital = (await kgc.create_org(token, f"St Mary's Hospital {run_tag}", "hospital"))[
                 "organisation_id"
             ]
@@ -100,7 +100,7 @@ def demo(
             )
             ids[name] = out["user_id"]
             async with operator.kgc() as kgc:
-                await kgc.approve(await operator.token(), out["user_id"])
+                await kgc.approve(await operator.token("kgc"), out["user_id"])
             _say(f"{name}: {out['user_id']} (keys made on this machine, in {base / name})")
 
         _step("The patient enrols and uploads a FHIR record, encrypted on his machine")

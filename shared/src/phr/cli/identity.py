@@ -119,7 +119,7 @@ def whoami(ctx: typer.Context) -> None:
 
     async def work() -> dict[str, Any]:
         profile = s.profile()
-        token = await s.token()
+        token = await s.token("kgc")
         async with s.kgc() as kgc:
             me = await kgc.user(token, profile.user_id)
         return {
@@ -202,7 +202,7 @@ def org_create(
 
     async def work() -> dict[str, Any]:
         async with s.kgc() as kgc:
-            return await kgc.create_org(await s.token(), name, kind)
+            return await kgc.create_org(await s.token("kgc"), name, kind)
 
     out = run(s, work)
     emit(out, as_json=s.as_json, lines=[f"organisation [bold]{out['organisation_id']}[/] ({kind})"])
@@ -219,7 +219,7 @@ def approve(
 
     async def work() -> dict[str, Any]:
         async with s.kgc() as kgc:
-            return await kgc.approve(await s.token(), user_id)
+            return await kgc.approve(await s.token("kgc"), user_id)
 
     out = run(s, work)
     emit(out, as_json=s.as_json, lines=[f"{user_id} is now {out.get('status')}"])
@@ -238,7 +238,7 @@ def revoke_user(
 
     async def work() -> dict[str, Any]:
         async with s.kgc() as kgc:
-            return await kgc.revoke(await s.token(), user_id, reason)
+            return await kgc.revoke(await s.token("kgc"), user_id, reason)
 
     out = run(s, work)
     emit(out, as_json=s.as_json, lines=[f"{user_id} is now {out.get('status')}"])
@@ -267,7 +267,7 @@ def trace(
         else:
             body = {"secret_key": text}
         async with s.kgc() as kgc:
-            return await kgc.trace(await s.token(), body)
+            return await kgc.trace(await s.token("kgc"), body)
 
     out = run(s, work)
     emit(

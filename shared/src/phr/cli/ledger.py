@@ -128,7 +128,7 @@ def verify(
 
     async def whoami() -> tuple[str, str]:
         assert session is not None
-        return session.profile().user_id, await session.token()
+        return session.profile().user_id, await session.token("ledger")
 
     if url is None or key is None:
         if session is None:

@@ -28,8 +28,7 @@ def register(app: typer.Typer) -> None:
 @asynccontextmanager
 async def records_client(s: Session) -> AsyncIterator[RecordsClient]:
     url = await s.service_url("owner-api")
-    token = await s.token()
-    async with RecordsClient(url, token) as client:
+    async with RecordsClient(url, s.tokens) as client:
         yield client
 
 

@@ -25,8 +25,9 @@ from phr.crypto.errors import CryptoError, WrongPassphrase
 from phr.crypto.export import KeyMaterial
 from phr.fhir.validate import FhirValidationError
 from phr.identity.params import ParamsInvalid, SystemParams
+from phr.identity.tokens import Audience
 from phr.sdk.errors import ApiError, Unreachable
-from phr.sdk.identity import IdentityClient
+from phr.sdk.identity import IdentityClient, Login
 
 T = TypeVar("T")
 
@@ -40,7 +41,7 @@ class Session:
     debug: bool = False
     _keys: KeyMaterial | None = field(default=None, repr=False)
     _params: SystemParams | None = None
-    _token: str | None = field(default=None, repr=False)
+    _login: Login | None = field(default=None, repr=False)
 
     # ---------------------------------------------------------------- identity
 
@@ -97,13 +98,16 @@ class Session:
             self._params = params
         return self._params
 
-    async def token(self) -> str:
-        if self._token is None:
-            profile = self.profile()
-            keys = self.keys()
-            async with self.kgc() as kgc:
-                self._token = await kgc.login(profile.user_id, keys.user.signing)
-        return self._token
+    @property
+    def tokens(self) -> Login:
+        """The user's tokens, one per audience (what the SDK's clients take)."""
+        if self._login is None:
+            self._login = Login(self.kgc_url, self.profile().user_id, self.keys().user.signing)
+        return self._login
+
+    async def token(self, audience: Audience) -> str:
+        """The user's token for one service (``audience``): the others refuse it."""
+        return await self.tokens.for_audience(audience)
 
     async def service_url(self, name: str) -> str:
         params = await self.params()

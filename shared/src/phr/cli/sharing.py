@@ -34,7 +34,7 @@ async def sharing_client(s: Session) -> AsyncIterator[SharingClient]:
     async with SharingClient(
         owner_url,
         s.kgc_url,
-        await s.token(),
+        s.tokens,
         material.user,
         user_id=profile.user_id,
         master=material.master,

@@ -197,7 +197,7 @@ async def audit_events(
     ledger = cloud.url("ledger")
     with sdk_errors(f"reading the trail of {pid}"):
         info = raise_for_problem(await cloud.http.get(f"{ledger}/v1/key")).json()
-        token = await cloud.token(caller.identity)
+        token = await cloud.token(caller.identity, "ledger")
         resp = await cloud.http.get(
             f"{ledger}/v1/audit/{pid}",
             params={"named_only": "true"},

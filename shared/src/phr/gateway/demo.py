@@ -51,7 +51,7 @@ async def _set_up(home: Path, phrase: Path) -> None:
     if not operator.home.exists():
         raise SystemExit(f"no operator identity in {OPERATOR}: start the stack first")
     async with operator.kgc() as kgc:
-        token = await operator.token()
+        token = await operator.token("kgc")
         tag = secrets.token_hex(2)  # organisation names are unique
         org = (await kgc.create_org(token, f"Demo Hospital {tag}", "hospital"))["organisation_id"]
     session = Session(home=Home(home), passphrase_file=phrase, kgc_url_option=operator.kgc_url)
@@ -59,7 +59,7 @@ async def _set_up(home: Path, phrase: Path) -> None:
         session, name="demo gateway", role="system", org=org, department=None
     )
     async with operator.kgc() as kgc:
-        await kgc.approve(await operator.token(), out["user_id"])
+        await kgc.approve(await operator.token("kgc"), out["user_id"])
 
 
 def _alive(pid_file: Path) -> int | None:

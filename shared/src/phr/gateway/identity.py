@@ -28,6 +28,7 @@ from phr.cli.home import Home, Profile
 from phr.crypto.keys import UserKeys
 from phr.crypto.pre import PreSecretKey
 from phr.identity.params import SystemParams
+from phr.identity.tokens import Audience
 from phr.sdk.access import AccessClient
 from phr.sdk.groups import member_group_key
 from phr.sdk.identity import IdentityClient
@@ -48,8 +49,8 @@ class Identity:
 
     profile: Profile
     keys: UserKeys = field(repr=False)
-    _token: str | None = field(default=None, repr=False)
-    _token_at: float = 0.0
+    #: audience -> (token, when it was obtained)
+    _tokens: dict[Audience, tuple[str, float]] = field(default_factory=dict, repr=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     @property
@@ -60,12 +61,14 @@ class Identity:
     def org(self) -> str | None:
         return self.profile.organisation_id
 
-    async def token(self, kgc: IdentityClient) -> str:
+    async def token(self, kgc: IdentityClient, audience: Audience) -> str:
+        """This identity's token for one service (``audience``), renewed as it ages."""
         async with self._lock:
-            if self._token is None or time.monotonic() - self._token_at > TOKEN_RENEW_S:
-                self._token = await kgc.login(self.user_id, self.keys.signing)
-                self._token_at = time.monotonic()
-            return self._token
+            held = self._tokens.get(audience)
+            if held is None or time.monotonic() - held[1] > TOKEN_RENEW_S:
+                token = await kgc.login(self.user_id, self.keys.signing, audience=audience)
+                held = self._tokens[audience] = (token, time.monotonic())
+            return held[0]
 
 
 def _passphrase_for(home: Path, default: str | None) -> str | None:
@@ -136,8 +139,8 @@ class Cloud:
             raise GatewayConfigError(f"the system parameters name no {service} service")
         return entry.url
 
-    async def token(self, ident: Identity) -> str:
-        return await ident.token(self.kgc)
+    async def token(self, ident: Identity, audience: Audience) -> str:
+        return await ident.token(self.kgc, audience)
 
     def reader(self, ident: Identity) -> AccessClient:
         """The identity's data-user client (kept: it caches search keys)."""
@@ -145,13 +148,13 @@ class Cloud:
         if client is None:
 
             async def token() -> str:
-                return await self.token(ident)
+                return await self.token(ident, AccessClient.audience)
 
             async def group_key(group_id: str, public_key: str) -> PreSecretKey | None:
                 try:
                     return await member_group_key(
                         self.url("kgc"),
-                        await self.token(ident),
+                        await self.token(ident, "kgc"),
                         ident.keys,
                         group_id,
                         public_key=public_key,
@@ -174,7 +177,7 @@ class Cloud:
 
     def writer(self, ident: Identity) -> RecordsClient:
         async def token() -> str:
-            return await self.token(ident)
+            return await self.token(ident, "owner-api")
 
         return RecordsClient(self.url("owner-api"), token, http=self.http)
 

@@ -154,7 +154,7 @@ async def transaction(
     locations = assign_ids(bundle)
     ident, cloud = caller.identity, caller.cloud
     with sdk_errors(f"writing for patient {pid}"):
-        token = await cloud.token(ident)
+        token = await cloud.token(ident, "kgc")
         patient = await cloud.kgc.user(token, pid)
         if patient.get("role") != "patient":
             raise FhirError(404, "not-found", f"{pid} is not a patient")

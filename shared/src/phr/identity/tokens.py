@@ -7,28 +7,57 @@ kfp``). The header's ``kid`` names the issuer, whose key comes from the registry
 - service tokens: minted by a service for itself with its own service key
   (``iss = kid = sub = <service name>``, ``role = "service"``). A service key signs only
   tokens about itself, so a user can never hold one.
+
+Every token names the services it is for in ``aud`` (RFC 7519 4.1.3): one of
+:data:`AUDIENCES`, the kind of service (``srs`` for every SRS node, ``ledger`` for every
+replica). Each service accepts only tokens naming its own kind, so a token a service
+received cannot be replayed to another one (issue 19). Clients ask the KGC for one
+audience per service they call (the SDK's clients name theirs); the one token with two is
+user-api's access token, which user-api forwards to the SRS nodes it fans out to
+(``["user-api", "srs"]``).
 """
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, get_args
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from phr.api.kgc import AudienceName
 from phr.crypto.signing import SigningKey, VerifyKey
 from phr.identity.roles import ROLES, SERVICE_ROLE, STAFF
 
 ALGORITHM: Final = "EdDSA"
-AUDIENCE: Final = "phr"
+#: every audience a token may name: the kinds of service that accept tokens
+AUDIENCES: Final[tuple[str, ...]] = get_args(AudienceName)
 KGC_ISSUER: Final = "kgc"
 #: clock skew tolerated between the KGC and a verifying service
 LEEWAY_S: Final = 5
 _REQUIRED: Final = ["exp", "iat", "iss", "sub", "aud", "jti"]
+
+
+_NODE_SUFFIX: Final = re.compile(r"-\d+$")
+
+
+def audience_of(service_name: str) -> str:
+    """The audience a process accepts: its service kind (``srs-2`` -> ``srs``)."""
+    return _NODE_SUFFIX.sub("", service_name)
+
+
+Audience = str | Sequence[str]
+
+
+def _aud_claim(audience: Audience) -> str | list[str]:
+    names = [audience] if isinstance(audience, str) else list(audience)
+    if not names or any(n not in AUDIENCES for n in names):
+        raise ValueError(f"audience must name services among {AUDIENCES}: {audience!r}")
+    return names[0] if len(names) == 1 else names
 
 
 class TokenInvalid(Exception):
@@ -76,10 +105,9 @@ class Principal:
 class TokenSigner:
     """Mints tokens under one issuer name with one Ed25519 key."""
 
-    def __init__(self, key: SigningKey, issuer: str, audience: str = AUDIENCE) -> None:
+    def __init__(self, key: SigningKey, issuer: str) -> None:
         self._key = Ed25519PrivateKey.from_private_bytes(key.seed())
         self.issuer = issuer
-        self.audience = audience
 
     def mint(
         self,
@@ -87,6 +115,7 @@ class TokenSigner:
         subject: str,
         role: str,
         ttl_s: int,
+        audience: Audience,
         org: str | None = None,
         dept: str | None = None,
         key_fp: str | None = None,
@@ -96,7 +125,7 @@ class TokenSigner:
         claims: dict[str, Any] = {
             "iss": self.issuer,
             "sub": subject,
-            "aud": self.audience,
+            "aud": _aud_claim(audience),
             "iat": iat,
             "exp": iat + ttl_s,
             "jti": uuid.uuid4().hex,
@@ -106,19 +135,25 @@ class TokenSigner:
             claims |= {"org": org, "dept": dept, "kfp": key_fp}
         return jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self.issuer})
 
-    def mint_service(self, ttl_s: int = 300, now: float | None = None) -> str:
-        """A token for this service itself (``sub = iss``, role ``service``)."""
-        return self.mint(subject=self.issuer, role=SERVICE_ROLE, ttl_s=ttl_s, now=now)
+    def mint_service(self, audience: str, ttl_s: int = 300, now: float | None = None) -> str:
+        """A token for this service itself (``sub = iss``, role ``service``) to call
+        ``audience``."""
+        return self.mint(
+            subject=self.issuer, role=SERVICE_ROLE, ttl_s=ttl_s, audience=audience, now=now
+        )
 
 
 class TokenVerifier:
-    """Verifies tokens against known issuers' public keys; no network, no state."""
+    """Verifies tokens against known issuers' public keys; no network, no state.
+
+    ``audience`` is the service kind this verifier serves: a token not naming it is
+    refused."""
 
     def __init__(
         self,
         keys: Mapping[str, VerifyKey],
         *,
-        audience: str = AUDIENCE,
+        audience: str,
         user_issuer: str = KGC_ISSUER,
         leeway_s: int = LEEWAY_S,
     ) -> None:

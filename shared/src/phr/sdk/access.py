@@ -44,7 +44,7 @@ import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 
@@ -58,6 +58,7 @@ from phr.crypto.pre import PreSecretKey
 from phr.crypto.signing import VerifyKey
 from phr.fhir.split import merge_segments
 from phr.identity.params import SystemParams
+from phr.identity.tokens import Audience
 from phr.sdk.base import BearerClient, TokenSource, gather_all
 from phr.sdk.errors import ApiError, problem_body
 
@@ -121,6 +122,9 @@ class OpenedRecord:
 
 class AccessClient(BearerClient):
     """A user-api client for one data user (his token and secret keys)."""
+
+    #: user-api forwards the caller's token to the SRS nodes it asks
+    audience: ClassVar[Audience] = ("user-api", "srs")
 
     def __init__(
         self,

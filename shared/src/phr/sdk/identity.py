@@ -3,11 +3,14 @@
 kgc = IdentityClient("http://127.0.0.1:8001")
 params, pin = await kgc.params(pin=None)          # first use pins the KGC key
 user_id, status = await kgc.enrol(keys, role="patient")
-token = await kgc.login(user_id, keys.signing)
+token = await kgc.login(user_id, keys.signing, audience="owner-api")   # one service's
+tokens = Login(kgc_url, user_id, keys.signing)     # what the SDK's clients take: one token
+                                               # per audience, refreshed before expiry
 """
 
 from __future__ import annotations
 
+import time
 from types import TracebackType
 from typing import Any, Self
 
@@ -17,6 +20,7 @@ from phr.crypto.keys import UserKeys
 from phr.crypto.signing import SigningKey, b64u_encode
 from phr.identity.params import ParamsPin, SystemParams, verify_params
 from phr.identity.proofs import enrolment_message, login_message
+from phr.identity.tokens import Audience
 from phr.sdk.errors import Unreachable, raise_for_problem
 from phr.sdk.transport import new_client
 
@@ -87,16 +91,27 @@ class IdentityClient:
         )
         return body
 
-    async def login(self, user_id: str, signing: SigningKey) -> str:
+    async def login(self, user_id: str, signing: SigningKey, *, audience: Audience) -> str:
+        """A token for ``audience`` (a service kind, or a list): refused by every other."""
+        return (await self._login(user_id, signing, audience))[0]
+
+    async def _login(
+        self, user_id: str, signing: SigningKey, audience: Audience
+    ) -> tuple[str, int]:
         challenge = await self._call("POST", "/v1/auth/challenge", json={"user_id": user_id})
         sig = signing.sign(login_message(user_id=user_id, nonce=challenge["nonce"]))
+        aud = audience if isinstance(audience, str) else list(audience)
         answer = await self._call(
             "POST",
             "/v1/auth/token",
-            json={"user_id": user_id, "nonce": challenge["nonce"], "signature": b64u_encode(sig)},
+            json={
+                "user_id": user_id,
+                "nonce": challenge["nonce"],
+                "signature": b64u_encode(sig),
+                "audience": aud,
+            },
         )
-        token: str = answer["access_token"]
-        return token
+        return str(answer["access_token"]), int(answer["expires_in"])
 
     async def user(self, token: str, user_id: str) -> dict[str, Any]:
         doc: dict[str, Any] = await self._call("GET", f"/v1/users/{user_id}", token=token)
@@ -127,3 +142,27 @@ class IdentityClient:
     async def trace(self, token: str, leaked: dict[str, Any]) -> dict[str, Any]:
         doc: dict[str, Any] = await self._call("POST", "/v1/trace", token=token, json=leaked)
         return doc
+
+
+#: a token is renewed this long before it expires
+RENEW_BEFORE_S = 30
+
+
+class Login:
+    """One user's tokens, one per audience (:class:`phr.sdk.base.Tokens`): each is
+    obtained by a signed challenge on first use and again shortly before it expires."""
+
+    def __init__(self, kgc_url: str, user_id: str, signing: SigningKey) -> None:
+        self.kgc_url = kgc_url
+        self.user_id = user_id
+        self._signing = signing
+        self._held: dict[tuple[str, ...], tuple[str, float]] = {}
+
+    async def for_audience(self, audience: Audience) -> str:
+        key = (audience,) if isinstance(audience, str) else tuple(audience)
+        held = self._held.get(key)
+        if held is None or held[1] - time.monotonic() < RENEW_BEFORE_S:
+            async with IdentityClient(self.kgc_url) as kgc:
+                token, ttl = await kgc._login(self.user_id, self._signing, audience)
+            held = self._held[key] = (token, time.monotonic() + ttl)
+        return held[0]

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 
@@ -38,6 +38,7 @@ from phr.crypto.manifest import SignedRecordManifest, verify_manifest
 from phr.crypto.published_keys import PatientKeys, verify_patient_keys
 from phr.crypto.signing import SigningKey, VerifyKey
 from phr.crypto.stream import DEFAULT_CHUNK_SIZE
+from phr.identity.tokens import Audience
 from phr.sdk.base import BearerClient, TokenSource, gather_all
 from phr.sdk.errors import ApiError, problem_body
 
@@ -66,6 +67,8 @@ def new_record_id() -> str:
 
 class RecordsClient(BearerClient):
     """An owner-api client for one user (his token)."""
+
+    audience: ClassVar[Audience] = "owner-api"
 
     def __init__(
         self,

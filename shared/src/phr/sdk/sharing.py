@@ -24,7 +24,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -39,6 +39,7 @@ from phr.crypto.published_keys import PatientKeys, SegmentPublicKey, sign_patien
 from phr.crypto.seal import NodePublicKey
 from phr.crypto.signing import b64u_encode
 from phr.identity.params import ParamsPin, SystemParams, verify_params
+from phr.identity.tokens import Audience
 from phr.sdk.base import BearerClient, TokenSource
 from phr.sdk.errors import ApiError, Unreachable, problem_body
 
@@ -87,6 +88,8 @@ def _iso(value: datetime | None) -> str | None:
 class SharingClient(BearerClient):
     """Grants, rotation, delegation and emergency segments for one caller (his token)."""
 
+    audience: ClassVar[Audience] = "owner-api"
+
     def __init__(
         self,
         owner_api_url: str,
@@ -118,7 +121,10 @@ class SharingClient(BearerClient):
         self, method: str, url: str, *, ok: Sequence[int] = (200,), **kw: Any
     ) -> httpx.Response:
         try:
-            resp = await self._http.request(method, url, headers=await self._headers(), **kw)
+            # the directory and the system parameters are the KGC's; the rest owner-api's
+            audience = "kgc" if url.startswith(self._kgc + "/") else None
+            headers = await self._headers(audience)
+            resp = await self._http.request(method, url, headers=headers, **kw)
         except httpx.TransportError as exc:
             raise Unreachable(f"{url}: {type(exc).__name__}") from exc
         if resp.status_code not in ok:

@@ -14,7 +14,9 @@ Routes declare who may call them with the annotated dependencies::
     async def mine(caller: Annotated[Principal, Depends(require_role("patient"))]) -> ...
     ensure_self_or_staff(caller, patient_id)                 # patients see only themselves
 
-Outgoing calls to another service carry ``authenticator.service_token()``.
+Outgoing calls to another service carry ``authenticator.service_token(<its name>)``: a
+token for that service's audience only (see :mod:`phr.identity.tokens`); a service
+accepts only tokens naming its own kind (``audience_of(name)``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from phr.identity.tokens import (
     TokenInvalid,
     TokenSigner,
     TokenVerifier,
+    audience_of,
 )
 from phr.service.problems import Forbidden, Unauthorized
 from phr.service.registry import Registry
@@ -100,7 +103,8 @@ class Authenticator:
         self.verifier = verifier
         self.revoked: set[str] = set(revoked)
         self._signer = TokenSigner(signing_key, service_name)
-        self._service_token: tuple[str, float] | None = None
+        #: audience -> (token, expiry)
+        self._service_tokens: dict[str, tuple[str, float]] = {}
         #: tokens verified already (the whole token, signature included, is the key): a
         #: client sends one token many times, and verifying costs ~0.13 ms. Expiry and
         #: revocation are still checked on every request.
@@ -129,13 +133,20 @@ class Authenticator:
     def revoke(self, user_id: str) -> None:
         self.revoked.add(user_id)
 
-    def service_token(self) -> str:
-        """This service's own token (role ``service``), reused until a minute before expiry."""
+    def service_token(self, callee: str) -> str:
+        """This service's own token (role ``service``) for calling ``callee`` (a service
+        name: its audience is the callee's kind), reused until a minute before expiry."""
         now = time.time()
-        if self._service_token is None or self._service_token[1] - now < 60:
-            token = self._signer.mint_service(ttl_s=SERVICE_TOKEN_TTL_S, now=now)
-            self._service_token = (token, now + SERVICE_TOKEN_TTL_S)
-        return self._service_token[0]
+        audience = audience_of(callee)
+        held = self._service_tokens.get(audience)
+        if held is None or held[1] - now < 60:
+            token = self._signer.mint_service(audience, ttl_s=SERVICE_TOKEN_TTL_S, now=now)
+            held = self._service_tokens[audience] = (token, now + SERVICE_TOKEN_TTL_S)
+        return held[0]
+
+    def service_token_for(self, callee: str) -> Callable[[], str]:
+        """A token source for one callee (what the services' HTTP clients take)."""
+        return lambda: self.service_token(callee)
 
 
 def issuer_keys(registry: Registry) -> dict[str, VerifyKey]:
@@ -162,7 +173,7 @@ async def enable_auth(
     db = runtime.db
     revoked = [str(d["_id"]) async for d in db[REVOKED_USERS].find({}, {"_id": 1})]
     auth = Authenticator(
-        TokenVerifier(known),
+        TokenVerifier(known, audience=audience_of(runtime.name)),
         service_name=runtime.name,
         signing_key=runtime.signing_key,
         revoked=revoked,
