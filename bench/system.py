@@ -395,7 +395,9 @@ async def phase_search(stack: Any, world: Any, quick: bool) -> dict[str, Any]:
     """10,000 records' labs tags under the patient's real search key; grantee queries."""
     patient = world.patient
     search_key = patient.master.search_key("labs", 1)
-    token = TokenSigner(key_of(stack, "user-api"), "user-api").mint_service("cloud-store", ttl_s=900)
+    token = TokenSigner(key_of(stack, "user-api"), "user-api").mint_service(
+        "cloud-store", ttl_s=900
+    )
     cloud = service_url(stack, "cloud-store")
     n_records = 10_000
     queue = list(range(n_records))
