@@ -79,3 +79,47 @@ async def test_no_request_makes_a_service_fail(stack: Any, kgc: KgcClient, name:
     assert not errors, "\n".join(errors[:10])
     assert sum(seen.values()) >= 20, seen  # it really ran
     assert any(200 <= status < 300 for status in seen), seen  # and was let in
+
+
+#: ids at the edges of the one id pattern (phr.api.ids): user-api accepts them all
+EDGE_IDS = ("0", "x" * 64, "a.b", "A-_.", "u_" + "9" * 62, "a..", "Z-")
+
+
+async def test_ids_user_api_accepts_never_fail_at_owner_api(
+    stack: Any, kgc: KgcClient, operator_token: str, hospital: str
+) -> None:
+    """L4 (issue 19): an id user-api lets through and owner-api refuses gave 500. Every
+    id at the pattern's edges, as a staff caller (whom user-api takes to owner-api and
+    cloud-store), gets a client error, never a server error."""
+    doctor = await kgc.staff(operator_token, "doctor", hospital)
+    headers = bearer(await kgc.login(doctor, ("user-api", "srs")))
+    base = service_url(stack, "user-api")
+    answers: dict[tuple[str, str], int] = {}
+    for pid in EDGE_IDS:
+        calls = {
+            "shared": kgc.http.get(
+                f"{base}/v1/shared", params={"patient_id": pid}, headers=headers
+            ),
+            "shared-of": kgc.http.get(f"{base}/v1/shared/{pid}", headers=headers),
+            "search": kgc.http.post(
+                f"{base}/v1/search",
+                json={"trapdoors": ["0" * 64], "patient_id": pid},
+                headers=headers,
+            ),
+            "access": kgc.http.post(
+                f"{base}/v1/access", json={"patient_id": pid, "record_id": pid}, headers=headers
+            ),
+        }
+        for route, call in calls.items():
+            r = await call
+            answers[(route, pid)] = r.status_code
+            assert r.status_code < 500, (route, pid, r.text)
+            if r.status_code >= 400:
+                assert r.headers["content-type"] == "application/problem+json", (route, pid)
+    # and ids outside the pattern are refused by user-api itself, before any upstream
+    for bad in ("x" * 65, "-a", ".a", "a b", "a/b"):
+        r = await kgc.http.post(
+            f"{base}/v1/access", json={"patient_id": bad, "record_id": "r1"}, headers=headers
+        )
+        assert r.status_code == 422, (bad, r.text)
+    assert any(status == 200 for status in answers.values()), answers
