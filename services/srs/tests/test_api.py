@@ -47,7 +47,7 @@ class Node:
         return auth_header(user_token(KGC, PATIENT, "patient"))
 
     def service(self) -> dict[str, str]:
-        return auth_header(TokenSigner(USER_API, "user-api").mint_service())
+        return auth_header(TokenSigner(USER_API, "user-api").mint_service("srs"))
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ class Ledger:
         return auth_header(user_token(KGC, "u_audit", "auditor"))
 
     def service(self) -> dict[str, str]:
-        return auth_header(TokenSigner(OWNER_API, "owner-api").mint_service())
+        return auth_header(TokenSigner(OWNER_API, "owner-api").mint_service("ledger"))
 
 
 @pytest.fixture

@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         wake = relay.wake
         nodes = srs_nodes(settings)
         watch = RevocationWatch(
-            nodes, auth.service_token, timeout_s=settings.revoke_confirm_timeout_s
+            nodes, auth.service_token_for("srs"), timeout_s=settings.revoke_confirm_timeout_s
         )
         runtime.stack.push_async_callback(watch.aclose)
         runtime.background("upload-sweeper", sweeper.run)
