@@ -1,7 +1,8 @@
 """cloud-store's HTTP API: blobs (streamed both ways), the tag index, trapdoor search.
 
 Only services call it (owner-api, user-api), never end users: every route requires a
-service token (``Authenticator.service_token()`` of the caller); a user's token gets 403.
+service token (``Authenticator.service_token("cloud-store")`` of the caller); a user's
+token gets 403.
 """
 
 from __future__ import annotations
