@@ -19,11 +19,25 @@ from tests.support.kgc_fixtures import (  # noqa: F401
     operator_token,
 )
 from tests.support.mongo_db import mongo_db  # noqa: F401
-from tests.support.stack import test_stack
+from tests.support.otlp import OtlpReceiver
+from tests.support.stack import otlp_port, test_stack
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[Any]:
+def otlp() -> Iterator[OtlpReceiver]:
+    """The session's trace collector: every process the e2e tier starts (services, the
+    `phr` command) exports its spans here over OTLP/HTTP (OTEL_EXPORTER_OTLP_ENDPOINT,
+    inherited). A fixed port per offset, so a stack kept with PHR_E2E_REUSE still finds it."""
+    receiver = OtlpReceiver(otlp_port())
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+        env.setenv("OTEL_BSP_SCHEDULE_DELAY", "200")  # ms: spans arrive while a test waits
+        yield receiver
+    receiver.close()
+
+
+@pytest.fixture(scope="session")
+def stack(otlp: OtlpReceiver) -> Iterator[Any]:
     """The test profile's servers and six services, running as real processes."""
     s = test_stack()
     reuse = os.environ.get("PHR_E2E_REUSE") == "1"

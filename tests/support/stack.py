@@ -29,6 +29,14 @@ def test_stack(extra_offset: int = 0) -> Any:
 
 test_stack.__test__ = False  # type: ignore[attr-defined]
 
+#: the test session's OTLP receiver: 4318 (OTLP/HTTP's port) + 5000 like the test
+#: profile's ports, moved by PHR_PORT_OFFSET (below 32768, apart from every stack's ports)
+OTLP_TEST_PORT = 9318
+
+
+def otlp_port() -> int:
+    return OTLP_TEST_PORT + int(os.environ.get("PHR_PORT_OFFSET") or 0)
+
 
 @contextmanager
 def fresh_stack(extra_offset: int, start: bool = True) -> Iterator[Any]:

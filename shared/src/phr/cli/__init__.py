@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
+import typer.main
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
 from phr.cli import access as _access
 from phr.cli import admin as _admin
@@ -25,6 +29,7 @@ from phr.cli.argv import hoist_global_options
 from phr.cli.home import Home
 from phr.cli.output import Mode, emit, fail
 from phr.cli.session import Session, report_failure
+from phr.telemetry import configure_tracing, flush_tracing
 
 #: -h and --help everywhere (sub-commands inherit the root's help option names)
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -93,6 +98,35 @@ def usage_error(exc: typer.TyperException) -> NoReturn:
     raise SystemExit(code)
 
 
+def _command_path(args: Sequence[str]) -> list[str]:
+    """The command's words in ``args`` (``events dump``), option values left out."""
+    group: Any = typer.main.get_command(app)
+    path = []
+    for arg in args:
+        subs = getattr(group, "commands", None)
+        if subs is None:
+            break
+        if arg in subs:
+            path.append(arg)
+            group = subs[arg]
+    return path
+
+
+@contextmanager
+def command_span(args: Sequence[str]) -> Iterator[None]:
+    """With ``OTEL_EXPORTER_OTLP_ENDPOINT`` set, the command is one span (``phr fetch``),
+    exported when it ends; the SDK's requests carry its ``traceparent``. Off otherwise."""
+    if not configure_tracing("phr-cli", batch=False):
+        yield
+        return
+    name = " ".join(["phr", *_command_path(args)])
+    try:
+        with trace.get_tracer("phr.cli").start_as_current_span(name, kind=SpanKind.CLIENT):
+            yield
+    finally:
+        flush_tracing()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run ``phr`` on ``argv`` (default: the process's arguments)."""
     parsed = hoist_global_options(sys.argv[1:] if argv is None else argv)
@@ -100,7 +134,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if Mode.as_json:  # rich help prints as it renders: stdout must hold only JSON
         app.rich_markup_mode = None
     try:
-        code = app(args=parsed.args, prog_name="phr", standalone_mode=False)
+        with command_span(parsed.args):
+            code = app(args=parsed.args, prog_name="phr", standalone_mode=False)
     except typer.Abort:
         fail("aborted", 130)
     except typer.TyperException as exc:  # click's: a bad option, a missing argument...

@@ -22,6 +22,7 @@ import aiohttp
 import httpx
 
 from phr.http_pool import CHUNK, pooled_session
+from phr.telemetry import inject_traceparent
 
 
 @contextmanager
@@ -115,8 +116,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 def new_client(
     *, timeout_s: float = 60.0, connect_s: float = 5.0, limit: int = 100
 ) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` on :class:`AiohttpTransport` (``limit`` connections)."""
+    """An ``httpx.AsyncClient`` on :class:`AiohttpTransport` (``limit`` connections);
+    every request carries the current span's ``traceparent`` (:mod:`phr.telemetry`)."""
     return httpx.AsyncClient(
         transport=AiohttpTransport(limit=limit),
         timeout=httpx.Timeout(timeout_s, connect=connect_s),
+        event_hooks={"request": [inject_traceparent]},
     )

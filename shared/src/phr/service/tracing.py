@@ -14,7 +14,6 @@ incoming trace context on, so a caller's trace id reaches every process and log 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -24,24 +23,9 @@ from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind
 
+from phr.telemetry import configure_tracing as configure_tracing  # its home since the SDK
+
 TRACER = trace.get_tracer("phr.service")
-
-
-def configure_tracing(service: str, endpoint: str | None = None) -> bool:
-    """Export this process's spans to ``endpoint`` (OTLP over HTTP); False if none is set."""
-    endpoint = endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-    if not endpoint:
-        return False
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    exporter = OTLPSpanExporter(endpoint=endpoint.rstrip("/") + "/v1/traces")
-    provider.add_span_processor(BatchSpanProcessor(exporter))
-    trace.set_tracer_provider(provider)
-    return True
 
 
 def with_traceparent(headers: Mapping[str, str] | None) -> dict[str, str]:
