@@ -104,6 +104,32 @@ class KgcStoreContract:
         assert [o["name"] for o in await store.list_orgs(10)] == ["Barts", "St Mary"]
         assert await store.get_org("org_2") is None
 
+    async def test_an_organisation_and_its_event_are_written_together(
+        self, store: KgcStore
+    ) -> None:
+        await store.insert_org({"_id": "org_1", "name": "St Mary", "kind": "hospital"}, event("o1"))
+        with pytest.raises(Duplicate):
+            await store.insert_org({"_id": "org_2", "name": "St Mary", "kind": "lab"}, event("o2"))
+        assert [e["_id"] for e in await store.unsent_events()] == ["user.x:o1"]
+        assert await store.get_org("org_2") is None
+
+    async def test_a_restored_user_is_written_once_and_announces_nothing(
+        self, store: KgcStore
+    ) -> None:
+        assert await store.restore_user(user("u1"))
+        assert not await store.restore_user(user("u1") | {"status": "pending"})
+        assert not await store.restore_user(user("u2") | {"ed25519_fp": "ed-u1"})
+        assert (await store.get_user("u1") or {})["status"] == "active"
+        assert await store.get_user("u2") is None
+        assert await store.unsent_events() == []
+
+    async def test_an_early_revocation_is_noted_once(self, store: KgcStore) -> None:
+        assert await store.noted_revocation("u1") is None
+        await store.note_revocation("u1", {"revoked_by": "a", "revoked_reason": "first"})
+        await store.note_revocation("u1", {"revoked_by": "b", "revoked_reason": "second"})
+        noted = await store.noted_revocation("u1") or {}
+        assert (noted["revoked_by"], noted["revoked_reason"]) == ("a", "first")
+
     async def test_a_challenge_is_taken_once_by_its_user_before_expiry(
         self, store: KgcStore
     ) -> None:

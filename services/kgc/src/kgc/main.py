@@ -11,6 +11,7 @@ from kgc.groups import GroupKeys
 from kgc.mongo_store import MongoKgcStore
 from kgc.operator import ensure_operator
 from kgc.params import build_params
+from kgc.rebuild import GROUP, PROCESSED, RULES, TOPICS, TYPES, DirectoryRebuild
 from kgc.settings import Settings
 from kgc.store import KgcStore
 from kgc.tokens import LoginLimiter, LoginService
@@ -21,6 +22,7 @@ from phr.identity.tokens import KGC_ISSUER, TokenSigner
 from phr.service.app import create_service_app
 from phr.service.auth import Authenticator, runtime_authenticator
 from phr.service.outbox import EventMaker
+from phr.service.producers import KGC, producer_verifier
 from phr.service.registry import Registry
 from phr.service.runtime import ServiceRuntime
 
@@ -86,6 +88,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         kgc_url = registry.public_url("kgc") if registry and "kgc" in registry.services else None
         await ensure_operator(state.directory, settings.operator_path(), kgc_url)
+        # Users and organisations come back from the KGC's own events (a deployment
+        # replayed from a capture); on a live KGC every event is already applied.
+        runtime.consume(
+            TOPICS,
+            DirectoryRebuild(store, state.directory),
+            group_id=GROUP,
+            verify=producer_verifier({KGC: runtime.signing_key.verify_key}, RULES),
+            types=TYPES,
+            processed_collection=PROCESSED,
+        )
+        runtime.checks["directory-events"] = runtime.consumer_ready_check(GROUP)
         return state
 
     return create_service_app(

@@ -20,6 +20,7 @@ class MemoryKgcStore:
         self.challenges: dict[str, Document] = {}
         self.groups: dict[str, Document] = {}
         self.outbox: dict[str, Document] = {}
+        self.early_revocations: dict[str, Document] = {}
 
     # Documents are copied in and out, as a database would: a caller's later change to
     # a dict it passed or got never reaches the stored state.
@@ -70,12 +71,28 @@ class MemoryKgcStore:
         unsent = [e for e in self.outbox.values() if e.get("sent_at") is None]
         return copy.deepcopy(sorted(unsent, key=lambda e: e["created_at"]))
 
-    async def insert_org(self, doc: Document) -> None:
+    async def restore_user(self, doc: Document) -> bool:
+        if any(u.get(f) == doc.get(f) for f in _USER_UNIQUE for u in self.users.values()):
+            return False
+        self.users[doc["_id"]] = copy.deepcopy(doc)
+        return True
+
+    async def note_revocation(self, user_id: str, doc: Document) -> None:
+        self.early_revocations.setdefault(user_id, copy.deepcopy(doc))
+
+    async def noted_revocation(self, user_id: str) -> Document | None:
+        return copy.deepcopy(self.early_revocations.get(user_id))
+
+    async def insert_org(self, doc: Document, event: Document | None = None) -> None:
         if doc["_id"] in self.orgs:
             raise Duplicate("_id")
         if any(o["name"] == doc["name"] for o in self.orgs.values()):
             raise Duplicate("name")
+        if event is not None and event["_id"] in self.outbox:
+            raise Duplicate("_id")
         self.orgs[doc["_id"]] = copy.deepcopy(doc)
+        if event is not None:
+            self.outbox[event["_id"]] = copy.deepcopy(event)
 
     async def get_org(self, org_id: str) -> Document | None:
         return copy.deepcopy(self.orgs.get(org_id))

@@ -22,6 +22,7 @@ USERS = "users"
 ORGS = "orgs"
 CHALLENGES = "challenges"
 GROUPS = "groups"
+EARLY_REVOCATIONS = "early_revocations"
 #: a duplicate key in a bulk insert
 _DUPLICATE_KEY = 11000
 
@@ -41,6 +42,7 @@ class MongoKgcStore:
         self.challenges = db[CHALLENGES]
         self.groups = db[GROUPS]
         self.outbox = db[OUTBOX]
+        self.early_revocations = db[EARLY_REVOCATIONS]
 
     async def ensure_indexes(self) -> None:
         await self.users.create_index("ed25519_fp", unique=True)
@@ -67,6 +69,13 @@ class MongoKgcStore:
             await self._transaction(change)
         except DuplicateKeyError as exc:
             raise _duplicate(exc) from None
+
+    async def restore_user(self, doc: Document) -> bool:
+        try:
+            await self.users.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
 
     async def get_user(self, user_id: str) -> Document | None:
         return await self.users.find_one({"_id": user_id})
@@ -116,9 +125,22 @@ class MongoKgcStore:
 
     # ---------------------------------------------------------------- orgs
 
-    async def insert_org(self, doc: Document) -> None:
+    async def note_revocation(self, user_id: str, doc: Document) -> None:
+        await self.early_revocations.update_one(
+            {"_id": user_id}, {"$setOnInsert": doc}, upsert=True
+        )
+
+    async def noted_revocation(self, user_id: str) -> Document | None:
+        return await self.early_revocations.find_one({"_id": user_id})
+
+    async def insert_org(self, doc: Document, event: Document | None = None) -> None:
+        async def change(session: AsyncClientSession) -> None:
+            await self.orgs.insert_one(doc, session=session)
+            if event is not None:
+                await self.outbox.insert_one(event, session=session)
+
         try:
-            await self.orgs.insert_one(doc)
+            await self._transaction(change)
         except DuplicateKeyError as exc:
             raise _duplicate(exc) from None
 

@@ -6,6 +6,8 @@ users       {_id: user id, role, organisation_id, department, display_name, stat
              unique: ed25519_fp, umbral_fp (a key belongs to one user: tracing relies on it)
 orgs        {_id: org id, name (unique), kind, created_by, created_at}
 challenges  {_id: nonce, user_id, expires_at}  expired ones are never returned
+early_revocations  {_id: user id, revoked_by, revoked_reason}  revocations replayed ahead of
+             the user's enrolment (:mod:`kgc.rebuild`)
 groups      {_id: group id, selector, version, created_by, created_at, rotated_at}
 outbox      events announcing a change, written in the change's transaction (see
             :mod:`phr.service.outbox`)
@@ -70,8 +72,23 @@ class KgcStore(Protocol):
         change was announced before)."""
         ...
 
-    async def insert_org(self, doc: Document) -> None:
-        """Insert; :class:`Duplicate` (``_id`` or ``name``) and nothing written if taken."""
+    async def note_revocation(self, user_id: str, doc: Document) -> None:
+        """Remember a revocation seen before the user's enrolment (``revoked_by``,
+        ``revoked_reason``); a second note of the same user keeps the first."""
+        ...
+
+    async def noted_revocation(self, user_id: str) -> Document | None:
+        """The revocation noted for ``user_id``, or None."""
+        ...
+
+    async def insert_org(self, doc: Document, event: Document | None = None) -> None:
+        """Insert the organisation (with its outbox ``event``, atomically, if given);
+        :class:`Duplicate` (``_id`` or ``name``) and nothing written if taken."""
+        ...
+
+    async def restore_user(self, doc: Document) -> bool:
+        """Insert a user rebuilt from his ``user.enrolled`` event, with no outbox event;
+        False (nothing written) if his id or one of his keys is taken already."""
         ...
 
     async def get_org(self, org_id: str) -> Document | None: ...

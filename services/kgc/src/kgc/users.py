@@ -32,7 +32,7 @@ from phr.api.kgc import EnrolRequest, OrgCreate
 from phr.crypto.errors import FormatError
 from phr.crypto.pre import PrePublicKey
 from phr.crypto.signing import SignatureInvalid, SigningKey, VerifyKey, b64u_decode
-from phr.events.users import UserApproved, UserEnrolled, UserRevoked
+from phr.events.users import OrganisationCreated, UserApproved, UserEnrolled, UserRevoked
 from phr.identity.credentials import Credential, SignedCredential, sign_credential
 from phr.identity.proofs import enrolment_message
 from phr.identity.roles import AUDITOR, SELF_ENROLLING
@@ -160,7 +160,8 @@ class Directory:
     def event(
         self, type: str, data: Any, *, user_id: str, key: str, correlation_id: str | None
     ) -> Document:
-        """The outbox document of one change about ``user_id`` (the Kafka key)."""
+        """The outbox document of one change about ``user_id`` (the subject and Kafka key:
+        a user's or, for ``organisation.created``, an organisation's id)."""
         return outbox_doc(
             self.make_event,
             type,
@@ -181,6 +182,8 @@ class Directory:
                 status=doc["status"],
                 ed25519_fingerprint=doc["ed25519_fp"],
                 umbral_fingerprint=doc["umbral_fp"],
+                ed25519_public=doc["ed25519_public"],
+                umbral_public=doc["umbral_public"],
             ),
             user_id=doc["_id"],
             key=doc["_id"],
@@ -295,10 +298,20 @@ class Directory:
             "created_by": by,
             "created_at": datetime.now(UTC),
         }
+        created = self.event(
+            "organisation.created",
+            OrganisationCreated(
+                organisation_id=doc["_id"], name=req.name, kind=req.kind, created_by=by
+            ),
+            user_id=doc["_id"],
+            key=doc["_id"],
+            correlation_id=None,
+        )
         try:
-            await self.store.insert_org(doc)
+            await self.store.insert_org(doc, created)
         except Duplicate:
             raise OrganisationExists(f"an organisation named {req.name!r} exists") from None
+        await self._announce([created])
         self._known_orgs.add(doc["_id"])
         log.info("organisation.created", organisation_id=doc["_id"], kind=req.kind)
         return doc

@@ -24,7 +24,7 @@ from typing import Any
 from uuid import UUID
 
 from phr.capture.format import CapturedRecord, CaptureFilters, CaptureHeader, b64, write_capture
-from phr.crypto.signing import SigningKey
+from phr.crypto.signing import SigningKey, b64u_encode
 from phr.events.catalog import TOPICS, spec_for
 from phr.events.envelope import CLOUDEVENTS_JSON, new_event
 from phr.fhir.segments import SEGMENTS
@@ -128,6 +128,9 @@ class _Stream:
 
 
 def _enrol(s: _Stream, user_id: str, role: str, org: str | None) -> None:
+    # Public keys of the right sizes (32-byte Ed25519, 33-byte compressed Umbral), each
+    # fingerprint the SHA-256 of its key, as the KGC announces them.
+    ed, um = s.rng.randbytes(32), b"\x02" + s.rng.randbytes(32)
     s.emit(
         "user.enrolled",
         "kgc",
@@ -137,8 +140,10 @@ def _enrol(s: _Stream, user_id: str, role: str, org: str | None) -> None:
             "role": role,
             "organisation_id": org,
             "status": "active",
-            "ed25519_fingerprint": s.hex(),
-            "umbral_fingerprint": s.hex(),
+            "ed25519_fingerprint": hashlib.sha256(ed).hexdigest(),
+            "umbral_fingerprint": hashlib.sha256(um).hexdigest(),
+            "ed25519_public": b64u_encode(ed),
+            "umbral_public": b64u_encode(um),
         },
     )
 

@@ -43,7 +43,7 @@ DEADLETTER_HEADERS = {
 }
 
 TOPICS: dict[str, str] = {
-    TOPIC_USERS: "Enrolment, approval and tracing of users (KGC)",
+    TOPIC_USERS: "Enrolment, approval and tracing of users, and organisations (KGC)",
     TOPIC_REVOCATIONS: "User revocations (KGC); read by every service for its token checks",
     TOPIC_RECORDS: "Records uploaded and deleted (owner-api)",
     TOPIC_ACL: "Grants, revocations, key rotations and delegations (owner-api)",
@@ -101,12 +101,29 @@ class EventSpec:
 
 
 _SPECS: tuple[EventSpec, ...] = (
-    EventSpec("user.enrolled", 1, users.UserEnrolled, TOPIC_USERS, "A user enrolled"),
+    EventSpec(
+        "user.enrolled",
+        1,
+        users.UserEnrolledV1,
+        TOPIC_USERS,
+        "A user enrolled (fingerprints only)",
+        upcast=users.upcast_enrolled_v1_to_v2,
+    ),
+    EventSpec(
+        "user.enrolled", 2, users.UserEnrolled, TOPIC_USERS, "A user enrolled, public keys and all"
+    ),
     EventSpec("user.approved", 1, users.UserApproved, TOPIC_USERS, "A pending staff user approved"),
     EventSpec(
         "user.revoked", 1, users.UserRevoked, TOPIC_REVOCATIONS, "A user's credentials revoked"
     ),
     EventSpec("user.traced", 1, users.UserTraced, TOPIC_USERS, "A leaked key traced to a user"),
+    EventSpec(
+        "organisation.created",
+        1,
+        users.OrganisationCreated,
+        TOPIC_USERS,
+        "An organisation created (KGC)",
+    ),
     EventSpec("record.uploaded", 1, records.RecordUploaded, TOPIC_RECORDS, "A record stored"),
     EventSpec("record.deleted", 1, records.RecordDeleted, TOPIC_RECORDS, "A record deleted"),
     EventSpec("acl.granted", 1, acl.AclGranted, TOPIC_ACL, "Segments granted, sealed kfrags"),
