@@ -8,6 +8,7 @@ import owner_api
 from owner_api.deps import OwnerState
 from owner_api.records import api as records_api
 from owner_api.records.cloud import CloudStore
+from owner_api.records.rebuild import GROUP, PROCESSED, RULES, TOPICS, TYPES, RecordRebuild
 from owner_api.records.service import RecordService
 from owner_api.records.sweeper import UploadSweeper
 from owner_api.settings import Settings
@@ -20,6 +21,7 @@ from owner_api.sharing.revocation import RevocationWatch
 from owner_api.store import AclStore, RecordStore
 from phr.service.app import create_service_app
 from phr.service.auth import runtime_authenticator
+from phr.service.producers import OWNER_API, producer_verifier
 from phr.service.registry import Registry
 from phr.service.runtime import ServiceRuntime
 
@@ -81,6 +83,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         runtime.stack.push_async_callback(watch.aclose)
         runtime.background("upload-sweeper", sweeper.run)
+        # Records' metadata comes back from owner-api's own events (a deployment replayed
+        # from a capture); on a live owner-api every event is already applied.
+        runtime.consume(
+            TOPICS,
+            RecordRebuild(store),
+            group_id=GROUP,
+            verify=producer_verifier({OWNER_API: runtime.signing_key.verify_key}, RULES),
+            types=TYPES,
+            processed_collection=PROCESSED,
+        )
+        runtime.checks["record-events"] = runtime.consumer_ready_check(GROUP)
         return OwnerState(
             records=records,
             store=store,

@@ -58,6 +58,20 @@ def record_key(patient_id: str, record_id: str) -> str:
     return f"{patient_id}/{record_id}"
 
 
+def tombstone_doc(doc: Document, *, deleted_by: str, at: datetime) -> Document:
+    """What remains of a deleted record: no signed manifest, hence no capsule."""
+    keep = ("patient_id", "record_id", "upload_id", "uploaded_by", "manifest_sha256")
+    return {k: doc[k] for k in keep} | {
+        "status": "deleted",
+        "segments": doc["segments"],
+        "created_at": doc["created_at"],
+        "committed_at": doc.get("committed_at"),
+        "touched_at": at,
+        "deleted_at": at,
+        "deleted_by": deleted_by,
+    }
+
+
 class RecordStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.db = db
@@ -105,6 +119,38 @@ class RecordStore:
             return True
 
         return await self._transaction(txn)
+
+    # ---------------------------------------------------------------- rebuilt from events
+
+    async def restore(self, doc: Document) -> bool:
+        """Insert a record rebuilt from its ``record.uploaded``; False (nothing written)
+        if the record or its upload id exists already."""
+        try:
+            await self.records.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def restore_manifest(
+        self, patient_id: str, record_id: str, expected_sha256: str, update: Document
+    ) -> bool:
+        """A committed record's re-wrapped manifest, from its event (no outbox event)."""
+        result = await self.records.update_one(
+            {
+                "_id": record_key(patient_id, record_id),
+                "status": "committed",
+                "manifest_sha256": expected_sha256,
+            },
+            {"$set": update},
+        )
+        return result.modified_count == 1
+
+    async def restore_tombstone(self, patient_id: str, record_id: str, tombstone: Document) -> bool:
+        """A committed record replaced by its tombstone, from ``record.deleted``."""
+        result = await self.records.replace_one(
+            {"_id": record_key(patient_id, record_id), "status": "committed"}, tombstone
+        )
+        return result.modified_count == 1
 
     async def insert_pending(self, doc: Document) -> None:
         try:

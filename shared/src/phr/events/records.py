@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import Field
 
@@ -28,6 +29,13 @@ class RecordUploaded(EventData):
     uploaded_at: datetime | None = None
     manifest_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     segments: list[SegmentSummary]
+    signed_manifest: dict[str, Any] | None = Field(
+        default=None,
+        description="the record's signed manifest as its author sent it (SHA-256 of its "
+        "RFC 8785 JSON = manifest_sha256): public metadata and capsules, no plaintext. "
+        "owner-api rebuilds the record's metadata from it; absent in events written "
+        "before 2026-12",
+    )
 
 
 class RecordDeleted(EventData):

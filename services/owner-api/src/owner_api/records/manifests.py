@@ -97,6 +97,7 @@ def uploaded_event(
         uploaded_by=doc["uploaded_by"],
         uploaded_at=uploaded_at,
         manifest_sha256=doc["manifest_sha256"],
+        signed_manifest=doc["signed_manifest"],
         segments=[
             SegmentSummary(
                 segment=e.name,

@@ -41,7 +41,7 @@ from owner_api.records.cloud import BlobDownload, CloudStore, PresignedPut
 from owner_api.records.manifests import check_upload, segment_summary, uploaded_event
 from owner_api.records.sweeper import UploadSweeper
 from owner_api.settings import Settings
-from owner_api.store import Duplicate, RecordStore, record_key
+from owner_api.store import Duplicate, RecordStore, record_key, tombstone_doc
 from phr.api.ids import blob_key
 from phr.api.owner import UploadIn
 from phr.crypto.canonical import canonical_json
@@ -321,17 +321,7 @@ class RecordService:
         if doc["status"] == "deleted":
             return doc
         await self.sweeper.remove_ciphertext(patient_id, record_id, doc["segments"])
-        now = datetime.now(UTC)
-        keep = ("patient_id", "record_id", "upload_id", "uploaded_by", "manifest_sha256")
-        tombstone: Document = {k: doc[k] for k in keep} | {
-            "status": "deleted",
-            "segments": doc["segments"],
-            "created_at": doc["created_at"],
-            "committed_at": doc.get("committed_at"),
-            "touched_at": now,
-            "deleted_at": now,
-            "deleted_by": caller.sub,
-        }
+        tombstone = tombstone_doc(doc, deleted_by=caller.sub, at=datetime.now(UTC))
         data = RecordDeleted(patient_id=patient_id, record_id=record_id, deleted_by=caller.sub)
         outbox = self._outbox_doc("record.deleted", patient_id, record_id, data)
         if await self.store.tombstone(patient_id, record_id, tombstone, outbox):
