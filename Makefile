@@ -7,7 +7,7 @@ SHELL := /bin/bash
 UV := $(shell uv --version >/dev/null 2>&1 && echo uv || echo python3 -m uv)
 STACK := $(UV) run --frozen python -m deploy.local
 
-.PHONY: help setup run up down status backup restore docs test fast e2e lint fmt snapshots demo bench bench-crypto bench-ledger
+.PHONY: help setup run up down status backup restore from-capture docs test fast e2e lint fmt snapshots demo bench bench-crypto bench-ledger
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ backup: setup  ## back up the running `make run` stack: make backup DIR=/path/to
 restore: setup  ## restore a backup into a fresh stack and start it: make restore DIR=...
 	@test -n "$(DIR)" || { echo "make restore DIR=/path/to/backup (PHR_STACK_DIR=fresh dir)"; exit 2; }
 	$(STACK) restore "$(DIR)"
+
+from-capture: setup  ## a fresh stack from a capture: make from-capture CAPTURE=cap.ndjson SECRETS=<backup>/secrets
+	$(STACK) from-capture "$(CAPTURE)" --secrets "$(SECRETS)" --trust-capture $(if $(OPERATOR),--operator "$(OPERATOR)")
 
 test: setup  ## every test tier; starts its own servers on its own ports and data dir
 	$(UV) run --frozen pytest

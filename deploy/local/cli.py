@@ -7,6 +7,8 @@
     python -m deploy.local stop srs-2; python -m deploy.local start srs-2
     python -m deploy.local backup DIR         # `phr admin backup` of the running stack
     python -m deploy.local restore DIR        # into a fresh stack, then start it
+    python -m deploy.local from-capture CAPTURE --secrets DIR --trust-capture
+                                              # a fresh stack from a capture (replayed)
 
 ``python deploy/local/stack.py …`` is the same command. Servers (INFRA.md): mongod as a
 one-node replica set, SeaweedFS S3 (`weed mini`), the Tansu Kafka broker persisting to
@@ -32,7 +34,19 @@ from pathlib import Path
 from deploy.local.profiles import profile
 from deploy.local.stack import Stack
 
-VERBS = ["up", "servers", "down", "reset", "status", "env", "stop", "start", "backup", "restore"]
+VERBS = [
+    "up",
+    "servers",
+    "down",
+    "reset",
+    "status",
+    "env",
+    "stop",
+    "start",
+    "backup",
+    "restore",
+    "from-capture",
+]
 
 
 def _print_rows(rows: list[dict[str, object]], with_pid: bool) -> None:
@@ -62,6 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("names", nargs="*", help="stop/start: process names; backup/restore: DIR")
     ap.add_argument("--profile", default=os.environ.get("PHR_PROFILE", "dev"))
     ap.add_argument("--json", action="store_true")
+    capture = ap.add_argument_group("from-capture (docs/integration-testing.md)")
+    capture.add_argument("--secrets", type=Path, help="the source deployment's key files")
+    capture.add_argument(
+        "--trust-capture", action="store_true", help="trust the keys in the capture's header"
+    )
+    capture.add_argument("--kgc-key", help="or pin: the KGC key the capture's parameters name")
+    capture.add_argument("--operator", type=Path, help="the source's operator file (optional)")
     args = ap.parse_args(argv)
     stack = Stack(profile(args.profile))
     if args.verb == "up":
@@ -83,6 +104,27 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"{args.verb} takes one directory")
         directory = Path(args.names[0]).resolve()
         stack.backup(directory) if args.verb == "backup" else stack.restore(directory)
+    elif args.verb == "from-capture":
+        if len(args.names) != 1 or args.secrets is None:
+            ap.error("from-capture takes one capture file and --secrets DIR")
+        from deploy.local.from_capture import from_capture
+
+        out = from_capture(
+            stack,
+            Path(args.names[0]).resolve(),
+            args.secrets.resolve(),
+            trust_capture=args.trust_capture,
+            kgc_key=args.kgc_key,
+            operator=args.operator,
+        )
+        if args.json:
+            print(json.dumps(out))
+        else:
+            report = out["report"]
+            print(f"replayed {out['replayed']} records into {out['target']['kafka']}")
+            same = {True: "equals", False: "DIFFERS from", None: "cannot be compared with"}
+            print(f"ledger {same[report['matches_source']]} the capture's source checkpoint")
+            print(out["not_rebuilt"])
     elif args.verb == "status":
         rows = stack.status()
         print(json.dumps(rows)) if args.json else _print_rows(rows, with_pid=True)

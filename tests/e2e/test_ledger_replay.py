@@ -1,12 +1,19 @@
-"""Dump every event topic, replay into an empty deployment: a byte-identical chain.
+"""Dump every event topic, bring up a fresh deployment from it: a byte-identical chain.
 
-The SRS nodes rebuild the same grant state from the replay. The source is a deployment
-of its own (``isolated_stack``); the replay goes into a second, empty one
-(``empty_stack``) that holds the same keys, so the session's stack is left alone.
+The one command a tester types (``python -m deploy.local from-capture … --trust-capture``,
+what ``make from-capture`` runs) brings the empty deployment up trusting the capture's
+producers. The SRS nodes rebuild the same grant state, the KGC the same users and
+organisations, owner-api the same records' metadata; a second replay changes none of
+it. The source is a deployment of its own (``isolated_stack``); the replay goes into a
+second, empty one (``empty_stack``), so the session's stack is left alone.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -17,8 +24,10 @@ import pytest
 from phr.capture.kafka import topic_sizes
 from phr.cli.events import REPLAY_TOPICS
 from phr.identity.tokens import TokenSigner
+from phr.sdk.records import RecordsClient
 from tests.support.cli import Phr
-from tests.support.identity import service_url
+from tests.support.grants import BUNDLE
+from tests.support.identity import KgcClient, service_url
 from tests.support.ledger import (
     LEDGER_DBS,
     chain_from_db,
@@ -46,6 +55,10 @@ async def test_replayed_dump_rebuilds_a_byte_identical_chain(
     kept = await grant(stack, world.patient, world.doctor, ["labs", "conditions"])
     gone = await grant(stack, world.patient, world.insurer, ["insurance"])
     await revoke(stack, world.patient, gone.grant_id)
+    async with world.patient.records() as records:
+        await records.upload_record(BUNDLE, **world.patient.upload_args(), validate=False)
+    people = [world.patient.id, world.doctor.id, world.insurer.id]
+    orgs = [world.hospital, world.insurer_org]
     events = make_events(producer_key(stack), 500, 9, tag)
     await publish(stack.kafka_bootstrap, list(events))
     url = ledger_urls(stack)[0]
@@ -95,16 +108,20 @@ async def test_replayed_dump_rebuilds_a_byte_identical_chain(
     assert dry["dry_run"] and dry["records"] > 500
     assert await topic_sizes(target, REPLAY_TOPICS) == {}  # neither sent anything
 
-    # The same keys (registry), an empty deployment: servers first, the stream, then services.
-    empty_stack.secrets_dir.mkdir(parents=True, exist_ok=True)
-    for secret in [*stack.secrets_dir.glob("*.ed25519"), *stack.secrets_dir.glob("*.x25519")]:
-        (empty_stack.secrets_dir / secret.name).write_bytes(secret.read_bytes())
-    sent = phr.json("events", "replay", str(cap), "--bootstrap", target)
-    assert sent["records"] == dry["records"]
+    directory_before = await directory(stack, people, orgs)
+    records_before = await patient_records(stack, world.patient)
+
+    # One command: an empty deployment trusting the capture's producers (the source's key
+    # files), the stream replayed before its services start, the ledger caught up.
+    stack = empty_stack
+    made = from_capture(stack, cap, isolated_stack.secrets_dir)
+    assert made["replayed"] == dry["records"]
+    assert "users' secret keys" in made["not_rebuilt"] and "S3" in made["not_rebuilt"]
+    report = made["report"]
+    assert report["matches_source"] is True, report
+    assert all(row["rejected"] == 0 for row in report["types"]), report
     again = phr.run("events", "replay", str(cap), "--bootstrap", target, check=False)
     assert again.returncode != 0 and "not empty" in again.stderr  # never a silent overwrite
-    empty_stack.up()
-    stack = empty_stack
 
     async def rebuilt() -> list[tuple[bytes, bytes]] | None:
         chain = await chain_from_db(stack, LEDGER_DBS[0], len(original))
@@ -116,17 +133,22 @@ async def test_replayed_dump_rebuilds_a_byte_identical_chain(
         lambda: _prefix(stack, LEDGER_DBS[1], len(original)), timeout=300, interval=1.0
     )
     assert chain2 == original
-    report = phr.json(
-        "events",
-        "report",
-        str(cap),
-        "--bootstrap",
-        target,
-        "--ledger",
-        ledger_urls(stack)[0],
-    )
-    assert report["matches_source"] is True, report
-    assert all(row["rejected"] == 0 for row in report["types"]), report
+
+    # Users, organisations and records' metadata are back: the patient logs in with the
+    # keys he enrolled with and lists the same records.
+    async def directory_back() -> dict[str, Any]:
+        after = await directory(stack, people, orgs)
+        assert after == directory_before, (after, directory_before)
+        return after
+
+    await eventually(directory_back, timeout=120, interval=1.0)
+
+    async def records_back() -> list[dict[str, Any]]:
+        after = await patient_records(stack, world.patient)
+        assert after == records_before, (after, records_before)
+        return after
+
+    await eventually(records_back, timeout=120, interval=1.0)
 
     async def same_grants() -> bool:
         after = await srs_state(stack, world.patient.id)
@@ -146,6 +168,62 @@ async def test_replayed_dump_rebuilds_a_byte_identical_chain(
     await eventually(all_seen_again, timeout=120, interval=1.0)
     assert await chain_from_db(stack, LEDGER_DBS[0], len(original)) == original
     await eventually(same_grants, timeout=60, interval=1.0)
+    await eventually(lambda: _caught_up(stack, "kgc", "directory-events"), timeout=120)
+    await eventually(lambda: _caught_up(stack, "owner-api", "record-events"), timeout=120)
+    assert await directory(stack, people, orgs) == directory_before
+    assert await patient_records(stack, world.patient) == records_before
+
+
+def from_capture(stack: Any, capture: Path, secrets: Path) -> dict[str, Any]:
+    """``python -m deploy.local from-capture`` into ``stack``, as a tester types it."""
+    env = {**os.environ, "PHR_STACK_DIR": str(stack.base)}
+    env["PHR_PORT_OFFSET"] = str(int(os.environ.get("PHR_PORT_OFFSET") or 0) + 100)
+    argv = [sys.executable, "-m", "deploy.local", "from-capture", str(capture)]
+    argv += ["--secrets", str(secrets), "--trust-capture", "--profile", stack.p.name, "--json"]
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(argv, env=env, cwd=root, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
+
+
+def _service_token(stack: Any) -> str:
+    return TokenSigner(key_of(stack, "owner-api"), "owner-api").mint_service()
+
+
+async def directory(stack: Any, users: list[str], orgs: list[str]) -> dict[str, Any]:
+    """What the KGC publishes of these users and organisations (display names aside)."""
+    headers = {"Authorization": f"Bearer {_service_token(stack)}"}
+    out: dict[str, Any] = {}
+    async with httpx.AsyncClient(base_url=service_url(stack, "kgc"), timeout=10) as http:
+        for uid in users:
+            resp = await http.get(f"/v1/users/{uid}", headers=headers)
+            resp.raise_for_status()
+            view = resp.json()
+            out[uid] = {k: v for k, v in view.items() if k not in ("display_name", "credential")}
+        for oid in orgs:
+            resp = await http.get(f"/v1/orgs/{oid}", headers=headers)
+            resp.raise_for_status()
+            out[oid] = resp.json()
+    return out
+
+
+async def patient_records(stack: Any, patient: Any) -> list[dict[str, Any]]:
+    """The patient's records as he lists them, logged in at this deployment's KGC."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        token = await KgcClient(http, service_url(stack, "kgc")).login(patient.user)
+    async with RecordsClient(service_url(stack, "owner-api"), token) as records:
+        listed = await records.list_records(patient.id)
+        details = [await records.get_record(patient.id, r.record_id) for r in listed]
+    # created_at is when an upload began, which no event says; the commit time is kept
+    return [d.model_dump(mode="json", exclude={"created_at"}) for d in details]
+
+
+async def _caught_up(stack: Any, service: str, check: str) -> bool:
+    """The service's rebuild consumer has read everything (lag 0): the second replay too."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        resp = await http.get(f"{service_url(stack, service)}/readyz")
+    return resp.status_code == 200 and resp.json()["details"].get(check, {}).get("lag") == 0
 
 
 async def srs_state(stack: Any, patient_id: str) -> dict[str, Any]:

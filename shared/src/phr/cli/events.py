@@ -9,8 +9,9 @@ same registry, or a stack brought up from the capture's parameters), and the rep
 must run BEFORE the target's services start, so the ledger reads the sequence topic
 in the capture's order and rebuilds a byte-identical chain. What events cannot
 rebuild: users' secret keys (they never leave the users' machines) and ciphertext
-(it lives in S3, never on Kafka); SRS grant state, the ledger and the public parts
-derived from events are rebuilt.
+(it lives in S3, never on Kafka); SRS grant state, the ledger, the KGC's users and
+organisations and owner-api's records' metadata are rebuilt. One command does it all on
+the one-machine stack: `make from-capture CAPTURE=… SECRETS=…` (deploy/local/from_capture.py).
 """
 
 from __future__ import annotations
@@ -39,8 +40,11 @@ DEFAULT_TOPICS = [*sorted(TOPICS), TOPIC_DEADLETTER, SEQUENCE_TOPIC]
 #: are a ledger's verdicts, made again by the target's own ledgers)
 REPLAY_TOPICS = [*sorted(TOPICS), SEQUENCE_TOPIC]
 NOT_REBUILT = (
-    "not rebuilt from events: users' secret keys (only on their own machines) and "
-    "ciphertext (in S3, never on Kafka); copy S3 with `phr admin backup` if needed"
+    "rebuilt from events: the ledger, SRS grants and revocations, the KGC's users (public "
+    "keys, role, organisation, department, status) and organisations, owner-api's records' "
+    "metadata. Not rebuilt: users' secret keys (only on their own machines), ciphertext "
+    "(in S3, never on Kafka) and its keyword-tag index, display names, attribute groups; "
+    "copy S3 with `phr admin backup` if needed"
 )
 
 Bootstrap = Annotated[
