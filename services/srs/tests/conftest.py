@@ -116,6 +116,8 @@ class World:
                 status="active",
                 ed25519_fingerprint=keys.signing.verify_key.fingerprint(),
                 umbral_fingerprint=keys.pre.public_key().fingerprint(),
+                ed25519_public=keys.signing.verify_key.b64(),
+                umbral_public=keys.pre.public_key().b64(),
             ),
         )
 

@@ -29,18 +29,11 @@ class UserEnrolledV1(EventData):
 _PUBLIC_KEY = r"^[A-Za-z0-9_-]{20,200}$"
 
 
-class UserEnrolled(EventData):
+class UserEnrolled(UserEnrolledV1):
     """``user.enrolled`` v2: everything public the KGC's directory holds of the user, so a
     KGC rebuilds him from the stream (never a secret; the display name stays out: a name
     written into an append-only ledger could never be erased)."""
 
-    user_id: str
-    role: Role
-    organisation_id: str | None = None
-    department: str | None = None
-    status: Literal["active", "pending"]
-    ed25519_fingerprint: str = Field(description="SHA-256 hex of the user's Ed25519 public key")
-    umbral_fingerprint: str = Field(description="SHA-256 hex of the user's Umbral public key")
     ed25519_public: str | None = Field(
         pattern=_PUBLIC_KEY,
         description="base64url of the raw Ed25519 public key; null only in an event "
