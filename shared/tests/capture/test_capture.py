@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from phr.capture.format import CapturedRecord, CaptureInvalid, read_capture
-from phr.capture.generate import generate
+from phr.capture.generate import generate, throwaway_key
 from phr.capture.kafka import Until, select
 from phr.capture.report import rejected_counts, sent_counts
 from phr.capture.verify import verify_capture
 from phr.crypto.signing import SigningKey
+from phr.events.envelope import Envelope, new_event
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +64,33 @@ def test_one_changed_byte_is_refused(stream: Path, tmp_path: Path) -> None:
 
 
 def test_duplicate_ids_and_disorder_are_refused(stream: Path, tmp_path: Path) -> None:
-    def duplicate(lines: list[str]) -> None:
+    def redelivered(lines: list[str]) -> None:
         rec, _ = _value(lines[2])
         rec["offset"] = 10_000
         lines.append(json.dumps(rec))
 
+    # The same bytes again: an outbox's at-least-once retry, counted and accepted.
+    verdict = verify_capture(read_capture(_rewrite(stream, tmp_path / "re.ndjson", redelivered)))
+    assert verdict.ok and verdict.redelivered == 1, verdict.problems
+
+    def duplicate(lines: list[str]) -> None:
+        rec, raw = _value(lines[2])
+        event = Envelope.from_json_bytes(raw)
+        twin = new_event(
+            key=throwaway_key(5, event.source),
+            source=event.source,
+            type=event.type,
+            schemaversion=event.schemaversion,
+            subject=event.subject,
+            data=event.data,
+            id=event.id,
+        )
+        rec["offset"] = 10_000
+        rec["value"] = base64.b64encode(twin.to_json_bytes()).decode()
+        lines.append(json.dumps(rec))
+
     verdict = verify_capture(read_capture(_rewrite(stream, tmp_path / "dup.ndjson", duplicate)))
-    assert any("appears twice" in p for p in verdict.problems)
+    assert any("appears twice, other bytes" in p for p in verdict.problems), verdict.problems
 
     def swap(lines: list[str]) -> None:
         first = next(i for i in range(1, len(lines)) if json.loads(lines[i])["offset"] == 0)
