@@ -21,7 +21,7 @@ from phr.crypto.canonical import canonical_json
 from phr.crypto.keys import PatientMasterKey
 from phr.crypto.manifest import RecordManifest, sign_manifest
 from phr.crypto.signing import SigningKey
-from phr.events.envelope import Envelope
+from phr.events.envelope import Envelope, new_event
 from phr.events.records import RecordDeleted, RecordUploaded
 from phr.service.mongo import Document
 from phr.service.outbox import signed_events
@@ -169,8 +169,17 @@ async def test_a_manifest_that_does_not_match_its_event_rebuilds_nothing(
     await rebuild(make("record.uploaded", _model(wrong_sha), subject="u_p"))
     old = {k: v for k, v in event.data.items() if k != "signed_manifest"}
     await rebuild(make("record.uploaded", _model(old), subject="u_p"))
+    # Well signed, not of the catalog's shape: skipped, never an endless retry.
+    await rebuild(make_raw("record.deleted", {"record_id": "r1"}))
     assert store.records == {}
     assert (rebuild.stats.refused, rebuild.stats.without_manifest) == (2, 1)
+    assert rebuild.stats.malformed == 1
+
+
+def make_raw(type: str, data: dict[str, Any]) -> Envelope:
+    return new_event(
+        key=KEY, source="owner-api", type=type, schemaversion=1, subject="u_p", data=data
+    )
 
 
 def _model(data: dict[str, Any]) -> RecordUploaded:

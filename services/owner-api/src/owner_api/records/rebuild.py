@@ -36,7 +36,7 @@ from phr.crypto.canonical import canonical_json
 from phr.crypto.manifest import RecordManifest, verify_manifest
 from phr.crypto.signing import SignatureInvalid
 from phr.events.catalog import TOPIC_RECORDS, parse_data
-from phr.events.envelope import Envelope
+from phr.events.envelope import Envelope, EnvelopeInvalid
 from phr.events.records import RecordDeleted, RecordUploaded
 from phr.service.mongo import Document
 from phr.service.producers import OWNER_API, ProducerRules
@@ -72,6 +72,7 @@ class RebuildStats:
     unchanged: int = 0
     without_manifest: int = 0
     refused: int = 0
+    malformed: int = 0
 
 
 class RecordRebuild:
@@ -84,7 +85,14 @@ class RecordRebuild:
     async def __call__(self, event: Envelope, _session: object = None) -> None:
         # Each store call is idempotent on its own (insert if absent, conditional
         # updates), so it need not share the processed-event transaction.
-        data = parse_data(event)
+        try:
+            data = parse_data(event)
+        except EnvelopeInvalid as exc:
+            # Well signed but not of the catalog's shape: skipped, never retried forever
+            # (that would hold up every later event of its partition).
+            self.stats.malformed += 1
+            log.warning("rebuild.malformed_event", event_type=event.type, reason=str(exc)[:200])
+            return
         if isinstance(data, RecordUploaded):
             changed = await self._uploaded(event, data)
         elif isinstance(data, RecordDeleted):
