@@ -73,6 +73,6 @@ class OrganisationCreated(EventData):
     """An organisation created by the operator: the KGC rebuilds its directory from it."""
 
     organisation_id: str
-    name: str
-    kind: str
+    name: str = Field(min_length=1, max_length=200)
+    kind: OrgKind
     created_by: str
