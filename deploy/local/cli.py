@@ -88,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb == "up":
         stack.up()
         _print_rows(stack.status(), with_pid=False)
+        if stack.page_env(stack.spec("owner-api")).get("OWNER_API_WEB_DIR"):
+            print(f"\n  The patient's web page:  {stack.page_url}")
     elif args.verb == "servers":
         stack.up(services=False)
     elif args.verb == "down":

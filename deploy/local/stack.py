@@ -7,6 +7,7 @@ The facade the Makefile's CLI (``deploy.local.cli``), the test fixtures
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -143,6 +144,7 @@ class Stack:
         }
         if spec.module == "kgc":
             env[f"{px}THRESHOLD"] = str(self.p.srs_threshold)
+        env |= self.page_env(spec)
         if spec.is_srs:
             env[f"{px}X25519_KEY_FILE"] = str(self.x25519_key_file(spec.name))
         if spec.module == "cloud_store":
@@ -154,6 +156,24 @@ class Stack:
                 f"{px}S3__BUCKET": CIPHERTEXT_BUCKET,
             }
         return env
+
+    @property
+    def page_url(self) -> str:
+        """Where the patient's web page is: owner-api's public URL."""
+        return self.public_url(self.spec("owner-api")) + "/"
+
+    def page_env(self, spec: ServiceSpec) -> dict[str, str]:
+        """owner-api serves the built page (web/dist, if built); the services the page
+        calls across origins (CORS) let it; its CSP allows the S3 of presigned URLs."""
+        px = spec.env_prefix
+        if spec.name == "owner-api":
+            dist = ROOT / "web" / "dist"
+            env = {f"{px}WEB_CONNECT_SRC": json.dumps([f"http://{self.s3_endpoint}"])}
+            return env | ({f"{px}WEB_DIR": str(dist)} if (dist / "index.html").is_file() else {})
+        if spec.name in ("kgc", "user-api", "ledger"):
+            page = self.public_url(self.spec("owner-api"))
+            return {f"{px}CORS_ORIGINS": json.dumps([page])}
+        return {}
 
     def start_service(self, spec: ServiceSpec) -> None:
         uvicorn = str(Path(sys.executable).parent / "uvicorn")

@@ -19,6 +19,7 @@ from owner_api.sharing.grants import GrantService
 from owner_api.sharing.keys import KeyService
 from owner_api.sharing.revocation import RevocationWatch
 from owner_api.store import AclStore, RecordStore
+from owner_api.web import install_page
 from phr.service.app import create_service_app
 from phr.service.auth import runtime_authenticator
 from phr.service.producers import OWNER_API, producer_verifier
@@ -104,7 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             delegations=DelegationService(acl, directory, runtime.event, on_outbox=wake),
         )
 
-    return create_service_app(
+    app = create_service_app(
         name="owner-api",
         package="owner-api",
         settings=settings,
@@ -113,3 +114,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth=True,
         description=owner_api.__doc__ or "",
     )
+    install_page(app, settings)
+    return app

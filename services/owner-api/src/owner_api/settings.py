@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -42,3 +44,9 @@ class Settings(ServiceSettings):
     cloud_store_timeout_s: float = Field(default=10.0, gt=0)
     #: how long a revoke waits for the SRS nodes to apply it before answering 202
     revoke_confirm_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    #: the built patient page (``web/dist``) to serve at ``/``; none: no page
+    web_dir: Path | None = None
+    #: the KGC's URL as the page's browser sees it; default: the registry's public URL
+    web_kgc_url: str | None = None
+    #: more origins the page may connect to: the S3 endpoint of presigned URLs
+    web_connect_src: list[str] = []

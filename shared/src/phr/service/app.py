@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import structlog
 from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from starlette.types import Lifespan
 
@@ -28,7 +29,7 @@ from phr.service.limits import DEFAULT_MAX_BODY_BYTES, RequestGuardMiddleware, r
 from phr.service.logging import configure_logging
 from phr.service.metrics import observe_request
 from phr.service.metrics import router as metrics_router
-from phr.service.middleware import RequestContextMiddleware
+from phr.service.middleware import CORRELATION_ID, REQUEST_ID, RequestContextMiddleware
 from phr.service.mongo import mongo_database, ping
 from phr.service.openapi import install_openapi, operation_id
 from phr.service.problems import install_problem_handlers
@@ -108,9 +109,31 @@ def create_service_app(
                 log.info("service.stopped")
 
     every = [health_router, *([whoami_router] if auth else []), *routers]
-    return http_app(
+    app = http_app(
         name=name, version=app_version, description=description, lifespan=lifespan, routers=every
     )
+    allow_browser_origins(app, settings.cors_origins)
+    return app
+
+
+#: what the patient's page sends besides the CORS-safelisted headers, and what it reads
+_CORS_REQUEST_HEADERS = ["authorization", "content-type", "traceparent", CORRELATION_ID, REQUEST_ID]
+_CORS_RESPONSE_HEADERS = [CORRELATION_ID, REQUEST_ID, "x-content-sha256", "etag", "location"]
+
+
+def allow_browser_origins(app: FastAPI, origins: Sequence[str]) -> None:
+    """Let pages of ``origins`` call this service (Starlette's CORS, outermost, so a
+    preflight is answered before the body guard). Calls carry a bearer token, never a
+    cookie, so no credentials mode: a foreign page holds no token to send."""
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(origins),
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=_CORS_REQUEST_HEADERS,
+            expose_headers=_CORS_RESPONSE_HEADERS,
+            max_age=600,
+        )
 
 
 def http_app(

@@ -93,6 +93,9 @@ class ServiceSettings(BaseSettings):
     relay_interval_s: float = Field(default=1.0, gt=0)
     #: JSON file of every process's public keys and URL (see phr.service.registry)
     registry_file: Path | None = None
+    #: origins whose pages may call this service from a browser (CORS), e.g. the
+    #: patient's page ``["https://phr.example.org"]``; none: no cross-origin calls
+    cors_origins: list[str] = []
 
     def load_signing_key(self) -> SigningKey:
         """The service's Ed25519 key, from the setting, the file or (dev only) a fresh one."""
