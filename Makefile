@@ -7,7 +7,7 @@ SHELL := /bin/bash
 UV := $(shell uv --version >/dev/null 2>&1 && echo uv || echo python3 -m uv)
 STACK := $(UV) run --frozen python -m deploy.local
 
-.PHONY: help setup run up down status backup restore from-capture docs test fast e2e lint fmt snapshots demo bench bench-crypto bench-ledger
+.PHONY: help setup web browser run up down status backup restore from-capture docs test fast e2e lint fmt snapshots demo bench bench-crypto bench-ledger
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -17,11 +17,27 @@ help:  ## list the targets
 	$(UV) sync --all-packages --frozen
 	@touch $@
 
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/build.mjs
+
 web/node_modules/.synced: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund
 	@touch $@
 
-setup: .venv/.synced web/node_modules/.synced  ## install uv (if missing), every package of the workspace, the page's npm packages
+# The patient's page, bundled by esbuild (the exact version of package-lock.json) into
+# web/dist: built, never committed; owner-api serves it at / (deploy.local tells it).
+web/dist/index.html: web/node_modules/.synced $(WEB_SOURCES)
+	cd web && node build.mjs
+
+# Debian's chromium and chromedriver for the browser tests (apt, as root; CI is root).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
+	    else echo "the browser tests need chromium and chromium-driver: sudo apt-get install chromium chromium-driver"; fi; }
+
+web: web/dist/index.html  ## build the patient's web page into web/dist
+
+setup: .venv/.synced web/node_modules/.synced web/dist/index.html browser  ## install uv (if missing), every package of the workspace, the page's npm packages and its build, chromium
 
 run: setup  ## start the servers and the six services on 127.0.0.1, wait until ready
 	$(STACK) up

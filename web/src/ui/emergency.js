@@ -1,0 +1,38 @@
+// Emergencies: which parts of the record a break-glass access may open (the patient
+// chooses in advance; every such access is recorded and shown to him).
+
+import { announce, busy, errorBox, fill, h } from "./dom.js";
+import { explain } from "./errors.js";
+import { session } from "./session.js";
+import { listWords, segmentWords } from "./words.js";
+
+export async function emergencyPage(main) {
+  let current;
+  try {
+    current = (await session.owner.emergency()).segments;
+  } catch (exc) {
+    fill(main, h("h1", {}, "Emergencies"), errorBox(...explain(exc)));
+    return;
+  }
+  const out = h("div", { id: "emergency-result" });
+  const boxes = session.params.segments.map((s) => h("input", { type: "checkbox", name: "segment", value: s, checked: current.includes(s), id: `em-${s}` }));
+  const save = h("button", { type: "submit", id: "save-emergency" }, "Save");
+  const summary = (segs) => segs.length
+    ? `In an emergency, a doctor may open your ${listWords(segs.map(segmentWords))}. You will see every such access.`
+    : "Nobody can open your record in an emergency.";
+  const said = h("p", { id: "emergency-summary" }, summary(current));
+  const form = h("form", { onsubmit: (e) => {
+    e.preventDefault();
+    busy(save, async () => {
+      const chosen = boxes.filter((b) => b.checked).map((b) => b.value);
+      const answer = await session.owner.setEmergency(chosen);
+      fill(said, summary(answer.segments));
+      fill(out, h("p", { class: "notice", role: "status" }, "Saved."));
+      announce("Emergency settings saved");
+    }, (exc) => fill(out, errorBox(...explain(exc))));
+  } },
+  h("fieldset", {}, h("legend", {}, "Parts an emergency may open"),
+    boxes.map((b) => h("label", { class: "choice", for: b.id }, b, segmentWords(b.value)))),
+  save);
+  fill(main, h("h1", {}, "Emergencies"), said, form, out);
+}
