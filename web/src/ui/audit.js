@@ -62,6 +62,7 @@ async function words(line) {
   switch (line.kind) {
     case "record.uploaded": return `A record was added by ${d.uploaded_by === session.userId ? "you" : personWords(await person(d.uploaded_by))}`;
     case "record.deleted": return "A record was deleted";
+    case "user.enrolled": return "You joined PHR Exchange";
     case "acl.granted": return `You shared your ${segs(d.segments)} with ${d.grantee_user_id ? personWords(await person(d.grantee_user_id)) : "a group"}`;
     case "acl.revoked": return "You stopped a permission";
     case "key.rotated": return `The key of your ${segmentWords(d.segment)} was renewed`;

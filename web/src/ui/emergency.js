@@ -3,8 +3,30 @@
 
 import { announce, busy, errorBox, fill, h } from "./dom.js";
 import { explain } from "./errors.js";
+import { share } from "./grant.js";
+import { need } from "./need.js";
 import { session } from "./session.js";
 import { listWords, segmentWords } from "./words.js";
+
+/** Who break-glass may serve: the KGC groups of every doctor and every nurse. */
+const EMERGENCY_GROUPS = [{ role: "doctor" }, { role: "nurse" }];
+
+/** As `phr emergency-segments`: the choice saved, the old emergency grants revoked, new
+ * ones made to the doctors' and nurses' groups (the key servers then demand a reason). */
+export async function setEmergencySegments(segments) {
+  need("keyGrants");
+  const answer = await session.owner.setEmergency(segments);
+  for (const g of await session.owner.grants()) {
+    if (g.emergency && g.status === "active") await session.owner.revoke(g.grant_id);
+  }
+  if (segments.length) {
+    for (const selector of EMERGENCY_GROUPS) {
+      const group = await session.kgc.createGroup(selector);
+      await share({ group, segments, notBefore: null, expiresAt: null, purpose: "emergency", emergency: true });
+    }
+  }
+  return answer;
+}
 
 export async function emergencyPage(main) {
   let current;
@@ -25,7 +47,7 @@ export async function emergencyPage(main) {
     e.preventDefault();
     busy(save, async () => {
       const chosen = boxes.filter((b) => b.checked).map((b) => b.value);
-      const answer = await session.owner.setEmergency(chosen);
+      const answer = await setEmergencySegments(chosen);
       fill(said, summary(answer.segments));
       fill(out, h("p", { class: "notice", role: "status" }, "Saved."));
       announce("Emergency settings saved");

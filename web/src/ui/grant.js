@@ -17,7 +17,7 @@ function randomId(prefix) {
 }
 
 /** Grant `segments` to `grantee` ({user} or {group}); every key version so far (past data). */
-export async function share({ user, group, segments, notBefore, expiresAt, purpose }) {
+export async function share({ user, group, segments, notBefore, expiresAt, purpose, emergency = false }) {
   const versions = (await session.owner.keys()).versions ?? {};
   const held = Object.fromEntries(segments.map((s) => [s, Array.from({ length: versions[s] ?? 1 }, (_, i) => i + 1)]));
   const grant = {
@@ -37,7 +37,7 @@ export async function share({ user, group, segments, notBefore, expiresAt, purpo
     expires_at: expiresAt,
     data_from: null,
     purpose: purpose || null,
-    emergency: false,
+    emergency,
     threshold: session.params.srs.threshold,
     key_grants: await keyGrantsFor(grant, held),
   };

@@ -5,6 +5,8 @@
 import * as crypto from "../crypto/index.js";
 import { announce, busy, errorBox, field, fill, h } from "./dom.js";
 import { explain } from "./errors.js";
+import { publishKeys } from "./keyflows.js";
+import { has } from "./need.js";
 import { session, signIn, verifiedParams } from "./session.js";
 import * as vault from "./vault.js";
 
@@ -31,10 +33,11 @@ export async function signInPage(main, done) {
   const errors = h("div", { id: "signin-errors" });
   const fail = (exc) => fill(errors, errorBox(...explain(exc)));
 
-  async function finish(material, doc) {
+  async function finish(material, doc, afterSignIn = async () => {}) {
     await vault.save("keystore", doc);
     await vault.save("account", material.user_id);
     await signIn(material);
+    await afterSignIn();
     announce(`Signed in as ${session.userId}`);
     done();
   }
@@ -98,7 +101,10 @@ export async function signInPage(main, done) {
       material = crypto.withUserId(material, enrolled.user_id);
       const doc = await crypto.encryptKeystore(material, newPass.control.value, { onProgress: enrolProgress.update });
       fill(saved, h("p", { class: "notice" }, `Your account ${enrolled.user_id} is ready.`), saveFileLink(doc));
-      await finish(material, doc);
+      await finish(material, doc, async () => {
+        // as `phr enrol` does: contributors (hospitals) encrypt to these public keys
+        if (has("signedPatientKeys")) await publishKeys();
+      });
     }, fail);
   } },
   h("h2", { id: "enrol-title" }, "New here? Create an account"),

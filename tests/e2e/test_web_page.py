@@ -1,0 +1,198 @@
+"""The patient's web page in a real browser (headless chromium, selenium) against the
+running test stack: served under a strict CSP, keys from the CLI's keystore file or
+made in the page, records, grants in plain words, revoke (the doctor then refused by
+`phr fetch`), emergency segments and a break-glass highlighted in the access history.
+A screenshot of each page lands in .local/test-output/web-page-*/ (PHR_TEST_OUTPUT).
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.browser import Page, browser, output_dir, page_url
+from tests.support.cli import PASSPHRASE, Phr
+from tests.support.identity import operator_file, service_url
+
+# many `phr` processes: each starts a Python (seconds on a loaded machine)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+
+FIXTURE = Path(__file__).resolve().parents[2] / "shared/tests/data/synthea_r4_seed42.json.gz"
+
+
+@pytest.fixture(scope="module")
+def phr(stack: Any) -> Phr:
+    return Phr(kgc_url=service_url(stack, "kgc"), kafka=stack.kafka_bootstrap)
+
+
+@pytest.fixture(scope="module")
+def people(phr: Phr, stack: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A patient (enrolled by `phr`, one record uploaded) and an approved doctor."""
+    root = tmp_path_factory.mktemp("web")
+    op = operator_file(stack).parent
+    name = f"St Mary's {uuid.uuid4().hex[:6]}"
+    org = phr.json("org", "create", name, "--kind", "hospital", home=op)
+    doctor = phr.json(
+        "enrol", "--name", "Ada", "--role", "doctor", "--org", org["organisation_id"],
+        home=root / "doctor",
+    )  # fmt: skip
+    if doctor["status"] == "pending":
+        phr.json("approve", doctor["user_id"], home=op)
+    patient = phr.json("enrol", "--name", "Pat", "--role", "patient", home=root / "pat")
+    bundle = root / "bundle.json"
+    bundle.write_bytes(gzip.decompress(FIXTURE.read_bytes()))
+    record = phr.json("upload", str(bundle), home=root / "pat")["record_id"]
+    return {
+        "root": root,
+        "org": org,
+        "doctor": doctor["user_id"],
+        "patient": patient["user_id"],
+        "record": record,
+    }
+
+
+def doctor_fetch(phr: Phr, people: dict[str, Any], out: Path) -> Any:
+    return phr.run(
+        "fetch", people["record"], "--patient", people["patient"], "-o", str(out),
+        home=people["root"] / "doctor", check=False,
+    )  # fmt: skip
+
+
+def sign_in_with_file(page: Page, keystore: Path, passphrase: str) -> None:
+    page.wait('[name="keystore-file"]').send_keys(str(keystore))
+    page.fill("import-passphrase", passphrase)
+    page.click("import-keys")
+
+
+def test_page_is_served_under_a_strict_csp(stack: Any) -> None:
+    url = page_url(stack)
+    page = httpx.get(url, timeout=30)
+    assert page.status_code == 200
+    csp = page.headers["content-security-policy"]
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    assert directives["default-src"] == "'none'"
+    assert directives["script-src"] == "'self' 'wasm-unsafe-eval'"
+    assert directives["style-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
+    assert "unsafe-inline" not in csp and "*" not in csp
+    assert service_url(stack, "kgc") in directives["connect-src"]
+    # no inline script: every <script> names a file of this origin, no CDN
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page.text, re.S)
+    assert scripts and all('src="/static/' in attrs and not body.strip() for attrs, body in scripts)
+    assert "http" not in "".join(re.findall(r'(?:src|href)="([^"]*)"', page.text))
+    bundle = httpx.get(url + "static/app.js", timeout=30)
+    assert bundle.status_code == 200 and "javascript" in bundle.headers["content-type"]
+    assert bundle.headers["content-security-policy"] == csp
+    # the services the page calls let it (CORS), and no other origin
+    kgc = service_url(stack, "kgc") + "/v1/params"
+    ours = httpx.get(kgc, headers={"Origin": url.rstrip("/")}, timeout=30)
+    assert ours.headers["access-control-allow-origin"] == url.rstrip("/")
+    other = httpx.get(kgc, headers={"Origin": "https://evil.example"}, timeout=30)
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_cli_keystore_records_revoke_emergency_audit(
+    phr: Phr, people: dict[str, Any], stack: Any
+) -> None:
+    root, pid = people["root"], people["patient"]
+    grant = phr.json(
+        "grant", "--user", people["doctor"], "--segments", "labs,conditions",
+        "--purpose", "follow-up of my diabetes", "--until", "2099-06-30", home=root / "pat",
+    )  # fmt: skip
+    assert doctor_fetch(phr, people, root / "before.json").returncode == 0
+    reads_done = 1
+
+    with browser(output_dir("web-page-cli-keystore")) as page:
+        page.open(page_url(stack))
+        # the keystore file `phr enrol` wrote, first with a wrong passphrase
+        sign_in_with_file(page, root / "pat" / "keystore.json", "not my passphrase")
+        error = page.wait("#signin-errors [role=alert]")
+        assert "passphrase does not open" in error.text
+        page.shot("signin-wrong-passphrase")
+        sign_in_with_file(page, root / "pat" / "keystore.json", PASSPHRASE)
+
+        record = page.wait(f'[data-record="{people["record"]}"]')
+        assert "Added by you" in record.text and "lab results" in record.text
+        page.shot("records")
+
+        page.go("sharing")
+        card = page.wait(f'li[data-grant="{grant["grant_id"]}"]')
+        sentence = card.find_element("css selector", ".sentence").text
+        assert people["doctor"] in sentence and people["org"]["name"] in sentence
+        assert "can see your lab results and health problems until 30 June 2099" in sentence
+        assert "for: follow-up of my diabetes" in sentence
+        page.shot("sharing")
+        page.click(f"revoke-{grant['grant_id']}")
+        done = page.wait("#revoked-notice")
+        assert "can no longer see" in done.text
+        page.wait(f'li[data-grant="{grant["grant_id"]}"][data-status="revoked"]')
+        page.shot("sharing-revoked")
+
+        # the doctor is refused from the moment the revoke returned (poll: nodes apply it)
+        deadline = time.monotonic() + 30
+        refused = doctor_fetch(phr, people, root / "after.json")
+        while refused.returncode == 0 and time.monotonic() < deadline:
+            reads_done += 1
+            time.sleep(1)
+            refused = doctor_fetch(phr, people, root / "after.json")
+        assert refused.returncode != 0, refused.stdout
+
+        # emergency segments chosen with `phr`: the page shows them; a break-glass follows
+        phr.json("emergency-segments", "medications,conditions", home=root / "pat")
+        page.go("emergency")
+        page.until(lambda: "medicines" in page.wait("#emergency-summary").text, "not shown")
+        assert page.el("#em-conditions").is_selected() and not page.el("#em-labs").is_selected()
+        page.shot("emergency")
+        phr.run(
+            "breakglass", "--patient", pid, "--reason", "unconscious in the ER",
+            "-o", str(root / "er.json"), home=root / "doctor",
+        )  # fmt: skip
+
+        page.go("audit")
+        page.wait("#timeline li")
+        glass = page.wait("#timeline li.breakglass")
+        assert "EMERGENCY" in glass.text and "unconscious in the ER" in glass.text
+        lines = page.all('#timeline li[data-kind="access"]')
+        reads = [li.text for li in lines if " read your " in li.text]
+        # one line per read, though several SRS nodes decided each
+        assert len(reads) == reads_done, reads
+        page.shot("audit")
+
+        # the system down: the page says so instead of failing silently
+        page.offline(True)
+        page.go("records")
+        down = page.wait("main [role=alert]")
+        assert "not answering" in down.text
+        page.shot("system-down")
+        page.offline(False)
+        assert not [e for e in page.console_errors() if "Content Security Policy" in e]
+
+
+def test_enrol_in_the_page_then_sign_in_again(stack: Any) -> None:
+    with browser(output_dir("web-page-enrol")) as page:
+        page.open(page_url(stack))
+        page.wait('[name="new-passphrase"]')
+        page.fill("new-passphrase", "a new patient's passphrase")
+        page.fill("new-passphrase-2", "a new patient's passphrase")
+        page.fill("display-name", "Grace Hopper")
+        page.shot("signin")
+        page.click("enrol")
+        page.wait("#no-records")
+        page.shot("records-empty")
+        # a fresh load: the keys kept in IndexedDB (encrypted), opened by the passphrase
+        page.open(page_url(stack))
+        page.wait('[name="open-passphrase"]')
+        page.fill("open-passphrase", "wrong")
+        page.click("open-keys")
+        assert "passphrase does not open" in page.wait("#signin-errors [role=alert]").text
+        page.fill("open-passphrase", "a new patient's passphrase")
+        page.click("open-keys")
+        page.wait("#no-records")
+        assert not [e for e in page.console_errors() if "Content Security Policy" in e]
