@@ -60,6 +60,21 @@ export async function grantPage(main) {
   const orgs = await session.kgc.orgs().catch(() => []);
   const role = field("Role", { tag: "select", name: "role", options: [["", "—"], ["doctor", "doctors"], ["nurse", "nurses"], ["pharmacist", "pharmacists"], ["lab", "lab staff"], ["insurer", "insurers"]] });
   const org = field("Organisation", { tag: "select", name: "org", options: [["", "—"], ...orgs.map((o) => [o.organisation_id, o.name])] });
+  // the directory: the people with that role at that organisation, to pick one
+  const people = h("div", { id: "directory-results", "aria-live": "polite" });
+  const search = h("button", { type: "button", class: "secondary", id: "search-directory" }, "List the people with this role here");
+  search.addEventListener("click", () => busy(search, async () => {
+    const selector = [role.control.value && `role=${role.control.value}`, org.control.value && `org=${org.control.value}`].filter(Boolean).join(",");
+    if (!selector) throw new Error("Choose a role or an organisation.");
+    const matches = (await session.kgc.findUsers(selector)).filter((u) => u.status === "active");
+    fill(people, matches.length ? h("ul", { class: "plain" }, matches.map((u) => h("li", {},
+      h("button", { type: "button", class: "secondary", "data-user": u.user_id, onclick: () => {
+        chosen = u;
+        who.control.value = u.user_id;
+        toPerson.checked = true;
+        fill(found, `Chosen: ${personWords(u)}.`);
+      } }, `Choose ${personWords(u)}`)))) : h("p", {}, "Nobody found."));
+  }, fail));
   const toPerson = h("input", { type: "radio", name: "to", value: "person", id: "to-person", checked: true });
   const toGroup = h("input", { type: "radio", name: "to", value: "group", id: "to-group" });
 
@@ -95,7 +110,7 @@ export async function grantPage(main) {
     h("label", { class: "choice", for: "to-person" }, toPerson, "One person"),
     who.el, look, found,
     h("label", { class: "choice", for: "to-group" }, toGroup, "Everyone with a role at an organisation (also people who join later)"),
-    role.el, org.el),
+    role.el, org.el, search, people),
   h("fieldset", {}, h("legend", {}, "What"),
     boxes.map((b) => h("label", { class: "choice", for: b.id }, b, segmentWords(b.value)))),
   h("fieldset", {}, h("legend", {}, "When and why"), start.el, end.el, purpose.el),
