@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -71,9 +71,12 @@ class Page:
         """The first element matching ``css`` once it is there and shown."""
 
         def found(_: Any) -> WebElement | bool:
-            for e in self.d.find_elements(By.CSS_SELECTOR, css):
-                if e.is_displayed():
-                    return e
+            try:
+                for e in self.d.find_elements(By.CSS_SELECTOR, css):
+                    if e.is_displayed():
+                        return e
+            except StaleElementReferenceException:
+                pass  # the page re-rendered between the find and the look: look again
             return False
 
         try:
@@ -84,8 +87,14 @@ class Page:
         return el
 
     def until(self, check: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
+        def holds(_: Any) -> bool:
+            try:
+                return check()
+            except StaleElementReferenceException:
+                return False
+
         try:
-            WebDriverWait(self.d, timeout).until(lambda _: check())
+            WebDriverWait(self.d, timeout).until(holds)
         except TimeoutException:
             self.shot("timeout")
             raise AssertionError(f"{what}; the page says: {self.text()[:800]}") from None
