@@ -46,6 +46,8 @@ export function timeline(entries) {
   return lines.sort((a, b) => String(b.time).localeCompare(String(a.time)));
 }
 
+const groupWords = (sel) => (sel?.role ? `every ${sel.role}${sel.org ? " of one organisation" : ""}` : "a group");
+
 async function words(line) {
   const d = line.data ?? {};
   if (line.kind === "access") {
@@ -63,7 +65,7 @@ async function words(line) {
     case "record.uploaded": return `A record was added by ${d.uploaded_by === session.userId ? "you" : personWords(await person(d.uploaded_by))}`;
     case "record.deleted": return "A record was deleted";
     case "user.enrolled": return "You joined PHR Exchange";
-    case "acl.granted": return `You shared your ${segs(d.segments)} with ${d.grantee_user_id ? personWords(await person(d.grantee_user_id)) : "a group"}`;
+    case "acl.granted": return `You shared your ${segs(d.segments)} with ${d.grantee_user_id ? personWords(await person(d.grantee_user_id)) : groupWords(d.grantee_group)}`;
     case "acl.revoked": return "You stopped a permission";
     case "key.rotated": return `The key of your ${segmentWords(d.segment)} was renewed`;
     case "delegation.changed": return `${personWords(await person(d.delegate_user_id))} ${d.active ? "may now manage" : "no longer manages"} your sharing`;
@@ -74,7 +76,8 @@ async function words(line) {
 /** Verify every entry of `trail` (inclusion proofs, checkpoint signature): id -> ok. */
 async function verifyTrail(trail) {
   const key = await session.ledger.key();
-  return need("verifyAuditTrail")(trail, key);
+  const { entries } = await need("verifyAuditTrail")(trail, key.origin, key.ed25519_public);
+  return Object.fromEntries(entries.map((r) => [r.entry.event_id, r.ok]));
 }
 
 export async function auditPage(main) {
@@ -92,7 +95,7 @@ export async function auditPage(main) {
   } catch (exc) {
     failure = exc;
   }
-  const okOf = (entry) => Boolean(verdict && (verdict.entries?.[entry.event_id] ?? verdict[entry.event_id]));
+  const okOf = (entry) => Boolean(verdict?.[entry.event_id]);
   const lines = timeline(trail.entries);
   const items = [];
   for (const line of lines) {

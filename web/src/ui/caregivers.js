@@ -4,7 +4,7 @@
 
 import { announce, busy, errorBox, field, fill, h } from "./dom.js";
 import { explain } from "./errors.js";
-import { need } from "./need.js";
+import { sealToDelegate } from "./keyflows.js";
 import { person, session } from "./session.js";
 import { dayWords, listWords, personWords, segmentWords } from "./words.js";
 
@@ -38,10 +38,7 @@ export async function caregiversPage(main) {
     busy(send, async () => {
       const segments = boxes.filter((b) => b.checked).map((b) => b.value);
       if (!segments.length) throw new Error("Choose at least one part.");
-      const user = await session.kgc.user(who.control.value.trim());
-      const versions = (await session.owner.keys()).versions ?? {};
-      const sealed = await need("sealDelegationKeys")(session.material, { delegate: user, segments, versions });
-      await session.owner.delegate(user.user_id, { segments, sealed_keys: sealed });
+      await sealToDelegate(who.control.value.trim(), segments);
       announce("Caregiver named");
       await caregiversPage(main);
     }, fail);

@@ -14,7 +14,7 @@ const EMERGENCY_GROUPS = [{ role: "doctor" }, { role: "nurse" }];
 /** As `phr emergency-segments`: the choice saved, the old emergency grants revoked, new
  * ones made to the doctors' and nurses' groups (the key servers then demand a reason). */
 export async function setEmergencySegments(segments) {
-  need("keyGrants");
+  need("makeKeyGrants");
   const answer = await session.owner.setEmergency(segments);
   for (const g of await session.owner.grants()) {
     if (g.emergency && g.status === "active") await session.owner.revoke(g.grant_id);

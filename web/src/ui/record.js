@@ -21,12 +21,15 @@ function section(title, id, items, render, empty) {
     items.length ? render(items) : h("p", { class: "hint" }, empty));
 }
 
-/** segment -> list of FHIR resources, each segment's ciphertext opened in the page. */
+/** The record's manifest verified and each segment's ciphertext opened in the page:
+ * {detail, opened: {bundle, payloads}}. */
 export async function openOwnRecord(recordId) {
   const detail = await session.owner.record(recordId);
   const ciphertexts = {};
   for (const s of detail.segments) ciphertexts[s.name] = await session.owner.segment(recordId, s.name);
-  const opened = await need("decryptOwnRecord")(session.material, detail.signed_manifest, ciphertexts);
+  const opened = await need("decryptOwnRecord")(session.material, detail.signed_manifest, ciphertexts, {
+    expectedAuthor: null,
+  });
   return { detail, opened };
 }
 
@@ -38,12 +41,12 @@ export async function recordPage(main, recordId) {
     fill(main, h("h1", {}, "My record"), errorBox(...explain(exc)));
     return;
   }
-  const all = Object.values(opened).flatMap(resourcesOf);
+  const all = resourcesOf(opened.bundle);
   const s = summarise(all);
   const series = chartSeries(s.labs);
   fill(main,
     h("h1", {}, `Record of ${dayWords(detail.committed_at ?? detail.created_at)}`),
-    h("p", { class: "hint" }, `Opened in this browser: ${Object.keys(opened).map(segmentWords).join(", ")}.`),
+    h("p", { class: "hint" }, `Opened and checked in this browser: ${Object.keys(opened.payloads).map(segmentWords).join(", ")}.`),
     section("Health problems", "problems", s.problems, (xs) => h("ul", { id: "problem-list" }, xs.map((p) => h("li", {}, p.name, p.since ? ` (since ${dayWords(p.since)})` : "", p.status && p.status !== "unnamed" ? ` · ${p.status}` : ""))), "No health problems recorded."),
     section("Medicines", "medicines", s.medications, (xs) => h("ul", { id: "medication-list" }, xs.map((m) => h("li", {}, m.name, m.dosage ? ` · ${m.dosage}` : "", m.status ? ` · ${m.status}` : ""))), "No medicines recorded."),
     section("Allergies", "allergies", s.allergies, (xs) => h("ul", { id: "allergy-list" }, xs.map((a) => h("li", {}, a.name, a.reaction ? ` · ${a.reaction}` : "", a.criticality ? ` · ${a.criticality} risk` : ""))), "No allergies recorded."),
@@ -51,5 +54,5 @@ export async function recordPage(main, recordId) {
       series ? lineChart(series) : null,
       table("Lab values", ["Date", "Test", "Value"], xs.map((l) => [dayWords(l.time), l.name, `${l.value} ${l.unit}`.trim()]), "lab-table")), "No lab results recorded."),
     h("details", { id: "raw" }, h("summary", {}, "Show the raw data (FHIR JSON)"),
-      Object.entries(opened).map(([name, content]) => h("section", {}, h("h3", {}, segmentWords(name)), h("pre", { tabindex: "0" }, JSON.stringify(content, null, 2))))));
+      h("pre", { tabindex: "0", id: "raw-json", "aria-label": "The record as FHIR JSON" }, JSON.stringify(opened.bundle, null, 2))));
 }

@@ -103,7 +103,7 @@ export async function signInPage(main, done) {
       fill(saved, h("p", { class: "notice" }, `Your account ${enrolled.user_id} is ready.`), saveFileLink(doc));
       await finish(material, doc, async () => {
         // as `phr enrol` does: contributors (hospitals) encrypt to these public keys
-        if (has("signedPatientKeys")) await publishKeys();
+        if (has("signPatientKeys")) await publishKeys();
       });
     }, fail);
   } },

@@ -8,16 +8,29 @@ import { need } from "./need.js";
 import { session } from "./session.js";
 import { segmentWords, sizeWords } from "./words.js";
 
+function randomId(prefix) {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return prefix + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Encrypt `bundle` in the page (to the patient's own segment keys) and upload it. */
 export async function sendRecord(bundle, onStep) {
   onStep("Checking and encrypting in your browser…", 0);
   const versions = (await session.owner.keys()).versions ?? {};
-  const { upload, ciphertexts } = await need("encryptRecord")(session.material, bundle, {
+  const encrypted = await need("encryptRecord")(bundle, session.material, {
     patientId: session.userId,
-    versions,
-    segments: session.params.segments,
+    recordId: randomId("r_"),
+    recipients: need("ownerRecipients")(session.material, versions),
+    onProgress: ({ segment }) => onStep(`Encrypting your ${segmentWords(segment)}…`, 0),
   });
-  const begun = await session.owner.beginUpload(upload);
+  const parts = Object.entries(encrypted.segments);
+  const begun = await session.owner.beginUpload({
+    upload_id: randomId("up_"),
+    signed_manifest: encrypted.signed_manifest,
+    tags: Object.fromEntries(parts.map(([name, seg]) => [name, seg.tags])),
+  });
   const todo = Object.entries(begun.urls ?? {});
+  const ciphertexts = Object.fromEntries(parts.map(([name, seg]) => [name, seg.ciphertext]));
   const total = todo.reduce((n, [name]) => n + ciphertexts[name].length, 0) || 1;
   let done = 0;
   for (const [name, put] of todo) {
