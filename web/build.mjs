@@ -2,7 +2,7 @@
 // so no fetch of a .wasm and no CDN), its stylesheet and index.html. `make web` runs
 // `npm ci` first, so the bundler and every library are the exact versions of
 // package-lock.json. dist/ is built, never committed.
-import { copyFile, mkdir, rm } from "node:fs/promises";
+import { copyFile, mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
@@ -11,7 +11,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const src = join(here, "src");
 const dist = join(here, "dist");
 
-await rm(dist, { recursive: true, force: true });
+// Written over in place (no rm first): a running owner-api never finds the page missing.
 await mkdir(dist, { recursive: true });
 await esbuild.build({
   entryPoints: [join(src, "main.js")],

@@ -104,6 +104,11 @@ class Page:
         box.clear()
         box.send_keys(text)
 
+    def set_value(self, name: str, value: str) -> None:
+        """Set a control whose typing is locale-bound (a date: ``2099-06-30``)."""
+        box = self.el(f'[name="{name}"]')
+        self.d.execute_script("arguments[0].value = arguments[1]", box, value)
+
     def click(self, element_id: str) -> None:
         self.el(f"#{element_id}").click()
 

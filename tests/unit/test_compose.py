@@ -41,7 +41,8 @@ COMPOSE_ONLY = {
     "CLOUD_STORE_S3__PUBLIC_URL",
 }
 COMPOSE_ONLY_SUFFIXES = ("MONGO__USERNAME", "MONGO__PASSWORD_FILE")
-LOCAL_ONLY = {"CLOUD_STORE_S3__SECRET_KEY"}
+#: the built page (web/dist) is served by the local stack only: the images carry none yet
+LOCAL_ONLY = {"CLOUD_STORE_S3__SECRET_KEY", "OWNER_API_WEB_DIR"}
 SPECS = deploy.local.SERVICES
 SPEC_IDS = [s.name for s in SPECS]
 

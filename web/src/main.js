@@ -45,7 +45,8 @@ async function route() {
   if (!session.token) {
     nav(null);
     document.title = "Sign in · My health record";
-    await signInPage(main, () => { location.hash = "#/records"; route(); });
+    // a new hash routes by itself (hashchange); the same one must be routed by hand
+    await signInPage(main, () => (location.hash === "#/records" ? route() : (location.hash = "#/records")));
     return;
   }
   if (!PAGES[name] && name !== "record") {

@@ -3,7 +3,7 @@
 // entry's inclusion proof checked in the page against the ledger's signed checkpoint.
 
 import { errorBox, fill, h } from "./dom.js";
-import { explain } from "./errors.js";
+import { loadOrExplain } from "./errors.js";
 import { need } from "./need.js";
 import { person, session } from "./session.js";
 import { dayWords, listWords, personWords, segmentWords } from "./words.js";
@@ -81,13 +81,8 @@ async function verifyTrail(trail) {
 }
 
 export async function auditPage(main) {
-  let trail;
-  try {
-    trail = await session.ledger.audit(session.userId);
-  } catch (exc) {
-    fill(main, h("h1", {}, "Access history"), errorBox(...explain(exc)));
-    return;
-  }
+  const trail = await loadOrExplain(main, "Access history", async () => session.ledger.audit(session.userId));
+  if (trail === undefined) return;
   let verdict = null;
   let failure = null;
   try {

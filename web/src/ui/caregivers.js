@@ -3,19 +3,14 @@
 // are sealed to him in this page.
 
 import { announce, busy, errorBox, field, fill, h } from "./dom.js";
-import { explain } from "./errors.js";
+import { explain, loadOrExplain } from "./errors.js";
 import { sealToDelegate } from "./keyflows.js";
 import { person, session } from "./session.js";
 import { dayWords, listWords, personWords, segmentWords } from "./words.js";
 
 export async function caregiversPage(main) {
-  let delegations;
-  try {
-    delegations = await session.owner.delegations();
-  } catch (exc) {
-    fill(main, h("h1", {}, "Caregivers"), errorBox(...explain(exc)));
-    return;
-  }
+  const delegations = await loadOrExplain(main, "Caregivers", async () => session.owner.delegations());
+  if (delegations === undefined) return;
   const out = h("div", { id: "caregiver-result" });
   const fail = (exc) => fill(out, errorBox(...explain(exc)));
   const items = [];

@@ -2,7 +2,7 @@
 // chooses in advance; every such access is recorded and shown to him).
 
 import { announce, busy, errorBox, fill, h } from "./dom.js";
-import { explain } from "./errors.js";
+import { explain, loadOrExplain } from "./errors.js";
 import { share } from "./grant.js";
 import { need } from "./need.js";
 import { session } from "./session.js";
@@ -29,13 +29,8 @@ export async function setEmergencySegments(segments) {
 }
 
 export async function emergencyPage(main) {
-  let current;
-  try {
-    current = (await session.owner.emergency()).segments;
-  } catch (exc) {
-    fill(main, h("h1", {}, "Emergencies"), errorBox(...explain(exc)));
-    return;
-  }
+  const current = await loadOrExplain(main, "Emergencies", async () => (await session.owner.emergency()).segments);
+  if (current === undefined) return;
   const out = h("div", { id: "emergency-result" });
   const boxes = session.params.segments.map((s) => h("input", { type: "checkbox", name: "segment", value: s, checked: current.includes(s), id: `em-${s}` }));
   const save = h("button", { type: "submit", id: "save-emergency" }, "Save");

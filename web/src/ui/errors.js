@@ -1,6 +1,7 @@
 // What went wrong, in words a patient can act on.
 
 import { ApiError, Unreachable } from "../api/http.js";
+import { errorBox, fill, h } from "./dom.js";
 
 /** [headline, detail] for an error from the crypto module or a service. */
 export function explain(exc) {
@@ -32,4 +33,14 @@ export function explain(exc) {
   }
   if (name === "BundleInvalid") return ["This file is not a valid FHIR Bundle.", exc.message];
   return ["Something went wrong.", exc?.message ?? String(exc)];
+}
+
+/** What `load()` gives, or `undefined` once the page titled `title` shows why not. */
+export async function loadOrExplain(main, title, load) {
+  try {
+    return await load();
+  } catch (exc) {
+    fill(main, h("h1", {}, title), errorBox(...explain(exc)));
+    return undefined;
+  }
 }

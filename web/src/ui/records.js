@@ -1,7 +1,7 @@
 // The patient's records: each with its segments (what, how big, when, written by whom).
 
 import { errorBox, fill, h } from "./dom.js";
-import { explain } from "./errors.js";
+import { loadOrExplain } from "./errors.js";
 import { organisation, person, session } from "./session.js";
 import { dayWords, segmentWords, sizeWords } from "./words.js";
 
@@ -15,13 +15,8 @@ export async function authorWords(userId) {
 }
 
 export async function recordsPage(main) {
-  let records;
-  try {
-    records = await session.owner.records();
-  } catch (exc) {
-    fill(main, h("h1", {}, "My records"), errorBox(...explain(exc)));
-    return;
-  }
+  const records = await loadOrExplain(main, "My records", async () => session.owner.records());
+  if (records === undefined) return;
   const cards = [];
   for (const r of records) {
     const total = r.segments.reduce((n, s) => n + s.size, 0);
@@ -35,7 +30,9 @@ export async function recordsPage(main) {
         h("tbody", {}, r.segments.map((s) => h("tr", {},
           h("th", { scope: "row" }, segmentWords(s.name)), h("td", {}, s.resource_count), h("td", {}, sizeWords(s.size)), h("td", {}, s.key_version))))))));
   }
-  fill(main, h("h1", {}, "My records"),
+  const welcome = session.welcome;
+  session.welcome = null;
+  fill(main, h("h1", {}, "My records"), welcome,
     records.length ? h("ul", { class: "plain", id: "records" }, cards)
       : h("p", { id: "no-records" }, "You have no records yet. ", h("a", { href: "#/upload" }, "Add one"), "."),
   );

@@ -21,6 +21,8 @@ export const session = {
   owner: null,
   ledger: null,
   directory: new Map(),
+  // shown once on the records page after an enrolment: the account and its keystore file
+  welcome: null,
 };
 
 const tokenOf = () => session.token;

@@ -3,7 +3,7 @@
 // its parts rotated, older records optionally re-wrapped, as `phr revoke` does).
 
 import { announce, busy, errorBox, fill, h } from "./dom.js";
-import { explain } from "./errors.js";
+import { explain, loadOrExplain } from "./errors.js";
 import { rotateAfterRevoke } from "./keyflows.js";
 import { organisation, person, session } from "./session.js";
 import { dayWords, listWords, personWords, segmentWords } from "./words.js";
@@ -39,13 +39,8 @@ function statusWords(grant) {
 }
 
 export async function sharingPage(main) {
-  let grants;
-  try {
-    grants = await session.owner.grants();
-  } catch (exc) {
-    fill(main, h("h1", {}, "Who can see what"), errorBox(...explain(exc)));
-    return;
-  }
+  const grants = await loadOrExplain(main, "Who can see what", async () => session.owner.grants());
+  if (grants === undefined) return;
   const out = h("div", { id: "sharing-result", "aria-live": "polite" });
   const items = [];
   for (const g of grants) {

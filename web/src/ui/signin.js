@@ -85,7 +85,6 @@ export async function signInPage(main, done) {
   const name = field("Your name (optional)", { type: "text", name: "display-name", autocomplete: "name" });
   const enrolProgress = progressOf("Protecting your new keys");
   const enrolButton = h("button", { type: "submit", id: "enrol" }, "Create my account");
-  const saved = h("div", { id: "enrol-saved" });
   const enrolForm = h("form", { "aria-labelledby": "enrol-title", onsubmit: (e) => {
     e.preventDefault();
     fill(errors);
@@ -100,8 +99,9 @@ export async function signInPage(main, done) {
       const enrolled = await kgc.enrol(body);
       material = crypto.withUserId(material, enrolled.user_id);
       const doc = await crypto.encryptKeystore(material, newPass.control.value, { onProgress: enrolProgress.update });
-      fill(saved, h("p", { class: "notice" }, `Your account ${enrolled.user_id} is ready.`), saveFileLink(doc));
       await finish(material, doc, async () => {
+        session.welcome = h("div", { class: "notice", id: "welcome", role: "status" },
+          h("p", {}, `Your account ${enrolled.user_id} is ready.`), saveFileLink(doc));
         // as `phr enrol` does: contributors (hospitals) encrypt to these public keys
         if (has("signPatientKeys")) await publishKeys();
       });
@@ -109,7 +109,7 @@ export async function signInPage(main, done) {
   } },
   h("h2", { id: "enrol-title" }, "New here? Create an account"),
   h("p", { class: "hint" }, "Your keys are made in this browser and never leave it unencrypted."),
-  newPass.el, newPass2.el, name.el, enrolProgress.bar, enrolButton, saved);
+  newPass.el, newPass2.el, name.el, enrolProgress.bar, enrolButton);
 
   fill(main, h("h1", {}, "Sign in"), errors, stored ? openForm : null, importForm, enrolForm);
   (stored ? openPass : file).control.focus();
