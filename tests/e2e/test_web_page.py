@@ -205,9 +205,10 @@ def test_in_the_page_enrol_upload_read_share_revoke_audit(
         page.wait("#lab-table tbody tr")
         assert page.all("#problem-list li") and page.all("#medication-list li")
         assert page.wait("#lab-chart").get_attribute("aria-label")
+        page.shot("record")
         page.el("#raw summary").click()
         assert '"resourceType": "Bundle"' in page.wait("#raw-json").text
-        page.shot("record")
+        page.el("#raw summary").click()
         page.go("records")
         record = page.wait("li.record").get_attribute("data-record")
 

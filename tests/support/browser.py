@@ -121,7 +121,8 @@ class Page:
         path = self.out / f"{self.shots:02d}-{name}.png"
         width = self.d.execute_script("return document.documentElement.scrollWidth")
         height = self.d.execute_script("return document.documentElement.scrollHeight")
-        self.d.set_window_size(max(PHONE[0], width), max(PHONE[1], height + 100))
+        # at most a few screens tall: a renderer on a loaded machine times out beyond
+        self.d.set_window_size(max(PHONE[0], width), min(max(PHONE[1], height + 100), 4000))
         self.d.save_screenshot(str(path))
         self.d.set_window_size(*PHONE)
         return path
