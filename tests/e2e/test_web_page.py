@@ -220,7 +220,7 @@ def test_in_the_page_enrol_upload_read_share_revoke_audit(
         page.fill("purpose", "second opinion")
         page.click("grant")
         granted = page.wait("#grant-done")
-        assert "can see your lab results and health problems until 30 June 2099" in granted.text
+        assert "can see your health problems and lab results until 30 June 2099" in granted.text
         page.shot("grant")
         grant_id = granted.get_attribute("data-grant")
 
