@@ -21,11 +21,16 @@ from typing import Any
 import httpx
 import pytest
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.consent import Consent
+from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhirpy import AsyncFHIRClient
 from fhirpy.base.exceptions import ForbiddenError
 from fhirpy.base.exceptions import OperationOutcome as FhirpyOutcome
 
-from phr.fhir.r4 import check_bundle_r4
+from phr.fhir.r4 import check_bundle_r4, check_resource_r4
+from phr.gateway.consent import fhir_id
+from phr.gateway.references import DATA_ABSENT_REASON, USER_SYSTEM, dangling
 from phr.sdk.sharing import SharingClient
 from tests.support.gateway import Gateway, SmartClient, approve, new_gateway
 from tests.support.identity import KgcClient, bearer, load_operator, service_url
@@ -40,9 +45,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def assert_r4_bundle(doc: dict[str, Any], btype: str) -> None:
+    """Valid R4 (the models and phr.fhir.r4's stricter checks), of type ``btype``, and
+    (a read's answer) no reference in it that its own entries do not resolve."""
     Bundle.model_validate(doc)
     check_bundle_r4(doc)
     assert doc["type"] == btype
+    if btype == "searchset":
+        links = {link["relation"]: link["url"] for link in doc["link"]}
+        assert dangling(doc, links["self"].split("/fhir")[0] + "/fhir") == []
 
 
 def lab_bundle(
@@ -238,6 +248,17 @@ async def test_a_lab_writes_and_the_doctor_reads_through_two_gateways(world: Wor
     values = sorted(e["resource"]["valueQuantity"]["value"] for e in found["entry"])
     assert values == [6.1, 6.4]
     assert {e["search"]["mode"] for e in found["entry"]} == {"match"}
+    # The Patient is not granted: the subject is a logical reference, not a dangling link.
+    subjects = [e["resource"]["subject"] for e in found["entry"]]
+    assert (
+        subjects == [{"type": "Patient", "identifier": {"system": USER_SYSTEM, "value": pid}}] * 2
+    )
+    # A code without its system finds the same (LOINC is one of the index's systems).
+    bare = await ehr.resources("Observation").search(patient=pid, code="4548-4").fetch_raw()
+    assert_r4_bundle(bare, "searchset")
+    assert sorted(e["fullUrl"] for e in bare["entry"]) == sorted(
+        e["fullUrl"] for e in found["entry"]
+    )
 
     paged = (
         await ehr.resources("Observation").search(patient=pid, code=LOINC_A1C).limit(1).fetch_raw()
@@ -328,6 +349,158 @@ async def test_a_lab_writes_and_the_doctor_reads_through_two_gateways(world: Wor
         return status[grant.grant_id] == "inactive"
 
     await eventually(revoked, timeout=30, interval=0.5)
+
+
+def glucose(patient_id: str, full_url: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "fullUrl": full_url,
+        "resource": {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7"}]},
+            "subject": {"reference": f"Patient/{patient_id}"},
+            "valueQuantity": {"value": 5.4, "unit": "mmol/L"},
+            **extra,
+        },
+        "request": {"method": "POST", "url": "Observation"},
+    }
+
+
+def assert_outcome(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith("application/fhir+json")
+    OperationOutcome.model_validate(resp.json())
+    assert resp.json()["issue"][0]["code"] == code
+    doc: dict[str, Any] = resp.json()
+    return doc
+
+
+async def test_batches_per_entry_reads_by_id_and_deleted_records(world: World) -> None:
+    """A batch stores its good entries and answers each bad one alone; what was stored is
+    read by id (ETag, versionId), its references to what is withheld masked; a record
+    the patient deleted answers 410."""
+    pid = world.patient.id
+    before = await record_count(world)
+    first, second = f"urn:uuid:{uuid.uuid4()}", f"urn:uuid:{uuid.uuid4()}"
+    report = f"urn:uuid:{uuid.uuid4()}"
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            glucose(pid, first, specimen={"reference": "Specimen/not-served"}),
+            glucose(pid, second)
+            | {"resource": glucose(pid, second)["resource"] | {"status": "finalish"}},
+            {
+                "fullUrl": report,
+                "resource": {
+                    "resourceType": "DiagnosticReport",
+                    "status": "final",
+                    "code": {"text": "glucose"},
+                    "subject": {"reference": f"Patient/{pid}"},
+                    "result": [{"reference": first}],
+                },
+                "request": {"method": "POST", "url": "DiagnosticReport"},
+            },
+            glucose("u-nobody-" + uuid.uuid4().hex[:8], f"urn:uuid:{uuid.uuid4()}"),
+        ],
+    }
+    lis_token = await world.lis.token("system/Bundle.c")
+    async with httpx.AsyncClient(timeout=120) as http:
+        resp = await http.post(
+            f"{world.lab.url}/fhir",
+            content=json.dumps(batch),
+            headers={
+                **bearer(lis_token),
+                "Content-Type": "application/fhir+json",
+                "Prefer": "return=representation",
+            },
+        )
+        assert resp.status_code == 200, resp.text
+        assert resp.headers["content-type"].startswith("application/fhir+json")
+        answer = resp.json()
+        assert_r4_bundle(answer, "batch-response")
+        statuses = [e["response"]["status"] for e in answer["entry"]]
+        assert statuses == ["201 Created", "400 Bad Request", "400 Bad Request", "404 Not Found"]
+        bad = answer["entry"][1]["response"]["outcome"]["issue"][0]
+        assert bad["expression"] == ["Bundle.entry[1].resource.status"]
+        linked = answer["entry"][2]["response"]["outcome"]["issue"][0]
+        assert "transaction" in linked["diagnostics"]
+        stored = answer["entry"][0]
+        assert stored["resource"]["meta"]["versionId"] == "1"
+        assert stored["response"]["etag"] == 'W/"1"'
+        assert await record_count(world) == before + 1  # the good entry alone, once
+        record_id = answer["identifier"]["value"]
+
+        # Not JSON: 415; a type the server has no route for, a method it has not: OperationOutcomes.
+        assert_outcome(
+            await http.post(
+                f"{world.lab.url}/fhir",
+                content=b"<Bundle/>",
+                headers={**bearer(lis_token), "Content-Type": "application/fhir+xml"},
+            ),
+            415,
+            "not-supported",
+        )
+        assert_outcome(await http.delete(f"{world.lab.url}/fhir/metadata"), 405, "not-supported")
+
+        grant = await world.sharing.grant_user(pid, world.doctor_id, ["labs"], purpose="care")
+        token = await world.ehr.token(
+            "system/Observation.rs system/Consent.rs system/AuditEvent.rs"
+        )
+        ehr = AsyncFHIRClient(f"{world.hospital.url}/fhir", authorization=f"Bearer {token}")
+
+        async def search() -> dict[str, Any] | None:  # user-api learns of the grant from its event
+            got = await ehr.resources("Observation").search(patient=pid, code="2345-7").fetch_raw()
+            return got if got.get("entry") else None
+
+        found = await eventually(search, timeout=30, interval=0.5)
+        assert found is not None
+        assert_r4_bundle(found, "searchset")
+        (match,) = found["entry"]
+        oid = match["resource"]["id"]
+        assert match["fullUrl"] == f"{world.hospital.url}/fhir/Observation/{oid}"
+        masked = match["resource"]["specimen"]
+        assert masked["extension"] == [{"url": DATA_ABSENT_REASON, "valueCode": "masked"}]
+        assert "reference" not in masked
+
+        read = await http.get(match["fullUrl"], headers=bearer(token))
+        assert read.status_code == 200, read.text
+        assert read.headers["content-type"].startswith("application/fhir+json")
+        assert read.headers["etag"] == 'W/"1"'
+        resource = read.json()
+        Observation.model_validate(resource)
+        check_resource_r4(resource)
+        assert resource["id"] == oid and resource["meta"]["versionId"] == "1"
+        assert resource["subject"]["identifier"]["value"] == pid
+        fhirpy_read = await ehr.reference("Observation", oid).to_resource()
+        assert fhirpy_read["valueQuantity"]["value"] == 5.4
+
+        missing = await http.get(
+            f"{world.hospital.url}/fhir/Observation/no-such-{oid[:8]}", headers=bearer(token)
+        )
+        assert_outcome(missing, 404, "not-found")
+        xml = await http.get(match["fullUrl"], params={"_format": "xml"}, headers=bearer(token))
+        assert_outcome(xml, 406, "not-supported")
+
+        consent_url = f"{world.hospital.url}/fhir/Consent/{fhir_id(grant.grant_id)}"
+        consent = await http.get(consent_url, headers=bearer(token))
+        assert consent.status_code == 200, consent.text
+        Consent.model_validate(consent.json())
+        assert consent.json()["status"] == "active"
+        events = await ehr.resources("AuditEvent").search(patient=pid).fetch_raw()
+        assert_r4_bundle(events, "searchset")
+        event_url = events["entry"][0]["fullUrl"]
+        event = await http.get(event_url, headers=bearer(token))
+        assert event.status_code == 200, event.text
+        assert event.json()["id"] == events["entry"][0]["resource"]["id"]
+
+        # The patient deletes the record: its resources are gone (410), not unknown.
+        world.patient.token = await world.kgc.login(world.patient.user)
+        async with world.patient.records() as records:
+            await records.delete_record(pid, record_id)
+        gone = await http.get(match["fullUrl"], headers=bearer(token))
+        assert_outcome(gone, 410, "deleted")
+        await world.sharing.revoke(pid, grant.grant_id)
 
 
 async def doctor_events(world: World, kind: str) -> list[dict[str, Any]]:

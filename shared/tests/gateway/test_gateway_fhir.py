@@ -13,8 +13,8 @@ from phr.fhir.r4 import check_bundle_r4
 from phr.gateway.audit import audit_event
 from phr.gateway.bundles import Withheld, match_entry, page_links, searchset, withheld_outcome
 from phr.gateway.consent import grant_consent
+from phr.gateway.entries import assign_ids, the_patient
 from phr.gateway.outcome import FhirError
-from phr.gateway.writes import assign_ids, the_patient
 from phr.ledger.wire import InclusionProofOut
 
 GRANT: dict[str, Any] = {

@@ -57,8 +57,10 @@ def create_app(config: GatewayConfig, *, cloud: CloudFactory | None = None) -> F
     install_outcome_handlers(app)
     resources: list[dict[str, Any]] = []
     batch = False
-    for module in _route_modules():
+    modules = _route_modules()
+    for module in modules[:-1]:
         app.include_router(module.router)
+    for module in modules:
         resources.extend(module.CAPABILITY)
         batch = batch or bool(getattr(module, "BATCH", False))
     statement = capability_statement(
@@ -86,6 +88,7 @@ def create_app(config: GatewayConfig, *, cloud: CloudFactory | None = None) -> F
             return JSONResponse(exc.body(), exc.status, headers=headers)
         return JSONResponse(body, headers=headers)
 
+    app.include_router(modules[-1].router)  # /fhir/{type}/{id}: after every fixed path
     return app
 
 
@@ -107,10 +110,11 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 def _route_modules() -> list[Any]:
-    """The FHIR route modules: each has ``router`` and ``CAPABILITY`` (its resources)."""
-    from phr.gateway import audit, consent, reads, writes
+    """The FHIR route modules: each has ``router`` and ``CAPABILITY`` (its resources);
+    the reads by id last (their path pattern would catch the fixed paths)."""
+    from phr.gateway import audit, byid, consent, reads, search, writes
 
-    return [reads, writes, consent, audit]
+    return [reads, search, writes, consent, audit, byid]
 
 
 __all__ = ["GatewayConfig", "GatewayState", "create_app"]

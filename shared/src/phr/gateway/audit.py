@@ -22,6 +22,7 @@ from phr.gateway.bundles import searchset, withheld_outcome
 from phr.gateway.consent import fhir_id
 from phr.gateway.outcome import FhirError, fhir_response, issue, sdk_errors
 from phr.gateway.reads import patient_id
+from phr.gateway.references import patient_reference
 from phr.gateway.state import Caller, require
 from phr.ledger.verify import LedgerVerificationError, verify_checkpoint, verify_inclusion
 from phr.ledger.wire import AuditTrailOut, InclusionProofOut
@@ -120,7 +121,7 @@ def audit_event(pid: str, proof: InclusionProofOut, tree_size: int) -> dict[str,
         },
         "entity": [
             {
-                "what": {"reference": f"Patient/{pid}"},
+                "what": patient_reference(pid),
                 "type": {
                     "system": "http://terminology.hl7.org/CodeSystem/audit-entity-type",
                     "code": "1",
@@ -183,13 +184,9 @@ def _ledger_entity(proof: InclusionProofOut, tree_size: int) -> dict[str, Any]:
     }
 
 
-@router.get("/AuditEvent", summary="The patient's ledger trail, verified, as BALP AuditEvents")
-async def audit_events(
-    request: Request,
-    caller: Annotated[Caller, Depends(require("AuditEvent", "s"))],
-    patient: str | None = None,
-) -> Response:
-    pid = patient_id(patient)
+async def patient_audit(caller: Caller, pid: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """The patient's trail as AuditEvents, each verified against the ledger's signed
+    checkpoint; and the ids of the events that did not verify (left out)."""
     cloud = caller.cloud
     params = cloud.params
     if params.ledger is None:
@@ -212,7 +209,7 @@ async def audit_events(
         raise FhirError(
             502, "security", f"the ledger's checkpoint does not verify: {exc}"
         ) from None
-    matches, failed = [], []
+    events, failed = [], []
     for proof in trail.entries:
         try:
             verify_inclusion(proof, checkpoint)
@@ -221,13 +218,27 @@ async def audit_events(
             continue
         event = audit_event(pid, proof, checkpoint.size)
         if event is not None:
-            matches.append(
-                {
-                    "fullUrl": f"{caller.base_url}/fhir/AuditEvent/{event['id']}",
-                    "resource": event,
-                    "search": {"mode": "match"},
-                }
-            )
+            events.append(event)
+    caller.remember(pid, None, events)
+    return events, failed
+
+
+@router.get("/AuditEvent", summary="The patient's ledger trail, verified, as BALP AuditEvents")
+async def audit_events(
+    request: Request,
+    caller: Annotated[Caller, Depends(require("AuditEvent", "s"))],
+    patient: str | None = None,
+) -> Response:
+    pid = patient_id(patient)
+    events, failed = await patient_audit(caller, pid)
+    matches = [
+        {
+            "fullUrl": f"{caller.base_url}/fhir/AuditEvent/{event['id']}",
+            "resource": event,
+            "search": {"mode": "match"},
+        }
+        for event in events
+    ]
     outcome = withheld_outcome(
         [],
         [

@@ -32,12 +32,16 @@ class Withheld:
 
 
 def match_entry(entry: Mapping[str, Any], fhir_base: str) -> dict[str, Any]:
-    """A record's entry as a searchset ``match`` (no transaction ``request``/``response``)."""
+    """A record's entry as a searchset ``match`` (no transaction ``request``/``response``):
+    its ``fullUrl`` the resource's URL here when it has an id (a read by id serves it),
+    else the one it was uploaded with (see :func:`phr.gateway.references.localise`)."""
     resource = entry["resource"]
+    rid = resource.get("id")
     full_url = entry.get("fullUrl")
-    if not isinstance(full_url, str):
-        rid = resource.get("id")
-        full_url = f"{fhir_base}/{resource['resourceType']}/{rid}" if rid else _urn()
+    if isinstance(rid, str):
+        full_url = f"{fhir_base}/{resource['resourceType']}/{rid}"
+    elif not isinstance(full_url, str):
+        full_url = _urn()
     return {"fullUrl": full_url, "resource": resource, "search": {"mode": "match"}}
 
 

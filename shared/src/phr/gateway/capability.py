@@ -34,7 +34,7 @@ def capability_statement(
                 }
             ],
         },
-        "resource": resources,
+        "resource": merge_resources(resources),
     }
     if batch:
         rest["interaction"] = [{"code": "transaction"}, {"code": "batch"}]
@@ -53,6 +53,20 @@ def capability_statement(
         "format": ["application/fhir+json", "json"],
         "rest": [rest],
     }
+
+
+def merge_resources(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One ``rest.resource`` per type, its modules' interactions, searches and
+    operations together (sorted by type, as R4 lists them)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        into = merged.setdefault(part["type"], {"type": part["type"]})
+        for key, value in part.items():
+            if isinstance(value, list):
+                into.setdefault(key, []).extend(v for v in value if v not in into.get(key, []))
+            else:
+                into[key] = value
+    return [merged[t] for t in sorted(merged)]
 
 
 def smart_configuration(base_url: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from phr.fhir.segments import RESOURCE_SEGMENT
 from phr.gateway.bundles import searchset
 from phr.gateway.outcome import fhir_response, sdk_errors
 from phr.gateway.reads import patient_id
+from phr.gateway.references import patient_reference
 from phr.gateway.state import Caller, require
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
@@ -148,7 +149,7 @@ def grant_consent(pid: str, grant: dict[str, Any]) -> dict[str, Any]:
         "category": [
             {"coding": [{"system": "http://loinc.org", "code": "59284-0", "display": "Consent"}]}
         ],
-        "patient": {"reference": f"Patient/{pid}"},
+        "patient": patient_reference(pid),
         "policyRule": {
             "coding": [
                 {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}
@@ -159,6 +160,16 @@ def grant_consent(pid: str, grant: dict[str, Any]) -> dict[str, Any]:
     return consent
 
 
+async def patient_consents(caller: Caller, pid: str) -> list[dict[str, Any]]:
+    """The patient's grants to the caller's identity (or its groups), as Consents."""
+    reader = caller.cloud.reader(caller.identity)
+    with sdk_errors(f"reading the grants of {pid}"):
+        detail = await reader.shared_detail(pid)
+    found = [grant_consent(pid, g) for g in detail["grants"]]
+    caller.remember(pid, None, found)
+    return found
+
+
 @router.get("/Consent", summary="The patient's grants to this gateway's identity, as Consent")
 async def consents(
     request: Request,
@@ -166,15 +177,12 @@ async def consents(
     patient: str | None = None,
 ) -> Response:
     pid = patient_id(patient)
-    reader = caller.cloud.reader(caller.identity)
-    with sdk_errors(f"reading the grants of {pid}"):
-        detail = await reader.shared_detail(pid)
     matches = [
         {
-            "fullUrl": f"{caller.base_url}/fhir/Consent/{fhir_id(g['grant_id'])}",
-            "resource": grant_consent(pid, g),
+            "fullUrl": f"{caller.base_url}/fhir/Consent/{c['id']}",
+            "resource": c,
             "search": {"mode": "match"},
         }
-        for g in detail["grants"]
+        for c in await patient_consents(caller, pid)
     ]
     return fhir_response(searchset(matches, self_url=str(request.url)))

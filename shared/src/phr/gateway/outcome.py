@@ -135,8 +135,9 @@ def install_outcome_handlers(app: FastAPI) -> None:
                     exc.status_code, code.get(exc.status_code, "processing"), str(exc.detail)
                 ).outcome(),
                 exc.status_code,
+                headers=exc.headers,  # Allow on a 405
             )
-        return JSONResponse({"error": str(exc.detail)}, exc.status_code)
+        return JSONResponse({"error": str(exc.detail)}, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

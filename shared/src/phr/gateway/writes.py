@@ -1,30 +1,38 @@
-"""Writes: ``POST /fhir`` with a transaction or batch Bundle for one patient.
+"""Writes: ``POST /fhir`` with a transaction or batch Bundle.
 
-The gateway validates the Bundle (R4 models and :mod:`phr.fhir.r4`), assigns the ids a
-server assigns on create and resolves the Bundle's ``urn:uuid`` references to them,
-then encrypts it to the patient's published segment keys (their signature checked
-against the patient's key in the KGC's directory) and uploads it as one record. The
-organisation writes only where the patient authorised it as a contributor: owner-api
-refuses the upload's first step otherwise, before anything is stored (403).
+The gateway checks the Bundle (R4 models and :mod:`phr.fhir.r4`, see
+:mod:`phr.gateway.entries`), assigns the ids a server assigns on create, then encrypts
+to the patient's published segment keys (their signature checked against the
+patient's key in the KGC's directory) and uploads one record. The organisation writes
+only where the patient authorised it as a contributor: owner-api refuses the upload's
+first step otherwise, before anything is stored (403).
 
-A batch is stored like a transaction, all or nothing: every entry is validated first.
+A ``transaction`` is all or nothing: one patient, every entry valid, one record, or a
+400/403 OperationOutcome and nothing stored. A ``batch`` is processed per entry: each
+valid entry is stored (one record per patient its entries are about), each invalid or
+refused one gets its own status and OperationOutcome in the ``batch-response``.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from http import HTTPStatus
 from typing import Annotated, Any, Final
 
-import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from phr.client.record import ContributorKeys
 from phr.crypto.signing import VerifyKey
-from phr.fhir.validate import FhirValidationError, validate_bundle
+from phr.gateway.entries import (
+    assign_ids,
+    check_batch,
+    check_transaction,
+    entry_patient,
+    read_bundle,
+    the_patient,
+)
 from phr.gateway.outcome import FhirError, fhir_response, issue, operation_outcome, sdk_errors
-from phr.gateway.reads import ID
 from phr.gateway.state import Caller, require
 from phr.sdk.records import new_record_id
 
@@ -32,126 +40,20 @@ router = APIRouter(prefix="/fhir", tags=["fhir"])
 
 CAPABILITY: Final[list[dict[str, Any]]] = []
 BATCH: Final = True
-#: a hospital's transaction: generous, but bounded before it is parsed
-MAX_BUNDLE_BYTES: Final = 32 * 1024 * 1024
-WRITE_METHODS: Final = frozenset({"POST", "PUT"})
+PREFER_RETURN: Final = ("minimal", "representation", "OperationOutcome")
 
 
-def _entry_error(index: int, message: str, field: str | None = None) -> FhirError:
-    where = f"Bundle.entry[{index}]" + (f".{field}" if field else "")
-    return FhirError(400, "invalid", f"entry {index}: {message}", expression=[where])
-
-
-def _validation_error(exc: FhirValidationError) -> FhirError:
-    if exc.entry is None:
-        return FhirError(400, "invalid", str(exc), expression=["Bundle"])
-    field = exc.field
-    if exc.resource_type is not None and field and field not in ("request", "fullUrl"):
-        field = f"resource.{field}"
-    return _entry_error(exc.entry, str(exc), field)
-
-
-async def read_bundle(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > MAX_BUNDLE_BYTES:
-        raise FhirError(413, "too-costly", f"a Bundle of at most {MAX_BUNDLE_BYTES} bytes")
-    try:
-        bundle = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise FhirError(400, "structure", "the body is not JSON") from None
-    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
-        raise FhirError(400, "invalid", "POST a Bundle to the base", expression=["Bundle"])
-    if bundle.get("type") not in ("transaction", "batch"):
-        raise FhirError(
-            400, "invalid", "the Bundle's type must be transaction or batch", expression=["type"]
-        )
-    try:
-        validate_bundle(bundle)
-    except FhirValidationError as exc:
-        raise _validation_error(exc) from None
-    for i, entry in enumerate(bundle.get("entry", [])):
-        method = entry["request"]["method"]
-        if method not in WRITE_METHODS:
-            raise _entry_error(i, f"{method}: this gateway writes (POST, PUT) only", "request")
-    return bundle
-
-
-def _references(node: Any) -> Iterator[dict[str, Any]]:
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if isinstance(item.get("reference"), str):
-                yield item
-            stack.extend(v for v in item.values() if isinstance(v, dict | list))
-        elif isinstance(item, list):
-            stack.extend(v for v in item if isinstance(v, dict | list))
-
-
-def assign_ids(bundle: dict[str, Any]) -> list[str]:
-    """Give each created resource an id (kept if it has one), resolve ``fullUrl``
-    references to ``Type/id``; the entries' locations, in order."""
-    by_full_url: dict[str, str] = {}
-    locations = []
-    for entry in bundle["entry"]:
-        resource = entry["resource"]
-        rid = resource.get("id")
-        if not isinstance(rid, str):
-            rid = resource["id"] = str(uuid.uuid4())
-        local = f"{resource['resourceType']}/{rid}"
-        if isinstance(entry.get("fullUrl"), str):
-            by_full_url[entry["fullUrl"]] = local
-        locations.append(local)
-    for entry in bundle["entry"]:
-        for ref in _references(entry["resource"]):
-            target = by_full_url.get(ref["reference"])
-            if target is not None:
-                ref["reference"] = target
-    return locations
-
-
-def the_patient(bundle: dict[str, Any]) -> str:
-    """The one patient the Bundle is about: a Patient entry's id, else the ``Patient/ID``
-    its references name. None or several: 400."""
-    ids = {
-        e["resource"]["id"]
-        for e in bundle["entry"]
-        if e["resource"]["resourceType"] == "Patient" and isinstance(e["resource"].get("id"), str)
-    }
-    if not ids:
-        ids = {
-            ref["reference"].removeprefix("Patient/")
-            for e in bundle["entry"]
-            for ref in _references(e["resource"])
-            if ref["reference"].startswith("Patient/")
-        }
-    if len(ids) != 1:
-        named = ", ".join(sorted(ids)) or "none"
-        raise FhirError(400, "invalid", f"a Bundle writes for exactly one patient (found: {named})")
-    pid = str(ids.pop())
-    if not ID.match(pid):
-        raise FhirError(400, "invalid", f"{pid!r} is not a patient id of PHR Exchange")
-    return pid
-
-
-def _prefer(request: Request) -> str:
-    prefer = request.headers.get("prefer", "")
-    for part in prefer.split(";"):
+def prefer_return(request: Request) -> str:
+    """``Prefer: return=...`` (R4 http.html#ops): ``minimal`` unless asked otherwise."""
+    for part in request.headers.get("prefer", "").replace(",", ";").split(";"):
         key, _, value = part.strip().partition("=")
-        if key == "return" and value in ("minimal", "representation", "OperationOutcome"):
-            return value
+        if key == "return" and value.strip('"') in PREFER_RETURN:
+            return value.strip('"')
     return "minimal"
 
 
-@router.post("/", include_in_schema=False)
-@router.post("", summary="A transaction or batch Bundle for one patient (as a contributor)")
-async def transaction(
-    request: Request,
-    caller: Annotated[Caller, Depends(require("Bundle", "c"))],
-) -> Response:
-    bundle = await read_bundle(request)
-    pid = the_patient(bundle)
-    locations = assign_ids(bundle)
+async def store(caller: Caller, pid: str, bundle: dict[str, Any]) -> str:
+    """Encrypt ``bundle`` to patient ``pid``'s published keys and upload it: its record id."""
     ident, cloud = caller.identity, caller.cloud
     with sdk_errors(f"writing for patient {pid}"):
         token = await cloud.token(ident, "kgc")
@@ -168,35 +70,98 @@ async def transaction(
                 keys=ContributorKeys(published.recipient_keys()),
                 author=ident.keys.signing,
                 record_id=new_record_id(),
-                validate=False,  # validated above
+                validate=False,  # checked by the caller
             )
-    prefer = _prefer(request)
-    entries = []
-    for entry, location in zip(bundle["entry"], locations, strict=True):
-        status = "201 Created" if entry["request"]["method"] == "POST" else "200 OK"
-        out: dict[str, Any] = {
-            "response": {
-                "status": status,
-                "location": f"{location}/_history/1",
-                "etag": 'W/"1"',
-            }
+    return info.record_id
+
+
+def _created(
+    entry: dict[str, Any], location: str, record_id: str, prefer: str, fhir_base: str
+) -> dict[str, Any]:
+    status = "201 Created" if entry["request"]["method"] == "POST" else "200 OK"
+    out: dict[str, Any] = {
+        "response": {"status": status, "location": f"{location}/_history/1", "etag": 'W/"1"'}
+    }
+    if prefer == "representation":
+        out = {"fullUrl": f"{fhir_base}/{location}", "resource": entry["resource"]} | out
+    elif prefer == "OperationOutcome":
+        out["response"]["outcome"] = operation_outcome(
+            [issue("information", "informational", f"stored in record {record_id}")]
+        )
+    return out
+
+
+def _failed(exc: FhirError) -> dict[str, Any]:
+    return {
+        "response": {
+            "status": f"{exc.status} {HTTPStatus(exc.status).phrase}",
+            "outcome": exc.outcome(),
         }
-        if prefer == "representation":
-            out = {
-                "fullUrl": f"{caller.base_url}/fhir/{location}",
-                "resource": entry["resource"],
-            } | out
-        elif prefer == "OperationOutcome":
-            out["response"]["outcome"] = operation_outcome(
-                [issue("information", "informational", f"stored in record {info.record_id}")]
-            )
-        entries.append(out)
-    kind = "transaction-response" if bundle["type"] == "transaction" else "batch-response"
-    answer = {
+    }
+
+
+async def _transaction(
+    caller: Caller, bundle: dict[str, Any], prefer: str
+) -> tuple[list[dict[str, Any]], list[str]]:
+    check_transaction(bundle)
+    pid = the_patient(bundle)
+    locations = assign_ids(bundle)
+    record_id = await store(caller, pid, bundle)
+    base = f"{caller.base_url}/fhir"
+    answers = [
+        _created(e, loc, record_id, prefer, base)
+        for e, loc in zip(bundle["entry"], locations, strict=True)
+    ]
+    return answers, [record_id]
+
+
+async def _batch(
+    caller: Caller, bundle: dict[str, Any], prefer: str
+) -> tuple[list[dict[str, Any]], list[str]]:
+    entries: list[dict[str, Any]] = bundle.get("entry", [])
+    errors = check_batch(bundle)
+    by_patient: dict[str, list[int]] = {}
+    for i, entry in enumerate(entries):
+        if i not in errors:
+            try:
+                by_patient.setdefault(entry_patient(i, entry), []).append(i)
+            except FhirError as exc:
+                errors[i] = exc
+    answers: dict[int, dict[str, Any]] = {i: _failed(exc) for i, exc in errors.items()}
+    records = []
+    base = f"{caller.base_url}/fhir"
+    for pid, indices in by_patient.items():
+        part = {"resourceType": "Bundle", "type": "batch", "entry": [entries[i] for i in indices]}
+        locations = assign_ids(part, resolve=False)
+        try:
+            record_id = await store(caller, pid, part)
+        except FhirError as exc:
+            answers |= {i: _failed(exc) for i in indices}
+            continue
+        records.append(record_id)
+        for i, location in zip(indices, locations, strict=True):
+            answers[i] = _created(entries[i], location, record_id, prefer, base)
+    return [answers[i] for i in range(len(entries))], records
+
+
+@router.post("/", include_in_schema=False)
+@router.post("", summary="A transaction (all or nothing) or batch (per entry) Bundle")
+async def transaction(
+    request: Request,
+    caller: Annotated[Caller, Depends(require("Bundle", "c"))],
+) -> Response:
+    bundle = await read_bundle(request)
+    prefer = prefer_return(request)
+    if bundle["type"] == "transaction":
+        entries, records = await _transaction(caller, bundle, prefer)
+    else:
+        entries, records = await _batch(caller, bundle, prefer)
+    answer: dict[str, Any] = {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),
-        "type": kind,
-        "identifier": {"system": "urn:phr-exchange:record", "value": info.record_id},
-        "entry": entries,
+        "type": f"{bundle['type']}-response",
     }
+    if len(records) == 1:
+        answer["identifier"] = {"system": "urn:phr-exchange:record", "value": records[0]}
+    answer["entry"] = entries
     return fhir_response(answer, 200)
