@@ -23,7 +23,6 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.consent import Consent
 from fhir.resources.R4B.observation import Observation
-from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhirpy import AsyncFHIRClient
 from fhirpy.base.exceptions import ForbiddenError
 from fhirpy.base.exceptions import OperationOutcome as FhirpyOutcome
@@ -32,7 +31,14 @@ from phr.fhir.r4 import check_bundle_r4, check_resource_r4
 from phr.gateway.consent import fhir_id
 from phr.gateway.references import DATA_ABSENT_REASON, USER_SYSTEM, dangling
 from phr.sdk.sharing import SharingClient
-from tests.support.gateway import Gateway, SmartClient, approve, new_gateway
+from tests.support.gateway import (
+    Gateway,
+    SmartClient,
+    approve,
+    assert_outcome,
+    new_gateway,
+    observation_entry,
+)
 from tests.support.identity import KgcClient, bearer, load_operator, service_url
 from tests.support.records import Patient, new_patient
 from tests.support.waiting import eventually
@@ -351,30 +357,6 @@ async def test_a_lab_writes_and_the_doctor_reads_through_two_gateways(world: Wor
     await eventually(revoked, timeout=30, interval=0.5)
 
 
-def glucose(patient_id: str, full_url: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "fullUrl": full_url,
-        "resource": {
-            "resourceType": "Observation",
-            "status": "final",
-            "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7"}]},
-            "subject": {"reference": f"Patient/{patient_id}"},
-            "valueQuantity": {"value": 5.4, "unit": "mmol/L"},
-            **extra,
-        },
-        "request": {"method": "POST", "url": "Observation"},
-    }
-
-
-def assert_outcome(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"].startswith("application/fhir+json")
-    OperationOutcome.model_validate(resp.json())
-    assert resp.json()["issue"][0]["code"] == code
-    doc: dict[str, Any] = resp.json()
-    return doc
-
-
 async def test_batches_per_entry_reads_by_id_and_deleted_records(world: World) -> None:
     """A batch stores its good entries and answers each bad one alone; what was stored is
     read by id (ETag, versionId), its references to what is withheld masked; a record
@@ -387,9 +369,8 @@ async def test_batches_per_entry_reads_by_id_and_deleted_records(world: World) -
         "resourceType": "Bundle",
         "type": "batch",
         "entry": [
-            glucose(pid, first, specimen={"reference": "Specimen/not-served"}),
-            glucose(pid, second)
-            | {"resource": glucose(pid, second)["resource"] | {"status": "finalish"}},
+            observation_entry(pid, first, specimen={"reference": "Specimen/not-served"}),
+            observation_entry(pid, second, status="finalish"),
             {
                 "fullUrl": report,
                 "resource": {
@@ -401,7 +382,7 @@ async def test_batches_per_entry_reads_by_id_and_deleted_records(world: World) -
                 },
                 "request": {"method": "POST", "url": "DiagnosticReport"},
             },
-            glucose("u-nobody-" + uuid.uuid4().hex[:8], f"urn:uuid:{uuid.uuid4()}"),
+            observation_entry("u-nobody-" + uuid.uuid4().hex[:8], f"urn:uuid:{uuid.uuid4()}"),
         ],
     }
     lis_token = await world.lis.token("system/Bundle.c")

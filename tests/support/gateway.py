@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from phr.cli.home import Home
 from phr.cli.identity import create_identity
@@ -29,6 +30,32 @@ from phr.gateway.smart import ASSERTION_TYPE, ClientRegistration, ClientRegistry
 from tests.support.cli import PASSPHRASE, Phr
 from tests.support.identity import KgcClient, bearer, service_url
 from tests.support.waiting import eventually
+
+
+def assert_outcome(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """``resp`` is an R4 OperationOutcome as FHIR JSON, ``status``, first issue ``code``."""
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith("application/fhir+json")
+    OperationOutcome.model_validate(resp.json())
+    body: dict[str, Any] = resp.json()
+    assert body["issue"][0]["code"] == code
+    return body
+
+
+def observation_entry(patient_id: str, full_url: str, **extra: Any) -> dict[str, Any]:
+    """A transaction/batch entry creating a glucose Observation (LOINC 2345-7)."""
+    return {
+        "fullUrl": full_url,
+        "resource": {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7"}]},
+            "subject": {"reference": f"Patient/{patient_id}"},
+            "valueQuantity": {"value": 5.4, "unit": "mmol/L"},
+            **extra,
+        },
+        "request": {"method": "POST", "url": "Observation"},
+    }
 
 
 def free_port() -> int:

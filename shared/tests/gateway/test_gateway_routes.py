@@ -15,7 +15,6 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fhir.resources.R4B.bundle import Bundle
-from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from phr.fhir.r4 import check_bundle_r4
 from phr.gateway import writes
@@ -33,6 +32,7 @@ from phr.gateway.references import (
 )
 from phr.gateway.search import has_code, keywords, parse_codes
 from phr.gateway.state import Caller
+from tests.support.gateway import assert_outcome, observation_entry
 
 BASE = "http://gw.test"
 
@@ -49,15 +49,6 @@ async def gateway(tmp_path: Path) -> AsyncIterator[tuple[Any, httpx.AsyncClient]
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
             yield app, http
-
-
-def outcome(resp: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"].startswith("application/fhir+json")
-    OperationOutcome.model_validate(resp.json())
-    assert resp.json()["issue"][0]["code"] == code
-    body: dict[str, Any] = resp.json()
-    return body
 
 
 def _claims_of_routes(app: Any) -> set[tuple[str, str]]:
@@ -106,10 +97,10 @@ async def test_the_capability_statement_lists_exactly_the_routes(
             "$everything": f"/fhir/{rtype}/u_1/$everything",
         }.get(interaction)
         if path is not None:
-            outcome(await http.get(path), 401, "login")
-    outcome(await http.post("/fhir", json={}), 401, "login")
-    outcome(await http.get("/fhir/Basic/x1"), 404, "not-supported")
-    outcome(await http.get("/fhir/DiagnosticReport?patient=u_1"), 404, "not-found")
+            assert_outcome(await http.get(path), 401, "login")
+    assert_outcome(await http.post("/fhir", json={}), 401, "login")
+    assert_outcome(await http.get("/fhir/Basic/x1"), 404, "not-supported")
+    assert_outcome(await http.get("/fhir/DiagnosticReport?patient=u_1"), 404, "not-found")
     searches = {r["type"] for r in statement["rest"][0]["resource"] if "searchParam" in r}
     assert searches == {t for t, i in claims if i == "search-type"}
 
@@ -118,29 +109,17 @@ async def test_framework_errors_are_operation_outcomes(
     gateway: tuple[Any, httpx.AsyncClient],
 ) -> None:
     _, http = gateway
-    outcome(await http.get("/fhir/a/b/c/d"), 404, "not-found")
-    refused = outcome(await http.delete("/fhir/metadata"), 405, "not-supported")
+    assert_outcome(await http.get("/fhir/a/b/c/d"), 404, "not-found")
+    refused = assert_outcome(await http.delete("/fhir/metadata"), 405, "not-supported")
     assert refused["resourceType"] == "OperationOutcome"
     assert "GET" in (await http.delete("/fhir/metadata")).headers["allow"]
-    outcome(await http.get("/fhir/metadata", params={"_format": "xml"}), 406, "not-supported")
+    assert_outcome(
+        await http.get("/fhir/metadata", params={"_format": "xml"}), 406, "not-supported"
+    )
     accept = await http.get("/fhir/metadata", headers={"Accept": "application/fhir+xml"})
-    outcome(accept, 406, "not-supported")
+    assert_outcome(accept, 406, "not-supported")
     ok = await http.get("/fhir/metadata", params={"_format": "application/fhir+json"})
     assert ok.headers["content-type"].startswith("application/fhir+json")
-
-
-def obs(pid: str, full_url: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "fullUrl": full_url,
-        "resource": {
-            "resourceType": "Observation",
-            "status": "final",
-            "code": {"coding": [{"system": "http://loinc.org", "code": "2345-7"}]},
-            "subject": {"reference": f"Patient/{pid}"},
-            **extra,
-        },
-        "request": {"method": "POST", "url": "Observation"},
-    }
 
 
 async def test_a_batch_is_processed_per_entry(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -158,14 +137,18 @@ async def test_a_batch_is_processed_per_entry(monkeypatch: pytest.MonkeyPatch) -
         "resourceType": "Bundle",
         "type": "batch",
         "entry": [
-            obs("u_a", first),
-            obs("u_a", f"urn:uuid:{uuid.uuid4()}", status="finalish"),
-            obs("u_b", f"urn:uuid:{uuid.uuid4()}", hasMember=[{"reference": first}]),
-            obs("u_refuses", f"urn:uuid:{uuid.uuid4()}"),
-            obs("u_b", first),  # a repeated fullUrl
-            {"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": obs("u_a", "x")["resource"]},
-            obs("u_b", f"urn:uuid:{uuid.uuid4()}") | {"request": {"method": "GET", "url": "x"}},
-            obs("u_c", f"urn:uuid:{uuid.uuid4()}"),
+            observation_entry("u_a", first),
+            observation_entry("u_a", f"urn:uuid:{uuid.uuid4()}", status="finalish"),
+            observation_entry("u_b", f"urn:uuid:{uuid.uuid4()}", hasMember=[{"reference": first}]),
+            observation_entry("u_refuses", f"urn:uuid:{uuid.uuid4()}"),
+            observation_entry("u_b", first),  # a repeated fullUrl
+            {
+                "fullUrl": f"urn:uuid:{uuid.uuid4()}",
+                "resource": observation_entry("u_a", "x")["resource"],
+            },
+            observation_entry("u_b", f"urn:uuid:{uuid.uuid4()}")
+            | {"request": {"method": "GET", "url": "x"}},
+            observation_entry("u_c", f"urn:uuid:{uuid.uuid4()}"),
         ],
     }
     caller = cast(Caller, SimpleNamespace(base_url=BASE))

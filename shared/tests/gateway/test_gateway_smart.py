@@ -14,7 +14,6 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import Depends
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
-from fhir.resources.R4B.operationoutcome import OperationOutcome
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
@@ -23,6 +22,7 @@ from phr.gateway.assertion import new_client_key, public_jwks, sign_assertion
 from phr.gateway.identity import Cloud
 from phr.gateway.smart import ASSERTION_TYPE, ClientRegistration, ClientRegistry
 from phr.gateway.state import Caller, require
+from tests.support.gateway import assert_outcome
 
 BASE = "http://gw.test"
 TOKEN_URL = f"{BASE}/auth/token"
@@ -76,13 +76,6 @@ async def get_token(
             "client_assertion": assertion,
         },
     )
-
-
-def assert_outcome(resp: httpx.Response, status: int, code: str) -> None:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"].startswith("application/fhir+json")
-    outcome = OperationOutcome.model_validate(resp.json())
-    assert outcome.issue[0].code == code
 
 
 async def test_metadata_is_an_r4_capability_statement(client: httpx.AsyncClient) -> None:

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from phr.crypto.signing import VerifyKey
-from phr.gateway.bundles import searchset, withheld_outcome
+from phr.gateway.bundles import searchset, served_matches, withheld_outcome
 from phr.gateway.consent import fhir_id
 from phr.gateway.outcome import FhirError, fhir_response, issue, sdk_errors
 from phr.gateway.reads import patient_id
@@ -231,14 +231,7 @@ async def audit_events(
 ) -> Response:
     pid = patient_id(patient)
     events, failed = await patient_audit(caller, pid)
-    matches = [
-        {
-            "fullUrl": f"{caller.base_url}/fhir/AuditEvent/{event['id']}",
-            "resource": event,
-            "search": {"mode": "match"},
-        }
-        for event in events
-    ]
+    matches = served_matches(events, f"{caller.base_url}/fhir")
     outcome = withheld_outcome(
         [],
         [

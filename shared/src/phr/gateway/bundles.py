@@ -45,6 +45,18 @@ def match_entry(entry: Mapping[str, Any], fhir_base: str) -> dict[str, Any]:
     return {"fullUrl": full_url, "resource": resource, "search": {"mode": "match"}}
 
 
+def served_matches(resources: Iterable[dict[str, Any]], fhir_base: str) -> list[dict[str, Any]]:
+    """Resources the gateway makes (Consent, AuditEvent) as searchset matches."""
+    return [
+        {
+            "fullUrl": f"{fhir_base}/{r['resourceType']}/{r['id']}",
+            "resource": r,
+            "search": {"mode": "match"},
+        }
+        for r in resources
+    ]
+
+
 def withheld_outcome(
     withheld: Iterable[Withheld], extra: Iterable[dict[str, Any]] = ()
 ) -> dict[str, Any] | None:

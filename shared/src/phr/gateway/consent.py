@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from phr.fhir.segments import RESOURCE_SEGMENT
-from phr.gateway.bundles import searchset
+from phr.gateway.bundles import searchset, served_matches
 from phr.gateway.outcome import fhir_response, sdk_errors
 from phr.gateway.reads import patient_id
 from phr.gateway.references import patient_reference
@@ -177,12 +177,6 @@ async def consents(
     patient: str | None = None,
 ) -> Response:
     pid = patient_id(patient)
-    matches = [
-        {
-            "fullUrl": f"{caller.base_url}/fhir/Consent/{c['id']}",
-            "resource": c,
-            "search": {"mode": "match"},
-        }
-        for c in await patient_consents(caller, pid)
-    ]
+    found = await patient_consents(caller, pid)
+    matches = served_matches(found, f"{caller.base_url}/fhir")
     return fhir_response(searchset(matches, self_url=str(request.url)))
