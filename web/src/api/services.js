@@ -15,7 +15,8 @@ export function kgcApi(url, token) {
     params: () => c.get("/v1/params"),
     enrol: (body) => c.post("/v1/users", body),
     challenge: (userId) => c.post("/v1/auth/challenge", { user_id: userId }),
-    token: (userId, nonce, signature) => c.post("/v1/auth/token", { user_id: userId, nonce, signature }),
+    token: (userId, nonce, signature, audience) =>
+      c.post("/v1/auth/token", { user_id: userId, nonce, signature, audience }),
     user: (userId) => c.get(`/v1/users/${enc(userId)}`),
     findUsers: (selector) => c.get("/v1/users", { query: { selector } }),
     org: (orgId) => c.get(`/v1/orgs/${enc(orgId)}`),

@@ -27,6 +27,9 @@ export const session = {
 
 const tokenOf = () => session.token;
 
+/** The services whose calls the page's token is for. */
+const PAGE_AUDIENCE = ["kgc", "owner-api", "ledger", "user-api"];
+
 /** Fetch the KGC's signed parameters and verify them against the pinned key. */
 export async function verifiedParams() {
   const kgc = kgcApi(kgcUrl(), tokenOf);
@@ -45,7 +48,8 @@ export async function signIn(material) {
   const { kgc, params } = await verifiedParams();
   const challenge = await kgc.challenge(material.user_id);
   const answer = await crypto.signChallenge(material, challenge);
-  const { access_token: token } = await kgc.token(answer.user_id, answer.nonce, answer.signature);
+  // one token for the services the page calls (each refuses a token not naming it)
+  const { access_token: token } = await kgc.token(answer.user_id, answer.nonce, answer.signature, PAGE_AUDIENCE);
   Object.assign(session, {
     material,
     token,
