@@ -15,7 +15,7 @@ from uuid import UUID
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from phr.crypto.canonical import canonical_json, plain_canonical_json
@@ -87,7 +87,8 @@ def _legacy(**kw: Any) -> Envelope:
     return legacy_event(**(_BASE | {"schema_version": 1} | kw))
 
 
-@settings(max_examples=200)
+#: no timing health check: generation is slow on a loaded machine, not wrong
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     subject=_text.filter(bool),
     data=st.dictionaries(_text, _signable, max_size=4),

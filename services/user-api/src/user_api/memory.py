@@ -16,7 +16,7 @@ from phr.events.acl import AclGranted, AclRevoked
 from phr.identity.tokens import Principal
 from phr.service.mongo import Document
 from user_api.grants import GrantView
-from user_api.store import Session
+from user_api.store import Session, new_breakglass_entry
 
 
 class MemoryStore:
@@ -94,18 +94,8 @@ class MemoryStore:
     ) -> None:
         entry = self.breakglass.setdefault(
             (data.patient_id, data.requester_id, data.request_id),
-            {
-                "request_id": data.request_id,
-                "patient_id": data.patient_id,
-                "record_id": data.record_id,
-                "requester_id": data.requester_id,
-                "reason": data.reason,
-                "first_seen": at,
-                "review": "pending",
-                "segments": [],
-                "nodes": [],
-                "expires_in_s": data.expires_in_s,
-            },
+            new_breakglass_entry(data, at)
+            | {"segments": [], "nodes": [], "expires_in_s": data.expires_in_s},
         )
         for name in data.segments:
             if name not in entry["segments"]:

@@ -34,7 +34,7 @@ from phr.events.acl import AclGranted, AclRevoked
 from phr.identity.tokens import Principal
 from phr.service.mongo import Document
 from user_api.grants import GrantView
-from user_api.store import Session
+from user_api.store import Session, new_breakglass_entry
 
 GRANTS: Final = "grants"
 BREAKGLASS: Final = "breakglass"
@@ -167,15 +167,7 @@ class MongoStore:
         await self.breakglass.update_one(
             {"_id": {"p": data.patient_id, "q": data.requester_id, "r": data.request_id}},
             {
-                "$setOnInsert": {
-                    "request_id": data.request_id,
-                    "patient_id": data.patient_id,
-                    "record_id": data.record_id,
-                    "requester_id": data.requester_id,
-                    "reason": data.reason,
-                    "first_seen": at,
-                    "review": "pending",
-                },
+                "$setOnInsert": new_breakglass_entry(data, at),
                 "$addToSet": {
                     "segments": {"$each": list(data.segments)},
                     "nodes": data.node_id or "?",

@@ -25,6 +25,19 @@ from user_api.grants import GrantView
 Session = AsyncClientSession | None
 
 
+def new_breakglass_entry(data: AccessBreakglass, at: datetime) -> Document:
+    """What a break-glass entry keeps of the first announcement of its request."""
+    return {
+        "request_id": data.request_id,
+        "patient_id": data.patient_id,
+        "record_id": data.record_id,
+        "requester_id": data.requester_id,
+        "reason": data.reason,
+        "first_seen": at,
+        "review": "pending",
+    }
+
+
 class Store(Protocol):
     async def ensure_indexes(self) -> None:
         """Create what lookups need; idempotent."""
