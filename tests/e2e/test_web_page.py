@@ -173,3 +173,107 @@ def test_cli_keystore_records_revoke_emergency_audit(
         page.shot("system-down")
         page.offline(False)
         assert not [e for e in page.console_errors() if "Content Security Policy" in e]
+
+
+def test_in_the_page_enrol_upload_read_share_revoke_audit(
+    phr: Phr, people: dict[str, Any], stack: Any
+) -> None:
+    """Everything in the page, every key made and used there; the doctor reads by `phr`."""
+    root, secret = people["root"], "a new patient's passphrase"
+    bundle = root / "bundle.json"
+    with browser(output_dir("web-page-in-page")) as page:
+        page.open(page_url(stack))
+        page.wait('[name="new-passphrase"]')
+        page.fill("new-passphrase", secret)
+        page.fill("new-passphrase-2", secret)
+        page.fill("display-name", "Grace Hopper")
+        page.shot("signin")
+        page.click("enrol")
+        page.wait("#no-records")
+        match = re.search(r"u_[0-9a-f]+", page.el("#welcome").text)
+        assert match, page.text()
+        pid = match.group(0)
+        page.shot("records-empty")
+
+        page.go("upload")
+        page.wait('[name="bundle"]').send_keys(str(bundle))
+        page.click("upload")
+        done = page.wait("#upload-done")
+        assert "lab results" in done.text
+        page.shot("upload")
+        done.find_element("css selector", "a").click()
+        page.wait("#lab-table tbody tr")
+        assert page.all("#problem-list li") and page.all("#medication-list li")
+        assert page.wait("#lab-chart").get_attribute("aria-label")
+        page.shot("record")
+        page.el("#raw summary").click()
+        assert '"resourceType": "Bundle"' in page.wait("#raw-json").text
+        page.el("#raw summary").click()
+        page.go("records")
+        record = page.wait("li.record").get_attribute("data-record")
+
+        page.go("grant")
+        page.wait('[name="grantee"]').send_keys(people["doctor"])
+        page.el("#seg-labs").click()
+        page.el("#seg-conditions").click()
+        page.set_value("end", "2099-06-30")
+        page.fill("purpose", "second opinion")
+        page.click("grant")
+        granted = page.wait("#grant-done")
+        assert "can see your health problems and lab results until 30 June 2099" in granted.text
+        page.shot("grant")
+        grant_id = granted.get_attribute("data-grant")
+
+        mine = {**people, "patient": pid, "record": record}
+        read = doctor_fetch(phr, mine, root / "page-before.json")
+        assert read.returncode == 0, read.stderr
+        assert "Observation" in (root / "page-before.json").read_text()
+
+        page.go("sharing")
+        page.wait(f"#rewrap-{grant_id}").click()
+        page.click(f"revoke-{grant_id}")
+        stopped = page.wait("#revoked-notice")
+        assert "keys renewed" in stopped.text and "1 older record re-locked" in stopped.text
+        page.shot("revoked")
+        # owner-api answered the page's revoke once the SRS nodes enforce it
+        refused = doctor_fetch(phr, mine, root / "page-after.json")
+        assert refused.returncode != 0, refused.stdout
+
+        page.go("emergency")
+        page.wait("#em-medications").click()
+        page.click("save-emergency")
+        page.until(lambda: "medicines" in page.el("#emergency-summary").text, "not saved")
+        page.wait("#emergency-result .notice")
+        glass = phr.run(
+            "breakglass", "--patient", pid, "--reason", "found unconscious",
+            "-o", str(root / "page-er.json"), home=root / "doctor", check=False,
+        )  # fmt: skip
+        assert glass.returncode == 0, glass.stderr
+
+        # the break-glass access reaches the ledger a moment after the doctor's command
+        # returns: the page is opened again until its line is there
+        deadline = time.monotonic() + 60
+        while True:
+            page.go("records")  # away and back: the history is read again
+            page.go("audit")
+            page.wait("#audit-summary")
+            page.until(lambda: "All" in page.el("#audit-summary").text, "not all verified")
+            if page.all("#timeline li.breakglass") or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        summary = page.el("#audit-summary")
+        assert "verified against the ledger's signed checkpoint" in summary.text
+        assert page.wait("#timeline li.breakglass[data-verified=true]")
+        assert not page.all('#timeline li[data-verified="false"]')
+        page.shot("audit")
+
+        # a fresh load: the keys kept in IndexedDB (encrypted), opened by the passphrase
+        page.open(page_url(stack))
+        page.wait('[name="open-passphrase"]')
+        page.fill("open-passphrase", "wrong")
+        page.click("open-keys")
+        assert "passphrase does not open" in page.wait("#signin-errors [role=alert]").text
+        page.fill("open-passphrase", secret)
+        page.click("open-keys")
+        page.wait(f'[data-record="{record}"]')
+        assert not [e for e in page.console_errors() if "Content Security Policy" in e]
