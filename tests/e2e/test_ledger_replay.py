@@ -189,7 +189,7 @@ def from_capture(stack: Any, capture: Path, secrets: Path) -> dict[str, Any]:
 
 
 def _service_token(stack: Any) -> str:
-    return TokenSigner(key_of(stack, "owner-api"), "owner-api").mint_service()
+    return TokenSigner(key_of(stack, "owner-api"), "owner-api").mint_service("kgc")
 
 
 async def directory(stack: Any, users: list[str], orgs: list[str]) -> dict[str, Any]:
