@@ -20,8 +20,7 @@ live under the stack dir (`.local/` or `.local/test/`), which git ignores. Re-ru
 Environment: PHR_PROFILE (dev or test), PHR_PORT_OFFSET (moves every port and the data
 dir), PHR_<NAME>_PORT (one port, e.g. PHR_KAFKA_PORT=9192), PHR_STACK_DIR,
 PHR_SRS_NODES and PHR_SRS_THRESHOLD (N and t, default 3 and 2), PHR_KAFKA_STORAGE (s3 or
-memory), PHR_<NAME>_PUBLIC_URL and PHR_<NAME>_INTERNAL_URL (a service's two URLs),
-PHR_GATEWAY=0 (dev: no demo hospital gateway), PHR_GATEWAY_PORT (its port, 8080).
+memory), PHR_<NAME>_PUBLIC_URL and PHR_<NAME>_INTERNAL_URL (a service's two URLs).
 """
 
 from __future__ import annotations
@@ -91,14 +90,6 @@ def main(argv: list[str] | None = None) -> int:
         _print_rows(stack.status(), with_pid=False)
         if stack.page_env(stack.spec("owner-api")).get("OWNER_API_WEB_DIR"):
             print(f"\n  The patient's web page:  {stack.page_url}")
-        if args.profile == "dev" and os.environ.get("PHR_GATEWAY", "1") != "0":
-            gateway = stack.gateway
-            try:
-                user_id = gateway.start()
-            except SystemExit as exc:  # an add-on: the stack itself is up
-                print(f"  The demo hospital's FHIR gateway did not start: {exc}")
-            else:
-                print(f"  The demo hospital's FHIR gateway:  {gateway.url}  (identity {user_id})")
     elif args.verb == "servers":
         stack.up(services=False)
     elif args.verb == "down":

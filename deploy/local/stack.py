@@ -21,8 +21,6 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from deploy import keys  # noqa: E402
-from deploy.local.gateway import NAME as GATEWAY  # noqa: E402
-from deploy.local.gateway import DemoGateway  # noqa: E402
 from deploy.local.processes import Processes, say, wait  # noqa: E402
 from deploy.local.profiles import HOST, ROOT, Profile  # noqa: E402
 from deploy.local.servers import SERVER_NAMES, Binaries, Servers, s3_credentials  # noqa: E402
@@ -254,15 +252,7 @@ class Stack:
         # mongod forks into a session of its own: signal the process, not a group.
         self.procs.stop(name, timeout, group=name != "mongod")
 
-    @property
-    def gateway(self) -> DemoGateway:
-        """The demo hospital's gateway (`make run` starts it; set up once)."""
-        kgc = self.public_url(self.spec("kgc"))
-        return DemoGateway(self.data_dir, self.procs, kgc, self.operator_file.parent)
-
     def down(self) -> None:
-        if self.pid(GATEWAY):
-            self.gateway.stop()
         for spec in self.services:
             self.stop(spec.name)
         for name in reversed(SERVER_NAMES):
@@ -287,18 +277,6 @@ class Stack:
             port = self.p.ports[spec.port_key]
             url = self.service_url(spec)
             rows.append({"name": spec.name, "pid": pid, "port": port, "state": state, "url": url})
-        if pid := self.pid(GATEWAY):
-            gateway = self.gateway
-            state = "ready" if gateway.ready() else "not ready"
-            rows.append(
-                {
-                    "name": GATEWAY,
-                    "pid": pid,
-                    "port": gateway.port,
-                    "state": state,
-                    "url": gateway.url,
-                }
-            )
         return rows
 
 
