@@ -31,11 +31,12 @@ import structlog
 
 from kgc.store import Duplicate, KgcStore
 from kgc.users import Directory
-from phr.events.catalog import TOPIC_REVOCATIONS, TOPIC_USERS, parse_data
-from phr.events.envelope import Envelope, EnvelopeInvalid
+from phr.events.catalog import TOPIC_REVOCATIONS, TOPIC_USERS
+from phr.events.envelope import Envelope
 from phr.events.users import OrganisationCreated, UserApproved, UserEnrolled, UserRevoked
 from phr.service.mongo import Document
 from phr.service.producers import KGC, ProducerRules
+from phr.service.rebuild import catalog_data_or_skip
 
 log = structlog.get_logger("kgc.rebuild")
 
@@ -75,13 +76,8 @@ class DirectoryRebuild:
         # The store calls are idempotent on their own (insert if absent, forward-only
         # transitions), so they need not share the processed-event transaction: a
         # retried event finds its change made and changes nothing.
-        try:
-            data = parse_data(event)
-        except EnvelopeInvalid as exc:
-            # Well signed but not of the catalog's shape: skipped, never retried forever
-            # (that would hold up every later event of its partition).
-            self.stats.malformed += 1
-            log.warning("rebuild.malformed_event", event_type=event.type, reason=str(exc)[:200])
+        data = catalog_data_or_skip(event, self.stats)
+        if data is None:
             return
         if isinstance(data, UserEnrolled):
             changed = await self._enrolled(event, data)

@@ -35,11 +35,12 @@ from owner_api.store import record_key, tombstone_doc
 from phr.crypto.canonical import canonical_json
 from phr.crypto.manifest import RecordManifest, verify_manifest
 from phr.crypto.signing import SignatureInvalid
-from phr.events.catalog import TOPIC_RECORDS, parse_data
-from phr.events.envelope import Envelope, EnvelopeInvalid
+from phr.events.catalog import TOPIC_RECORDS
+from phr.events.envelope import Envelope
 from phr.events.records import RecordDeleted, RecordUploaded
 from phr.service.mongo import Document
 from phr.service.producers import OWNER_API, ProducerRules
+from phr.service.rebuild import catalog_data_or_skip
 
 log = structlog.get_logger("owner_api.records.rebuild")
 
@@ -85,13 +86,8 @@ class RecordRebuild:
     async def __call__(self, event: Envelope, _session: object = None) -> None:
         # Each store call is idempotent on its own (insert if absent, conditional
         # updates), so it need not share the processed-event transaction.
-        try:
-            data = parse_data(event)
-        except EnvelopeInvalid as exc:
-            # Well signed but not of the catalog's shape: skipped, never retried forever
-            # (that would hold up every later event of its partition).
-            self.stats.malformed += 1
-            log.warning("rebuild.malformed_event", event_type=event.type, reason=str(exc)[:200])
+        data = catalog_data_or_skip(event, self.stats)
+        if data is None:
             return
         if isinstance(data, RecordUploaded):
             changed = await self._uploaded(event, data)
