@@ -77,7 +77,8 @@ def test_grant_fetch_search_revoke_audit(phr: Phr, people: dict[str, Any], tmp_p
     assert grant["grant_id"] in phr.run("grants", home=pat).stdout
 
     out = tmp_path / "doctor.json"
-    phr.run("fetch", rid, "--patient", pid, "-o", str(out), home=doc)
+    # as the README writes it: the patient is found from the record id
+    phr.run("fetch", rid, "-o", str(out), home=doc)
     assert {"Observation", "Condition"} <= types_in(out)
     assert not {"Coverage", "Claim", "Patient"} & types_in(out)
 
