@@ -39,10 +39,11 @@ COMPOSE_ONLY = {
     "CLOUD_STORE_S3__SECRET_KEY_FILE",
     # locally clients reach S3 at cloud-store's own endpoint; behind compose they do not
     "CLOUD_STORE_S3__PUBLIC_URL",
+    # the image's page (deploy/Dockerfile's web stage); locally web/dist, once built
+    "OWNER_API_WEB_DIR",
 }
 COMPOSE_ONLY_SUFFIXES = ("MONGO__USERNAME", "MONGO__PASSWORD_FILE")
-#: the built page (web/dist) is served by the local stack only: the images carry none yet
-LOCAL_ONLY = {"CLOUD_STORE_S3__SECRET_KEY", "OWNER_API_WEB_DIR"}
+LOCAL_ONLY = {"CLOUD_STORE_S3__SECRET_KEY"}
 SPECS = deploy.local.SERVICES
 SPEC_IDS = [s.name for s in SPECS]
 
@@ -429,6 +430,26 @@ def test_dockerfile_and_dockerignore() -> None:
     ignored = (ROOT / ".dockerignore").read_text().split()
     for pattern in (".git", ".local", ".venv", "**/__pycache__", ".env", "secrets"):
         assert pattern in ignored
+    # a local build of the page never leaks into the context; the image builds its own
+    assert {"dist", "node_modules", "**/node_modules"} <= set(ignored)
+
+
+def test_the_images_carry_the_page_owner_api_serves() -> None:
+    """deploy/Dockerfile builds web/ with npm ci (package-lock.json's versions) and the
+    pinned esbuild of web/build.mjs, and copies the build where compose points owner-api."""
+    lines = (ROOT / "deploy" / "Dockerfile").read_text().splitlines()
+    stages = [line.split()[-1] for line in lines if line.startswith("FROM ") and " AS " in line]
+    assert "web" in stages
+    runs = " ".join(line for line in lines if line.startswith("RUN "))
+    assert "npm ci" in runs and "node build.mjs" in runs
+    copies = [line.split() for line in lines if line.startswith("COPY --from=web ")]
+    assert len(copies) == 1
+    target = copies[0][-1]
+    assert env_of(services()["owner-api"])["OWNER_API_WEB_DIR"] == target
+    for source in ("web/package.json", "web/package-lock.json", "web/build.mjs", "web/src/"):
+        assert any(line.startswith("COPY ") and source in line.split() for line in lines), source
+        assert (ROOT / source).exists(), source
+    assert (ROOT / "web" / "src" / "index.html").is_file()
 
 
 # ---------------------------------------------------------------- generated secrets
