@@ -41,7 +41,7 @@ def people(phr: Phr, stack: Any, tmp_path_factory: pytest.TempPathFactory) -> di
     org = phr.json("org", "create", name, "--kind", "hospital", home=op)
     doctor = phr.json(
         "enrol", "--name", "Ada", "--role", "doctor", "--org", org["organisation_id"],
-        home=root / "doctor",
+        "--display-name", "Ada Lovelace", home=root / "doctor",
     )  # fmt: skip
     if doctor["status"] == "pending":
         phr.json("approve", doctor["user_id"], home=op)
@@ -109,8 +109,11 @@ def test_cli_keystore_records_revoke_emergency_audit(
     assert doctor_fetch(phr, people, root / "before.json").returncode == 0
     reads_done = 1
 
+    audit: list[str] = []  # axe-core's WCAG 2.1 AA findings on each page
     with browser(output_dir("web-page-cli-keystore")) as page:
         page.open(page_url(stack))
+        page.wait('[name="keystore-file"]')
+        audit += page.accessibility("sign-in")
         # the keystore file `phr enrol` wrote, first with a wrong passphrase
         sign_in_with_file(page, root / "pat" / "keystore.json", "not my passphrase")
         error = page.wait("#signin-errors [role=alert]")
@@ -121,14 +124,17 @@ def test_cli_keystore_records_revoke_emergency_audit(
         record = page.wait(f'[data-record="{people["record"]}"]')
         assert "Added by you" in record.text and "lab results" in record.text
         page.shot("records")
+        audit += page.accessibility("records")
 
         page.go("sharing")
         card = page.wait(f'li[data-grant="{grant["grant_id"]}"]')
         sentence = card.find_element("css selector", ".sentence").text
-        assert people["doctor"] in sentence and people["org"]["name"] in sentence
+        # her name as she gave it the directory, with the title and her hospital's name
+        assert sentence.startswith(f"Dr. Ada Lovelace, {people['org']['name']} ")
         assert "can see your lab results and health problems until 30 June 2099" in sentence
         assert "for: follow-up of my diabetes" in sentence
         page.shot("sharing")
+        audit += page.accessibility("sharing")
         page.click(f"revoke-{grant['grant_id']}")
         done = page.wait("#revoked-notice")
         assert "can no longer see" in done.text
@@ -150,6 +156,7 @@ def test_cli_keystore_records_revoke_emergency_audit(
         page.until(lambda: "medicines" in page.wait("#emergency-summary").text, "not shown")
         assert page.el("#em-conditions").is_selected() and not page.el("#em-labs").is_selected()
         page.shot("emergency")
+        audit += page.accessibility("emergency")
         phr.run(
             "breakglass", "--patient", pid, "--reason", "unconscious in the ER",
             "-o", str(root / "er.json"), home=root / "doctor",
@@ -164,6 +171,7 @@ def test_cli_keystore_records_revoke_emergency_audit(
         # one line per read, though several SRS nodes decided each
         assert len(reads) == reads_done, reads
         page.shot("audit")
+        audit += page.accessibility("audit")
 
         # the system down: the page says so instead of failing silently
         page.offline(True)
@@ -173,6 +181,13 @@ def test_cli_keystore_records_revoke_emergency_audit(
         page.shot("system-down")
         page.offline(False)
         assert not [e for e in page.console_errors() if "Content Security Policy" in e]
+        # the audit sees what it should: a picture without words is a finding
+        page.d.execute_script(
+            "document.querySelector('main').append(Object.assign("
+            "document.createElement('img'), {src: 'data:,'}))"
+        )
+        assert any(f.startswith("image-alt ") for f in page.accessibility("probe"))
+    assert audit == [], "\n".join(audit)
 
 
 def test_in_the_page_enrol_upload_read_share_revoke_audit(
@@ -181,6 +196,7 @@ def test_in_the_page_enrol_upload_read_share_revoke_audit(
     """Everything in the page, every key made and used there; the doctor reads by `phr`."""
     root, secret = people["root"], "a new patient's passphrase"
     bundle = root / "bundle.json"
+    audit: list[str] = []  # axe-core's WCAG 2.1 AA findings on each page
     with browser(output_dir("web-page-in-page")) as page:
         page.open(page_url(stack))
         page.wait('[name="new-passphrase"]')
@@ -188,6 +204,7 @@ def test_in_the_page_enrol_upload_read_share_revoke_audit(
         page.fill("new-passphrase-2", secret)
         page.fill("display-name", "Grace Hopper")
         page.shot("signin")
+        audit += page.accessibility("signin")
         page.click("enrol")
         page.wait("#no-records")
         match = re.search(r"u_[0-9a-f]+", page.el("#welcome").text)
@@ -201,11 +218,13 @@ def test_in_the_page_enrol_upload_read_share_revoke_audit(
         done = page.wait("#upload-done")
         assert "lab results" in done.text
         page.shot("upload")
+        audit += page.accessibility("upload")
         done.find_element("css selector", "a").click()
         page.wait("#lab-table tbody tr")
         assert page.all("#problem-list li") and page.all("#medication-list li")
         assert page.wait("#lab-chart").get_attribute("aria-label")
         page.shot("record")
+        audit += page.accessibility("record")
         page.el("#raw summary").click()
         assert '"resourceType": "Bundle"' in page.wait("#raw-json").text
         page.el("#raw summary").click()
@@ -222,6 +241,7 @@ def test_in_the_page_enrol_upload_read_share_revoke_audit(
         granted = page.wait("#grant-done")
         assert "can see your health problems and lab results until 30 June 2099" in granted.text
         page.shot("grant")
+        audit += page.accessibility("grant")
         grant_id = granted.get_attribute("data-grant")
 
         mine = {**people, "patient": pid, "record": record}
@@ -277,3 +297,4 @@ def test_in_the_page_enrol_upload_read_share_revoke_audit(
         page.click("open-keys")
         page.wait(f'[data-record="{record}"]')
         assert not [e for e in page.console_errors() if "Content Security Policy" in e]
+    assert audit == [], "\n".join(audit)

@@ -27,6 +27,12 @@ ROOT = Path(__file__).resolve().parents[2]
 PHONE = (390, 844)
 #: generous: scrypt and Umbral run in a loaded machine's browser
 WAIT_S = 120.0
+#: a desktop's width: the other layout the page is audited at
+DESKTOP = (1280, 900)
+#: Deque's axe-core, the accessibility engine of Lighthouse (web/package.json pins it)
+AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
+#: WCAG 2.1 A and AA, the level a patient portal is held to
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
 def output_dir(name: str) -> Path:
@@ -126,6 +132,32 @@ class Page:
         self.d.save_screenshot(str(path))
         self.d.set_window_size(*PHONE)
         return path
+
+    def accessibility(self, where: str) -> list[str]:
+        """axe-core's WCAG 2.1 A/AA violations of the page as shown, at a phone's and a
+        desktop's width: ``"<rule> (<impact>) at <width>px: <selector> …"``, one per rule.
+
+        WebDriver runs the script outside the page's CSP, so nothing is loosened for it."""
+        assert AXE.is_file(), "npm ci in web/ (make setup does) installs axe-core"
+        found = []
+        for width, height in (PHONE, DESKTOP):
+            self.d.set_window_size(width, height)
+            if not self.d.execute_script("return typeof window.axe === 'object'"):
+                self.d.execute_script(AXE.read_text())
+            result = self.d.execute_async_script(
+                "const done = arguments[arguments.length - 1];"
+                "axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}})"
+                ".then(r => done(r.violations.map(v => [v.id, v.impact,"
+                " v.nodes.slice(0, 3).map(n => n.target.join(' '))])),"
+                " e => done([['axe-failed', 'critical', [String(e)]]]));",
+                AXE_TAGS,
+            )
+            found += [
+                f"{rule} ({impact}) at {width}px on {where}: {nodes}"
+                for rule, impact, nodes in result
+            ]
+        self.d.set_window_size(*PHONE)
+        return found
 
     def console_errors(self) -> list[str]:
         """What the browser logged as errors (a CSP violation is one)."""

@@ -10,7 +10,8 @@ import { chartSeries, resourcesOf, summarise } from "./summary.js";
 import { dayWords, segmentWords } from "./words.js";
 
 function table(caption, heads, rows, id) {
-  return h("div", { class: "tablewrap" }, h("table", { id },
+  // a region that scrolls on a phone: reachable by keyboard and named for screen readers
+  return h("div", { class: "tablewrap", tabindex: "0", role: "region", "aria-label": caption }, h("table", { id },
     h("caption", {}, caption),
     h("thead", {}, h("tr", {}, heads.map((x) => h("th", { scope: "col" }, x)))),
     h("tbody", {}, rows.map((r) => h("tr", {}, r.map((c) => h("td", {}, c)))))));

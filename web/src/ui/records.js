@@ -24,7 +24,7 @@ export async function recordsPage(main) {
     cards.push(h("li", { class: "card record", "data-record": r.record_id },
       h("h3", {}, h("a", { href: `#/record/${encodeURIComponent(r.record_id)}` }, `Record of ${dayWords(r.committed_at ?? r.created_at)}`)),
       h("p", {}, `Added by ${author} · ${sizeWords(total)} · ${r.segments.length} part${r.segments.length === 1 ? "" : "s"}`),
-      h("div", { class: "tablewrap" }, h("table", {},
+      h("div", { class: "tablewrap", tabindex: "0", role: "region", "aria-label": "What this record holds" }, h("table", {},
         h("caption", { class: "hint" }, "What this record holds"),
         h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Part"), h("th", { scope: "col" }, "Entries"), h("th", { scope: "col" }, "Size"), h("th", { scope: "col" }, "Key version"))),
         h("tbody", {}, r.segments.map((s) => h("tr", {},

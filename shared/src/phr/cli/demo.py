@@ -89,14 +89,19 @@ def demo(
         _step("A doctor, a nurse and an insurer enrol; the operator approves them")
         people: dict[str, Session] = {}
         ids: dict[str, str] = {}
-        for name, role, org in (
-            ("doctor", "doctor", hospital),
-            ("nurse", "nurse", hospital),
-            ("insurer", "insurer", insurer_org),
+        for name, role, org, shown in (
+            ("doctor", "doctor", hospital, "Ada Lovelace"),
+            ("nurse", "nurse", hospital, "Florence Nightingale"),
+            ("insurer", "insurer", insurer_org, "Claims desk"),
         ):
             people[name] = person(name)
             out = await create_identity(
-                people[name], name=name.title(), role=role, org=org, department=None
+                people[name],
+                name=name.title(),
+                role=role,
+                org=org,
+                department=None,
+                display_name=shown,
             )
             ids[name] = out["user_id"]
             async with operator.kgc() as kgc:

@@ -48,17 +48,27 @@ def enrol(
     role: Annotated[str, typer.Option(help="|".join(ROLES))],
     org: Annotated[str | None, typer.Option(help="Organisation id (staff)")] = None,
     department: Annotated[str | None, typer.Option(help="Department (staff)")] = None,
+    display_name: Annotated[
+        str | None,
+        typer.Option(
+            help="The name the directory shows others (e.g. 'Ada Lovelace' to a patient"
+            " reading who may see his records); nothing is sent unless given"
+        ),
+    ] = None,
 ) -> None:
     """Make your keys in PHR_HOME, pin and verify the system parameters, enrol.
 
     Example: PHR_HOME=~/.phr-alice phr enrol --name Alice --role patient
+    Staff:   phr enrol --name Ada --role doctor --org o_… --display-name "Ada Lovelace"
     """
     s = session_from(ctx)
     if role not in ROLES:
         raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}", param_hint="--role")
 
     async def work() -> dict[str, Any]:
-        return await create_identity(s, name=name, role=role, org=org, department=department)
+        return await create_identity(
+            s, name=name, role=role, org=org, department=department, display_name=display_name
+        )
 
     out = run(s, work)
     lines = [f"enrolled [bold]{out['user_id']}[/] as {role} ({out['status']})"]
@@ -70,7 +80,13 @@ def enrol(
 
 
 async def create_identity(
-    s: Session, *, name: str, role: str, org: str | None, department: str | None
+    s: Session,
+    *,
+    name: str,
+    role: str,
+    org: str | None,
+    department: str | None,
+    display_name: str | None = None,
 ) -> dict[str, Any]:
     """Make keys, pin the KGC, enrol, and keep keystore and profile in ``s.home``."""
     if s.home.exists():
@@ -80,7 +96,7 @@ async def create_identity(
     master = PatientMasterKey.generate() if role == "patient" else None
     async with s.kgc() as kgc:
         params, pin = await kgc.params(None)  # first use: pin the KGC key
-        answer = await kgc.enrol(user, role, org, department)
+        answer = await kgc.enrol(user, role, org, department, display_name=display_name)
     material = KeyMaterial(user=user, master=master, user_id=answer["user_id"])
     s.home.save_keys(material, passphrase)
     s.home.save_profile(

@@ -26,9 +26,17 @@ from phr.sdk.transport import new_client
 
 
 def enrolment_request(
-    keys: UserKeys, role: str, org: str | None = None, dept: str | None = None
+    keys: UserKeys,
+    role: str,
+    org: str | None = None,
+    dept: str | None = None,
+    *,
+    display_name: str | None = None,
 ) -> dict[str, Any]:
-    """A signed enrolment body: the attributes bound to both public keys (proof of possession)."""
+    """A signed enrolment body: the attributes bound to both public keys (proof of possession).
+
+    ``display_name`` (optional, outside the proof, as the page sends it) is the name the
+    directory shows others, e.g. a doctor's in a patient's list of who may read what."""
     pub = keys.public()
     body: dict[str, Any] = {
         "role": role,
@@ -38,6 +46,8 @@ def enrolment_request(
         "umbral_public": pub.pre.b64(),
     }
     body["proof"] = b64u_encode(keys.signing.sign(enrolment_message(**body)))
+    if display_name is not None:
+        body["display_name"] = display_name
     return body
 
 
@@ -84,11 +94,16 @@ class IdentityClient:
         return verify_params(doc, pin)
 
     async def enrol(
-        self, keys: UserKeys, role: str, org: str | None = None, dept: str | None = None
+        self,
+        keys: UserKeys,
+        role: str,
+        org: str | None = None,
+        dept: str | None = None,
+        *,
+        display_name: str | None = None,
     ) -> dict[str, Any]:
-        body: dict[str, Any] = await self._call(
-            "POST", "/v1/users", json=enrolment_request(keys, role, org, dept), ok=(201,)
-        )
+        request = enrolment_request(keys, role, org, dept, display_name=display_name)
+        body: dict[str, Any] = await self._call("POST", "/v1/users", json=request, ok=(201,))
         return body
 
     async def login(self, user_id: str, signing: SigningKey, *, audience: Audience) -> str:
