@@ -126,11 +126,32 @@ def _invalid_bundles() -> dict[str, Any]:
     bad = copy.deepcopy(good)
     bad["entry"][5]["resource"]["reaction"] = [{"severity": "awful"}]
     out["reaction severity"] = bad
+    # at any depth, by phr.fhir.schema's JSON Schema, which the page runs too
+    bad = copy.deepcopy(good)
+    bad["entry"][2]["resource"]["code"]["coding"][0]["sytem"] = "http://loinc.org"
+    out["nested unknown element"] = bad
+    bad = copy.deepcopy(good)
+    bad["entry"][2]["resource"]["component"] = [{"valueString": "high"}]
+    out["nested required element missing"] = bad
+    bad = copy.deepcopy(good)
+    bad["entry"][3]["resource"]["valueString"] = "high"
+    out["a choice given two types"] = bad
+    bad = copy.deepcopy(good)
+    bad["entry"][0]["resource"]["contained"] = [{"resourceType": "Observation", "status": "final"}]
+    out["contained resource invalid"] = bad
+    bad = copy.deepcopy(good)
+    div = '<div xmlns="http://www.w3.org/1999/xhtml">x</div>'
+    bad["entry"][6]["resource"]["text"] = {"status": "generated", "div": div, "dvi": "x"}
+    out["narrative element misspelt"] = bad
+    bad = copy.deepcopy(good)
+    bad["unknown"] = 1
+    out["unknown Bundle element"] = bad
     return out
 
 
 def _element_faults() -> dict[str, Any]:
-    """Bundles the R4B models refuse for a top-level element (messages differ in JS)."""
+    """Bundles both refuse for an element's JSON type, pattern or shape (the validators'
+    own words differ: jsonschema-rs in Python, @cfworker/json-schema in the page)."""
     good = sample_bundle()
     faults: dict[str, tuple[int, Any]] = {
         "unknown element": (2, lambda r: r.update(valueQuantty={"value": 1})),
@@ -142,6 +163,12 @@ def _element_faults() -> dict[str, Any]:
         "required choice missing": (4, lambda r: r.pop("medicationCodeableConcept")),
         # FHIR JSON's booleans are JSON booleans (pydantic's lax bool once read it True)
         "boolean as a string": (0, lambda r: r.update(active="yes")),
+        # nested: the JSON types and patterns of R4 at every depth
+        "nested string as a number": (2, lambda r: r["code"]["coding"][0].update(system=12)),
+        "nested decimal as a string": (2, lambda r: r["valueQuantity"].update(value="high")),
+        "nested date not a date": (1, lambda r: r.update(onsetPeriod={"start": "yesterday"})),
+        "nested list given once": (2, lambda r: r["code"].update(coding=r["code"]["coding"][0])),
+        "extension without url": (0, lambda r: r.update(extension=[{"valueString": "x"}])),
     }
     out = {}
     for name, (index, change) in faults.items():

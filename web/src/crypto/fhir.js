@@ -5,11 +5,14 @@
 //    "bundle_type": "transaction", "entries": [{"index": 3, "entry": {...}}, ...]}
 //
 // Validation runs the Bundle-level and required-binding rules of phr.fhir.r4 and the
-// resource-type and entry checks of phr.fhir.validate; the tables come from the Python
-// code (fhir_tables.js, generated), and each resource's top-level elements against its
-// fhir.resources R4B model (unknown elements, lists, JSON types and patterns of
-// primitives, required elements). Not ported: the check of nested elements.
+// resource-type and entry checks of phr.fhir.validate (tables from the Python code,
+// fhir_tables.js), then phr.fhir.schema's checks with its very JSON Schema (HL7's R4
+// schema and its additions, fhir_schema.js, generated): every element at every depth,
+// its JSON type and pattern, required elements, choices ([x]), required bindings. The
+// validator is @cfworker/json-schema, which interprets the schema (no eval: the page's
+// CSP allows none).
 
+import { Validator } from "@cfworker/json-schema";
 import { fromUtf8, utf8 } from "./bytes.js";
 import { BundleInvalid } from "./errors.js";
 import {
@@ -17,7 +20,6 @@ import {
   CODE_SYSTEMS,
   HTTP_VERBS,
   R4B_ONLY_TYPES,
-  R4_ELEMENTS,
   R4_RESOURCE_TYPES,
   REQUIRED_CODES,
   REQUIRED_CONCEPTS,
@@ -25,6 +27,7 @@ import {
   SEGMENTS,
   STOP_WORDS,
 } from "./fhir_tables.js";
+import { R4_SCHEMA } from "./fhir_schema.js";
 import { normaliseKeyword, trapdoor } from "./search.js";
 
 export { SEGMENTS };
@@ -45,7 +48,7 @@ export function fhirError(message, { entry, resourceType, resourceId, field } = 
   }
   if (field) where.push(`field '${field}'`);
   const err = new BundleInvalid(where.length ? `${where.join(" ")}: ${message}` : message);
-  Object.assign(err, { entry, resourceType, resourceId, field });
+  Object.assign(err, { entry, resourceType, resourceId, field, detail: message });
   return err;
 }
 
@@ -70,7 +73,7 @@ function* values(node, path) {
   }
 }
 
-function checkResource(resource, entry) {
+function checkResource(resource, entry, { elements = true } = {}) {
   if (!isObj(resource) || typeof resource.resourceType !== "string") {
     throw fhirError("resource without a resourceType", { entry });
   }
@@ -100,47 +103,56 @@ function checkResource(resource, entry) {
       }
     }
   }
-  checkElements(resource, at);
+  if (elements) checkElements(resource, at);
 }
 
-const PATTERNS = R4_ELEMENTS.patterns.map((p) => new RegExp(p));
-const JSON_TYPES = {
-  s: ["string", (v) => typeof v === "string"],
-  b: ["boolean", (v) => typeof v === "boolean"],
-  i: ["integer", Number.isInteger],
-  n: ["number", (v) => typeof v === "number" && Number.isFinite(v)],
-  o: ["object", isObj],
-};
+// One validator for the page's life, built on first use; short-circuit: the first failure.
+let schemaValidator = null;
+const validator = () => (schemaValidator ??= new Validator(R4_SCHEMA, "7", true));
 
-// The top-level elements of a resource as its R4B model declares them: no unknown
-// element, lists where the model has lists, the JSON type and pattern of primitives,
-// the required elements and required choices ([x]). Nested elements are not checked.
+// A schema failure as phr.fhir.schema words it. The validator lists each failing chain
+// outermost first; "false" (a false schema) is an unknown element after
+// additionalProperties, else a second type of a choice. The path is the element's after the resource type, list indices left out; a
+// Bundle shell's "entry/<i>/..." names the entry.
+const BRANCHES = new Set(["properties", "$ref", "allOf", "items", "dependencies", "additionalProperties", "if", "then"]);
+
+function schemaError(units, at) {
+  // the innermost unit of the first failing chain (jsonschema-rs reports that one too)
+  let index = units.findIndex((u) => !BRANCHES.has(u.keyword));
+  if (index < 0) index = units.length - 1;
+  const unit = units[index];
+  const steps = unit.instanceLocation.replace(/^#\/?/, "").split("/").filter(Boolean)
+    .map((s) => s.replaceAll("~1", "/").replaceAll("~0", "~")).slice(1);
+  let entry = at.entry;
+  let rest = steps;
+  if (steps[0] === "entry" && steps.length > 1) [entry, rest] = [Number(steps[1]), steps.slice(2)];
+  const path = rest.filter((s) => !/^\d+$/.test(s));
+  let message = unit.error;
+  const missing = /^Instance does not have required property "(.+)"\.$/.exec(unit.error);
+  if (unit.keyword === "false") {
+    const extra = units[index - 1]?.keyword === "additionalProperties";
+    message = extra ? "not an element of FHIR R4" : "a choice element takes one type only ([x])";
+  } else if (missing) {
+    path.push(missing[1]);
+    message = "required element missing";
+  }
+  return fhirError(message, { ...at, entry, field: path.join(".") || undefined });
+}
+
+function checkSchema(resource, at) {
+  const result = validator().validate({ [resource.resourceType]: resource });
+  if (!result.valid) throw schemaError(result.errors, at);
+}
+
 function checkElements(resource, at) {
-  const spec = R4_ELEMENTS.types[resource.resourceType];
-  const fail = (field, msg) => {
-    throw fhirError(msg, { ...at, field });
-  };
-  for (const [name, value] of Object.entries(resource)) {
-    if (name === "resourceType" || value === null) continue;
-    const f = spec.fields[name];
-    if (!f) fail(name, "Extra inputs are not permitted");
-    const [kind, pattern, isList] = f;
-    if (isList && !Array.isArray(value)) fail(name, "Input should be a valid list");
-    if (!isList && Array.isArray(value)) fail(name, `Input should be a valid ${JSON_TYPES[kind][0]}`);
-    for (const item of isList ? value : [value]) {
-      if (item === null && name.startsWith("_")) continue;
-      if (!JSON_TYPES[kind][1](item)) fail(name, `Input should be a valid ${JSON_TYPES[kind][0]}`);
-      if (pattern >= 0 && !PATTERNS[pattern].test(item)) {
-        fail(name, `String should match pattern '${R4_ELEMENTS.patterns[pattern]}'`);
-      }
-    }
-  }
-  for (const name of spec.required) {
-    if (resource[name] === undefined || resource[name] === null) fail(name, "Field required");
-  }
-  for (const [group, names] of Object.entries(spec.choices)) {
-    if (!names.some((n) => resource[n] !== undefined && resource[n] !== null)) {
-      fail(`${group}[x]`, `one of ${names.join(", ")} is required`);
+  checkSchema(resource, at);
+  for (const inner of resource.contained ?? []) {
+    try {
+      checkResource(inner);
+    } catch (exc) {
+      if (!(exc instanceof BundleInvalid)) throw exc;
+      const field = "contained" + (exc.field ? `.${exc.field}` : "");
+      throw fhirError(exc.detail, { ...at, field });
     }
   }
 }
@@ -189,7 +201,15 @@ export function validateBundle(bundle) {
       }
       versions.add(version);
     }
-    checkResource(resource, i);
+    checkResource(resource, i, { elements: false });
+  });
+  // then as phr.fhir.schema.check_bundle: the Bundle and its entries without their
+  // resources by the schema, then each resource by its own definition
+  const shell = { ...bundle };
+  if (entries.length) shell.entry = entries.map(({ resource, ...rest }) => rest);
+  checkSchema(shell, { resourceType: "Bundle", resourceId: bundle.id });
+  entries.forEach(({ resource }, i) => {
+    checkElements(resource, { entry: i, resourceType: resource.resourceType, resourceId: resource.id });
   });
 }
 

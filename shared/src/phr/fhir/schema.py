@@ -128,19 +128,25 @@ def _augment(schema: dict[str, Any], rules: Mapping[str, Any]) -> list[str]:
     return types
 
 
-@functools.cache
-def _validator() -> tuple[Any, frozenset[str]]:
+def r4_schema() -> dict[str, Any]:
+    """The schema the checks run: HL7's R4 JSON Schema with the additions above, as one
+    object whose only property names the resource type (``{"Observation": {...}}``), so a
+    validator dispatches on the property name instead of trying each of ~145 definitions
+    (oneOf). The web page validates with this very document (tests/web/make_tables.py)."""
     schema = _load("fhir.r4.schema.json.gz")
     types = _augment(schema, _load("fhir.r4.rules.json"))
-    # One object whose only property names the resource type: the validator dispatches
-    # on the property name instead of trying each of ~145 definitions (oneOf).
-    root = {
+    return {
         "$schema": "http://json-schema.org/draft-07/schema#",  # if/then: draft-07
         "definitions": schema["definitions"],
         "type": "object",
         "properties": {t: {"$ref": f"#/definitions/{t}"} for t in types},
     }
-    return jsonschema_rs.validator_for(root), frozenset(types)
+
+
+@functools.cache
+def _validator() -> tuple[Any, frozenset[str]]:
+    root = r4_schema()
+    return jsonschema_rs.validator_for(root), frozenset(root["properties"])
 
 
 def r4_resource_types() -> frozenset[str]:
