@@ -57,6 +57,12 @@ async def _atomically(
             return False
 
 
+def _committed_as(patient_id: str, record_id: str, sha256: str) -> Document:
+    """The committed record, only while its manifest is still ``sha256``."""
+    key = record_key(patient_id, record_id)
+    return {"_id": key, "status": "committed", "manifest_sha256": sha256}
+
+
 class MongoRecordStore:
     """Records and contributors; the contract is :class:`owner_api.store.RecordStore`."""
 
@@ -86,11 +92,7 @@ class MongoRecordStore:
     ) -> bool:
         async def txn(session: AsyncClientSession) -> bool:
             result = await self.records.update_one(
-                {
-                    "_id": record_key(patient_id, record_id),
-                    "status": "committed",
-                    "manifest_sha256": expected_sha256,
-                },
+                _committed_as(patient_id, record_id, expected_sha256),
                 {"$set": update},
                 session=session,
             )
@@ -114,11 +116,7 @@ class MongoRecordStore:
         self, patient_id: str, record_id: str, expected_sha256: str, update: Document
     ) -> bool:
         result = await self.records.update_one(
-            {
-                "_id": record_key(patient_id, record_id),
-                "status": "committed",
-                "manifest_sha256": expected_sha256,
-            },
+            _committed_as(patient_id, record_id, expected_sha256),
             {"$set": update},
         )
         return result.modified_count == 1
@@ -228,14 +226,9 @@ class MongoRecordStore:
         return result.deleted_count == 1
 
     async def stale_pending(self, before: datetime, limit: int = 100) -> list[Document]:
+        stale = {"status": "pending", "touched_at": {"$lt": before}}
         cursor = self.records.find(
-            {
-                "$or": [
-                    {"status": "pending", "touched_at": {"$lt": before}},
-                    {"status": "abandoned"},
-                ]
-            },
-            dict.fromkeys(STALE_FIELDS, 1),
+            {"$or": [stale, {"status": "abandoned"}]}, dict.fromkeys(STALE_FIELDS, 1)
         ).limit(limit)
         return [d async for d in cursor]
 
