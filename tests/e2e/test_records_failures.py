@@ -13,9 +13,9 @@ from uuid import uuid4
 import httpx
 import pytest
 
+from owner_api.mongo_store import MongoRecordStore
 from owner_api.records.cloud import CloudStore
 from owner_api.records.sweeper import UploadSweeper
-from owner_api.store import RecordStore
 from phr.client import OwnerKeys, PendingSegment, encrypt_record, encrypt_segment
 from phr.crypto.manifest import RecordManifest, SegmentEntry, SignedRecordManifest, sign_manifest
 from phr.crypto.signing import SigningKey
@@ -312,7 +312,7 @@ async def test_interrupted_and_stale_uploads_leave_no_orphans(stack: Any) -> Non
         )
         async with mongo(stack) as client:
             sweeper = UploadSweeper(
-                RecordStore(client["phr_owner_api"]), cloud, ttl_s=0.0, interval_s=1.0
+                MongoRecordStore(client["phr_owner_api"]), cloud, ttl_s=0.0, interval_s=1.0
             )
             try:
                 assert await sweeper.sweep_once() >= 1

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
+
 from fastapi import FastAPI
 
 import owner_api
 from owner_api.deps import OwnerState
+from owner_api.mongo_store import MongoAclStore, MongoRecordStore
 from owner_api.records import api as records_api
-from owner_api.records.cloud import CloudStore
+from owner_api.records.cloud import CloudStorage, CloudStore
 from owner_api.records.rebuild import GROUP, PROCESSED, RULES, TOPICS, TYPES, RecordRebuild
 from owner_api.records.service import RecordService
 from owner_api.records.sweeper import UploadSweeper
 from owner_api.settings import Settings
 from owner_api.sharing import api as sharing_api
 from owner_api.sharing.delegations import DelegationService
-from owner_api.sharing.directory import KgcDirectory
+from owner_api.sharing.directory import Directory, KgcDirectory
 from owner_api.sharing.grants import GrantService
 from owner_api.sharing.keys import KeyService
 from owner_api.sharing.revocation import RevocationWatch
@@ -22,6 +25,7 @@ from owner_api.store import AclStore, RecordStore
 from owner_api.web import install_page
 from phr.service.app import create_service_app
 from phr.service.auth import runtime_authenticator
+from phr.service.outbox import EventMaker
 from phr.service.producers import OWNER_API, producer_verifier
 from phr.service.registry import Registry
 from phr.service.runtime import ServiceRuntime
@@ -51,6 +55,34 @@ def srs_nodes(settings: Settings) -> dict[str, str]:
     return {n: e.url for n, e in Registry.load(settings.registry_file).srs_nodes().items()}
 
 
+def build_state(
+    settings: Settings,
+    records: RecordStore,
+    acl: AclStore,
+    cloud: CloudStorage,
+    directory: Directory,
+    make_event: EventMaker,
+    *,
+    nodes: Collection[str] = (),
+    watch: RevocationWatch | None = None,
+    on_outbox: Callable[[], None] = lambda: None,
+) -> OwnerState:
+    """owner-api's use cases over its stores (Mongo in the service, memory in fast tests);
+    ``on_outbox`` wakes the relay after a change wrote its events."""
+    sweeper = UploadSweeper(
+        records, cloud, ttl_s=settings.pending_ttl_s, interval_s=settings.sweep_interval_s
+    )
+    return OwnerState(
+        records=RecordService(records, cloud, make_event, settings, sweeper, on_outbox=on_outbox),
+        store=records,
+        grants=GrantService(
+            acl, directory, make_event, nodes=sorted(nodes), on_outbox=on_outbox, watch=watch
+        ),
+        keys=KeyService(acl, records, make_event, on_outbox=on_outbox),
+        delegations=DelegationService(acl, directory, make_event, on_outbox=on_outbox),
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -62,28 +94,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             timeout_s=settings.cloud_store_timeout_s,
         )
         runtime.stack.push_async_callback(cloud.aclose)
-        store = RecordStore(runtime.db)
+        store = MongoRecordStore(runtime.db)
         await store.ensure_indexes()
         relay = await runtime.start_outbox()
-        sweeper = UploadSweeper(
-            store, cloud, ttl_s=settings.pending_ttl_s, interval_s=settings.sweep_interval_s
-        )
-        records = RecordService(
-            store, cloud, runtime.event, settings, sweeper, on_outbox=relay.wake
-        )
         directory = KgcDirectory(
             kgc_url(settings), auth.service_token_for("kgc"), timeout_s=settings.kgc_timeout_s
         )
         runtime.stack.push_async_callback(directory.aclose)
-        acl = AclStore(runtime.db)
+        acl = MongoAclStore(runtime.db)
         await acl.ensure_indexes()
-        wake = relay.wake
         nodes = srs_nodes(settings)
         watch = RevocationWatch(
             nodes, auth.service_token_for("srs"), timeout_s=settings.revoke_confirm_timeout_s
         )
         runtime.stack.push_async_callback(watch.aclose)
-        runtime.background("upload-sweeper", sweeper.run)
+        state = build_state(
+            settings,
+            store,
+            acl,
+            cloud,
+            directory,
+            runtime.event,
+            nodes=nodes,
+            watch=watch,
+            on_outbox=relay.wake,
+        )
+        runtime.background("upload-sweeper", state.records.sweeper.run)
         # Records' metadata comes back from owner-api's own events (a deployment replayed
         # from a capture); on a live owner-api every event is already applied.
         runtime.consume(
@@ -95,15 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             processed_collection=PROCESSED,
         )
         runtime.checks["record-events"] = runtime.consumer_ready_check(GROUP)
-        return OwnerState(
-            records=records,
-            store=store,
-            grants=GrantService(
-                acl, directory, runtime.event, nodes=sorted(nodes), on_outbox=wake, watch=watch
-            ),
-            keys=KeyService(acl, store, runtime.event, on_outbox=wake),
-            delegations=DelegationService(acl, directory, runtime.event, on_outbox=wake),
-        )
+        return state
 
     app = create_service_app(
         name="owner-api",

@@ -1,17 +1,19 @@
-"""owner-api's Mongo: records (pending, committed, tombstones), outbox, contributors.
+"""owner-api's persistence contract: what its use cases need, Mongo or memory behind it.
 
-The only module of owner-api that imports pymongo.
+``records``: one document per (patient, record), ``_id = "<patient>/<record>"``, and
+one per (patient, upload id): both are unique::
 
-``records``: one document per (patient, record), ``_id = "<patient>/<record>"``::
-
-    {patient_id, record_id, upload_id, status: pending|committed|deleting|deleted,
+    {patient_id, record_id, upload_id, status: pending|committed|deleting|deleted|abandoned,
      uploaded_by, signed_manifest, manifest_sha256, segments: [summary...],
-     tags: {segment: [hex...]} (pending only), stored: {segment: {size, sha256}},
+     tags: {segment: [hex...]} (pending only), stored: {segment: {size, sha256, at}},
      created_at, touched_at, committed_at, deleted_at, deleted_by}
+
+``contributors``: ``_id "<patient>/<org>"``: {patient_id, org_id, added_at}
 
 ``outbox``: events written in the same transaction as the state change they announce,
 ``_id = "<type>:<aggregate key>"`` (so each change is announced once; see each
-service for its key), relayed to Kafka by :mod:`phr.service.outbox`.
+use case for its key), relayed to Kafka by :mod:`phr.service.outbox`. The record and
+the access-control stores of one deployment share one outbox.
 
 The access-control collections (:class:`AclStore`)::
 
@@ -23,31 +25,27 @@ The access-control collections (:class:`AclStore`)::
     patients     _id patient: {versions: {segment: n}, signed_keys, emergency_segments}
     delegations  _id "<patient>/<delegate>": {patient_id, delegate_user_id, delegation_id,
                  segments, active, sealed_keys: {segment: {version: b64u}}, changed_at}
+
+Every method is scoped by patient: ids of another patient find and change nothing.
+Documents are copies: changing one a store returned (or was given) never changes the
+stored state.
+
+Implementations: :mod:`owner_api.mongo_store` (the service), :mod:`owner_api.memory`
+(the fast tier); ``tests/contracts/test_owner_api_store.py`` holds both to this contract.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from typing import Any, Final, TypeVar
-
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
-from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from collections.abc import Callable
+from datetime import datetime
+from typing import Final, Protocol
 
 from phr.service.mongo import Document
-from phr.service.outbox import OUTBOX
 
-RECORDS: Final = "records"
-
-CONTRIBUTORS: Final = "contributors"
-GRANTS: Final = "grants"
-PATIENTS: Final = "patients"
-DELEGATIONS: Final = "delegations"
-#: an upload without its bulk: what storing a segment reads and answers with
-SLIM_UPLOAD: Final = {"tags": False, "signed_manifest": False}
-T = TypeVar("T")
+#: the fields a *slim* upload leaves out (tens of KB for a large record)
+SLIM_LEAVES_OUT: Final = ("tags", "signed_manifest")
+#: the fields :meth:`RecordStore.stale_pending` answers with (and ``_id``)
+STALE_FIELDS: Final = ("patient_id", "record_id", "segments", "touched_at", "status")
 
 
 class Duplicate(Exception):
@@ -72,26 +70,52 @@ def tombstone_doc(doc: Document, *, deleted_by: str, at: datetime) -> Document:
     }
 
 
-class RecordStore:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.db = db
-        self.records = db[RECORDS]
-        self.outbox = db[OUTBOX]
-        self.contributors = db[CONTRIBUTORS]
+class RecordStore(Protocol):
+    """Records through their life (pending, committed, deleting, deleted; abandoned),
+    the patient's contributors, and the outbox of the records' events.
 
-    async def ensure_indexes(self) -> None:
-        await self.records.create_index(
-            [("patient_id", ASCENDING), ("upload_id", ASCENDING)], unique=True
-        )
-        await self.records.create_index([("patient_id", ASCENDING), ("created_at", DESCENDING)])
-        await self.records.create_index([("status", ASCENDING), ("touched_at", ASCENDING)])
-        await self.contributors.create_index([("patient_id", ASCENDING)])
+    A change whose outbox id is taken was announced before: it answers False and
+    writes nothing, never an error of the database.
+    """
 
-    async def _transaction(self, fn: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
-        async with self.db.client.start_session() as session:
-            return await session.with_transaction(fn)
+    async def insert_pending(self, doc: Document) -> None:
+        """Insert a new upload's document (``_id`` from :func:`record_key`); raise
+        :class:`Duplicate` and write nothing if the record id or the patient's upload
+        id is taken (by any status, a tombstone too)."""
+        ...
 
-    # ---------------------------------------------------------------- records
+    async def get(self, patient_id: str, record_id: str) -> Document | None:
+        """The record's document in whatever status, or None."""
+        ...
+
+    async def by_upload(
+        self, patient_id: str, upload_id: str, *, slim: bool = False
+    ) -> Document | None:
+        """The patient's document of ``upload_id``, or None; ``slim`` leaves out
+        :data:`SLIM_LEAVES_OUT` (the segment path needs neither)."""
+        ...
+
+    async def touch(self, patient_id: str, record_id: str) -> bool:
+        """Set ``touched_at`` to now on a pending upload (keeps the sweeper away);
+        False, nothing changed, if it is not pending."""
+        ...
+
+    async def mark_stored(
+        self, patient_id: str, record_id: str, segments: dict[str, tuple[int, str]]
+    ) -> Document | None:
+        """Note that segments' blobs are stored (name -> size, SHA-256) under
+        ``stored.<name>`` (other segments' entries kept) and touch the upload; the upload
+        as it is now (slim), or None and nothing changed if it is not pending.
+        Repeating it rewrites the same entries."""
+        ...
+
+    async def commit(
+        self, patient_id: str, record_id: str, outbox_doc: Document, at: datetime | None = None
+    ) -> bool:
+        """pending -> committed (``committed_at`` = ``touched_at`` = ``at`` or now, the
+        tags dropped) and ``outbox_doc`` written, atomically; False and nothing written
+        if it is not pending (a retry of a done commit announces nothing again)."""
+        ...
 
     async def replace_manifest(
         self,
@@ -101,305 +125,129 @@ class RecordStore:
         update: Document,
         outbox_doc: Document,
     ) -> bool:
-        """A committed record's manifest replaced (re-wrapped capsules) with its event."""
-
-        async def txn(session: AsyncClientSession) -> bool:
-            result = await self.records.update_one(
-                {
-                    "_id": record_key(patient_id, record_id),
-                    "status": "committed",
-                    "manifest_sha256": expected_sha256,
-                },
-                {"$set": update},
-                session=session,
-            )
-            if result.matched_count != 1:
-                return False
-            await self.outbox.insert_one(outbox_doc, session=session)
-            return True
-
-        return await self._transaction(txn)
-
-    # ---------------------------------------------------------------- rebuilt from events
-
-    async def restore(self, doc: Document) -> bool:
-        """Insert a record rebuilt from its ``record.uploaded``; False (nothing written)
-        if the record or its upload id exists already."""
-        try:
-            await self.records.insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        return True
-
-    async def restore_manifest(
-        self, patient_id: str, record_id: str, expected_sha256: str, update: Document
-    ) -> bool:
-        """A committed record's re-wrapped manifest, from its event (no outbox event)."""
-        result = await self.records.update_one(
-            {
-                "_id": record_key(patient_id, record_id),
-                "status": "committed",
-                "manifest_sha256": expected_sha256,
-            },
-            {"$set": update},
-        )
-        return result.modified_count == 1
-
-    async def restore_tombstone(self, patient_id: str, record_id: str, tombstone: Document) -> bool:
-        """A committed record replaced by its tombstone, from ``record.deleted``."""
-        result = await self.records.replace_one(
-            {"_id": record_key(patient_id, record_id), "status": "committed"}, tombstone
-        )
-        return result.modified_count == 1
-
-    async def insert_pending(self, doc: Document) -> None:
-        try:
-            await self.records.insert_one(doc)
-        except DuplicateKeyError as exc:
-            raise Duplicate(str(exc.details or "")) from None
-
-    async def get(self, patient_id: str, record_id: str) -> Document | None:
-        return await self.records.find_one({"_id": record_key(patient_id, record_id)})
-
-    async def by_upload(
-        self, patient_id: str, upload_id: str, *, slim: bool = False
-    ) -> Document | None:
-        """The upload's document; ``slim`` leaves out the tags and the signed manifest
-        (tens of KB for a large record; the segment path needs neither)."""
-        return await self.records.find_one(
-            {"patient_id": patient_id, "upload_id": upload_id},
-            SLIM_UPLOAD if slim else None,
-        )
-
-    async def touch(self, patient_id: str, record_id: str) -> bool:
-        """Note activity on a pending upload (keeps the sweeper away); False if not pending."""
-        result = await self.records.update_one(
-            {"_id": record_key(patient_id, record_id), "status": "pending"},
-            {"$set": {"touched_at": datetime.now(UTC)}},
-        )
-        return result.matched_count == 1
-
-    async def mark_stored(
-        self, patient_id: str, record_id: str, segments: dict[str, tuple[int, str]]
-    ) -> Document | None:
-        """Record that segments' blobs are stored (name -> size, SHA-256); the upload as
-        it is now (slim, see :meth:`by_upload`), or None if it is no longer pending."""
-        now = datetime.now(UTC)
-        stored = {
-            f"stored.{name}": {"size": size, "sha256": sha256, "at": now}
-            for name, (size, sha256) in segments.items()
-        }
-        return await self.records.find_one_and_update(
-            {"_id": record_key(patient_id, record_id), "status": "pending"},
-            {"$set": stored | {"touched_at": now}},
-            projection=SLIM_UPLOAD,
-            return_document=ReturnDocument.AFTER,
-        )
-
-    async def commit(
-        self, patient_id: str, record_id: str, outbox_doc: Document, at: datetime | None = None
-    ) -> bool:
-        """pending -> committed (at ``at``) and the outbox event, atomically; False if not
-        pending."""
-
-        async def txn(session: AsyncClientSession) -> bool:
-            now = at or datetime.now(UTC)
-            result = await self.records.update_one(
-                {"_id": record_key(patient_id, record_id), "status": "pending"},
-                {
-                    "$set": {"status": "committed", "committed_at": now, "touched_at": now},
-                    # The index in cloud-store now holds the tags; keep no second copy.
-                    "$unset": {"tags": ""},
-                },
-                session=session,
-            )
-            if result.matched_count != 1:
-                return False
-            await self.outbox.insert_one(outbox_doc, session=session)
-            return True
-
-        return await self._transaction(txn)
+        """Set ``update`` (a re-wrapped manifest) on a committed record whose manifest is
+        still ``expected_sha256``, with ``outbox_doc``, atomically; False and nothing
+        written otherwise (a concurrent re-wrap won, or the record is gone)."""
+        ...
 
     async def start_delete(self, patient_id: str, record_id: str, by: str) -> Document | None:
-        """committed -> deleting (hidden from reads); returns the document as it is now."""
-        now = datetime.now(UTC)
-        await self.records.update_one(
-            {"_id": record_key(patient_id, record_id), "status": "committed"},
-            {"$set": {"status": "deleting", "deleted_by": by, "touched_at": now}},
-        )
-        return await self.get(patient_id, record_id)
+        """committed -> deleting (hidden from reads, ``deleted_by`` = ``by``); the document
+        as it is now whatever its status (a retry finds it deleting or deleted), or None
+        if there is no such record."""
+        ...
 
     async def tombstone(
         self, patient_id: str, record_id: str, tombstone: Document, outbox_doc: Document
     ) -> bool:
-        """deleting -> deleted: replace the metadata by ``tombstone`` and add the event."""
-
-        async def txn(session: AsyncClientSession) -> bool:
-            key = record_key(patient_id, record_id)
-            result = await self.records.replace_one(
-                {"_id": key, "status": "deleting"}, tombstone, session=session
-            )
-            if result.matched_count != 1:
-                return False
-            await self.outbox.insert_one(outbox_doc, session=session)
-            return True
-
-        return await self._transaction(txn)
+        """deleting -> deleted: the document replaced by ``tombstone`` (same ``_id``) and
+        ``outbox_doc`` written, atomically; False and nothing written if not deleting."""
+        ...
 
     async def claim_abandoned(
         self, patient_id: str, record_id: str, touched_at: datetime | None
     ) -> bool:
-        """pending -> abandoned (if still untouched since ``touched_at``, when given).
+        """pending -> abandoned, if untouched since ``touched_at`` (when given; the value
+        read from the store); False and nothing changed otherwise (the client is back).
 
         An abandoned upload takes no more segments and cannot commit; its blobs are
         removed next, then the document (:meth:`remove_abandoned`).
         """
-        query: Document = {"_id": record_key(patient_id, record_id), "status": "pending"}
-        if touched_at is not None:
-            query["touched_at"] = touched_at
-        result = await self.records.update_one(query, {"$set": {"status": "abandoned"}})
-        return result.matched_count == 1
+        ...
 
     async def remove_abandoned(self, patient_id: str, record_id: str) -> bool:
-        result = await self.records.delete_one(
-            {"_id": record_key(patient_id, record_id), "status": "abandoned"}
-        )
-        return result.deleted_count == 1
+        """Delete an abandoned upload's document; False if it is not abandoned."""
+        ...
 
     async def stale_pending(self, before: datetime, limit: int = 100) -> list[Document]:
-        """Pending uploads untouched since ``before``, and abandoned ones not yet removed."""
-        cursor = self.records.find(
-            {
-                "$or": [
-                    {"status": "pending", "touched_at": {"$lt": before}},
-                    {"status": "abandoned"},
-                ]
-            },
-            {"patient_id": 1, "record_id": 1, "segments": 1, "touched_at": 1, "status": 1},
-        ).limit(limit)
-        return [d async for d in cursor]
+        """Pending uploads untouched since ``before`` and abandoned ones not yet removed,
+        of every patient, at most ``limit``, with :data:`STALE_FIELDS` only."""
+        ...
 
     async def list_records(
         self, patient_id: str, *, include_deleted: bool, limit: int
     ) -> list[Document]:
-        statuses = ["committed", "deleted"] if include_deleted else ["committed"]
-        cursor = (
-            self.records.find(
-                {"patient_id": patient_id, "status": {"$in": statuses}},
-                {"tags": 0, "signed_manifest": 0},
-            )
-            .sort([("created_at", DESCENDING), ("_id", ASCENDING)])
-            .limit(limit)
-        )
-        return [d async for d in cursor]
+        """The patient's committed records (and tombstones if ``include_deleted``; never
+        pending, deleting or abandoned ones), newest ``created_at`` first then by ``_id``,
+        at most ``limit``, without :data:`SLIM_LEAVES_OUT`."""
+        ...
+
+    # ---------------------------------------------------------------- rebuilt from events
+    # (no outbox event: the event being applied is the announcement)
+
+    async def restore(self, doc: Document) -> bool:
+        """Insert a record rebuilt from its ``record.uploaded``; False (nothing written)
+        if the record or its upload id exists already."""
+        ...
+
+    async def restore_manifest(
+        self, patient_id: str, record_id: str, expected_sha256: str, update: Document
+    ) -> bool:
+        """As :meth:`replace_manifest` without an event; False if nothing changed."""
+        ...
+
+    async def restore_tombstone(self, patient_id: str, record_id: str, tombstone: Document) -> bool:
+        """A committed record replaced by ``tombstone`` (from ``record.deleted``); False
+        if it is not committed."""
+        ...
 
     # ---------------------------------------------------------------- contributors
 
     async def add_contributor(self, patient_id: str, org_id: str) -> Document:
-        doc: Document = {"patient_id": patient_id, "org_id": org_id, "added_at": datetime.now(UTC)}
-        await self.contributors.update_one(
-            {"_id": f"{patient_id}/{org_id}"}, {"$setOnInsert": doc}, upsert=True
-        )
-        found = await self.contributors.find_one({"_id": f"{patient_id}/{org_id}"})
-        return found or doc
+        """Authorise ``org_id`` to upload for the patient; idempotent: adding it again
+        keeps and returns the first document (its ``added_at``)."""
+        ...
 
     async def remove_contributor(self, patient_id: str, org_id: str) -> bool:
-        result = await self.contributors.delete_one({"_id": f"{patient_id}/{org_id}"})
-        return result.deleted_count == 1
+        """False if ``org_id`` was not a contributor of the patient."""
+        ...
 
     async def contributors_of(self, patient_id: str) -> list[Document]:
-        cursor = self.contributors.find({"patient_id": patient_id}).sort("org_id", ASCENDING)
-        return [d async for d in cursor]
+        """The patient's contributors by ascending ``org_id``."""
+        ...
 
-    async def is_contributor(self, patient_id: str, org_id: str) -> bool:
-        return await self.contributors.find_one({"_id": f"{patient_id}/{org_id}"}) is not None
+    async def is_contributor(self, patient_id: str, org_id: str) -> bool: ...
 
 
-class AclStore:
+class AclStore(Protocol):
     """Grants, the patient's key versions and emergency segments, delegations.
 
-    Every change that announces an event writes its outbox document in the same
-    transaction; a duplicate outbox id means the change was made already (a retry).
+    Every change that announces an event writes its outbox document(s) in the same
+    transaction; an outbox id that is taken means the change was made already (a
+    retry): the call answers False (or :class:`Duplicate`) and writes nothing, never
+    an error of the database.
     """
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.db = db
-        self.grants = db[GRANTS]
-        self.patients = db[PATIENTS]
-        self.delegations = db[DELEGATIONS]
-        self.outbox = db[OUTBOX]
-
-    async def ensure_indexes(self) -> None:
-        await self.grants.create_index([("patient_id", ASCENDING), ("created_at", ASCENDING)])
-        await self.delegations.create_index([("patient_id", ASCENDING)])
-        await self.delegations.create_index([("delegate_user_id", ASCENDING)])
-
-    async def _with_events(
-        self,
-        change: Callable[[AsyncClientSession], Awaitable[bool]],
-        outbox_docs: list[Document],
-    ) -> bool:
-        """Run ``change``; if it applies (True), add the events. False: nothing written."""
-
-        async def txn(session: AsyncClientSession) -> bool:
-            if not await change(session):
-                return False
-            if outbox_docs:
-                await self.outbox.insert_many(outbox_docs, session=session)
-            return True
-
-        async with self.db.client.start_session() as session:
-            try:
-                return await session.with_transaction(txn)
-            except DuplicateKeyError:
-                return False
-
-    # ---------------------------------------------------------------- grants
-
     async def insert_grant(self, doc: Document, outbox_doc: Document) -> bool:
-        async def change(session: AsyncClientSession) -> bool:
-            await self.grants.insert_one(doc, session=session)
-            return True
+        """Insert the grant (``_id "<patient>/<grant>"``) and its ``acl.granted``
+        atomically; False and nothing written if the grant id or the outbox id is taken
+        (the caller compares the stored grant's terms)."""
+        ...
 
-        return await self._with_events(change, [outbox_doc])
-
-    async def get_grant(self, patient_id: str, grant_id: str) -> Document | None:
-        return await self.grants.find_one({"_id": f"{patient_id}/{grant_id}"})
+    async def get_grant(self, patient_id: str, grant_id: str) -> Document | None: ...
 
     async def list_grants(self, patient_id: str) -> list[Document]:
-        cursor = self.grants.find({"patient_id": patient_id}).sort("created_at", ASCENDING)
-        return [d async for d in cursor]
+        """The patient's grants, every status, by ascending ``created_at``."""
+        ...
 
     async def add_key_versions(
         self, patient_id: str, grant_id: str, versions: list[Document], outbox_doc: Document
     ) -> bool:
-        async def change(session: AsyncClientSession) -> bool:
-            result = await self.grants.update_one(
-                {"_id": f"{patient_id}/{grant_id}", "status": "active"},
-                {"$addToSet": {"key_versions": {"$each": versions}}},
-                session=session,
-            )
-            return result.matched_count == 1
-
-        return await self._with_events(change, [outbox_doc])
+        """Add ``versions`` ({segment, key_version}) to an active grant's
+        ``key_versions`` (a set: one held already is not added twice) with
+        ``outbox_doc``, atomically; False and nothing written if the grant is not active
+        or the outbox id is taken (these versions were announced before)."""
+        ...
 
     async def revoke_grant(
         self, patient_id: str, grant_id: str, update: Document, outbox_doc: Document
     ) -> bool:
-        async def change(session: AsyncClientSession) -> bool:
-            result = await self.grants.update_one(
-                {"_id": f"{patient_id}/{grant_id}", "status": "active"},
-                {"$set": {"status": "revoked", **update}},
-                session=session,
-            )
-            return result.matched_count == 1
-
-        return await self._with_events(change, [outbox_doc])
-
-    # ---------------------------------------------------------------- patient keys
+        """active -> revoked (with ``update``: ``revoked_at``, ``revoked_by`` …) and
+        ``acl.revoked``, atomically; False and nothing written if not active (a retry)."""
+        ...
 
     async def patient(self, patient_id: str) -> Document:
-        return await self.patients.find_one({"_id": patient_id}) or {"_id": patient_id}
+        """The patient's key document; ``{"_id": patient_id}`` if none was written."""
+        ...
 
     async def rotate(
         self,
@@ -407,48 +255,25 @@ class AclStore:
         segments: list[str],
         events: Callable[[dict[str, int]], list[Document]],
     ) -> dict[str, int]:
-        """Each segment's version + 1 (from 1 when never rotated), with their events."""
-        new: dict[str, int] = {}
-
-        async def change(session: AsyncClientSession) -> bool:
-            doc = await self.patients.find_one({"_id": patient_id}, session=session) or {}
-            versions = doc.get("versions", {})
-            new.clear()
-            new.update({s: int(versions.get(s, 1)) + 1 for s in segments})
-            await self.patients.update_one(
-                {"_id": patient_id},
-                {"$set": {f"versions.{s}": v for s, v in new.items()}},
-                upsert=True,
-                session=session,
-            )
-            await self.outbox.insert_many(events(new), session=session)
-            return True
-
-        async with self.db.client.start_session() as session:
-            await session.with_transaction(change)
-        return new
+        """Each segment's version + 1 (from 1 when never rotated; other segments kept)
+        and the outbox documents ``events(new versions)``, atomically; the new versions.
+        Not idempotent: each call is a rotation (the events' ids name the new versions);
+        :class:`Duplicate` and nothing written if one of their ids is taken."""
+        ...
 
     async def set_patient_fields(self, patient_id: str, fields: Document) -> None:
-        await self.patients.update_one({"_id": patient_id}, {"$set": fields}, upsert=True)
+        """Set ``fields`` on the patient's key document (created if absent), others
+        kept; announces nothing."""
+        ...
 
-    # ---------------------------------------------------------------- delegations
-
-    async def get_delegation(self, patient_id: str, delegate_id: str) -> Document | None:
-        return await self.delegations.find_one({"_id": f"{patient_id}/{delegate_id}"})
+    async def get_delegation(self, patient_id: str, delegate_id: str) -> Document | None: ...
 
     async def delegations_of(self, patient_id: str) -> list[Document]:
-        cursor = self.delegations.find({"patient_id": patient_id}).sort("_id", ASCENDING)
-        return [d async for d in cursor]
+        """The patient's delegations, active or ended, by ascending ``_id``."""
+        ...
 
     async def put_delegation(self, doc: Document, outbox_doc: Document) -> bool:
-        async def change(session: AsyncClientSession) -> bool:
-            await self.delegations.replace_one(
-                {"_id": doc["_id"]}, doc, upsert=True, session=session
-            )
-            return True
-
-        return await self._with_events(change, [outbox_doc])
-
-
-def without_id(doc: Document) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k != "_id"}
+        """Write the delegation (``doc`` replaces the one of its ``_id``) and its
+        ``delegation.changed``, atomically; False and nothing written if the outbox id
+        is taken (this change was written before)."""
+        ...

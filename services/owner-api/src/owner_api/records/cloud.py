@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -43,6 +43,27 @@ class BlobDownload:
     size: int
     sha256: str
     chunks: AsyncIterator[bytes]
+
+
+class CloudStorage(Protocol):
+    """What the record use cases need of cloud-store (:class:`CloudStore` over HTTP; an
+    in-process fake in the fast tier). The methods' contracts are :class:`CloudStore`'s."""
+
+    async def presign_puts(
+        self, objects: list[tuple[str, str, int]], expires_s: int
+    ) -> dict[str, PresignedPut]: ...
+
+    async def verify_stored(self, objects: list[tuple[str, str, int]]) -> dict[str, list[str]]: ...
+
+    async def open_blob(self, key: str) -> BlobDownload: ...
+
+    async def delete_blob(self, key: str) -> None: ...
+
+    async def put_tags(
+        self, patient_id: str, record_id: str, segments: dict[str, list[str]]
+    ) -> None: ...
+
+    async def delete_tags(self, patient_id: str, record_id: str) -> None: ...
 
 
 class CloudStore:

@@ -37,7 +37,7 @@ from owner_api.errors import (
     UploadConflict,
     UploadIncomplete,
 )
-from owner_api.records.cloud import BlobDownload, CloudStore, PresignedPut
+from owner_api.records.cloud import BlobDownload, CloudStorage, PresignedPut
 from owner_api.records.manifests import check_upload, segment_summary, uploaded_event
 from owner_api.records.sweeper import UploadSweeper
 from owner_api.settings import Settings
@@ -58,7 +58,7 @@ class RecordService:
     def __init__(
         self,
         store: RecordStore,
-        cloud: CloudStore,
+        cloud: CloudStorage,
         make_event: EventMaker,
         settings: Settings,
         sweeper: UploadSweeper,

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from owner_api.records.cloud import CloudStore
+from owner_api.records.cloud import CloudStorage
 from owner_api.store import RecordStore
 from phr.api.ids import blob_key
 from phr.service.mongo import Document
@@ -25,7 +25,7 @@ log = structlog.get_logger("owner_api.records.sweeper")
 
 class UploadSweeper:
     def __init__(
-        self, store: RecordStore, cloud: CloudStore, *, ttl_s: float, interval_s: float
+        self, store: RecordStore, cloud: CloudStorage, *, ttl_s: float, interval_s: float
     ) -> None:
         self.store = store
         self.cloud = cloud

@@ -36,7 +36,7 @@ from owner_api.errors import (
     GranteeNotFound,
     NotDelegated,
 )
-from owner_api.sharing.directory import KgcDirectory
+from owner_api.sharing.directory import Directory
 from owner_api.store import AclStore
 from phr.api.ids import delegation_id as make_delegation_id
 from phr.api.owner import DelegationIn
@@ -86,7 +86,7 @@ class DelegationService:
     def __init__(
         self,
         store: AclStore,
-        directory: KgcDirectory,
+        directory: Directory,
         make_event: EventMaker,
         *,
         on_outbox: Callable[[], None] = lambda: None,

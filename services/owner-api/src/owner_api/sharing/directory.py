@@ -8,12 +8,21 @@ KGC's word, not the client's.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from owner_api.errors import DirectoryUnavailable
 from phr.service.http import ServiceHttp, TransportFailed
 
 TokenSource = Callable[[], str]
+
+
+class Directory(Protocol):
+    """What grants and delegations ask the KGC (:class:`KgcDirectory` over HTTP; an
+    in-process fake in the fast tier)."""
+
+    async def user(self, user_id: str) -> dict[str, Any] | None: ...
+
+    async def group(self, group_id: str) -> dict[str, Any] | None: ...
 
 
 class KgcDirectory:

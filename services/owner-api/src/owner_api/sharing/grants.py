@@ -33,7 +33,7 @@ from owner_api.errors import (
     NotDelegated,
 )
 from owner_api.sharing.delegations import acting_for, check_segments
-from owner_api.sharing.directory import KgcDirectory
+from owner_api.sharing.directory import Directory
 from owner_api.sharing.grant_checks import GrantTerms, check_key_grants
 from owner_api.sharing.revocation import RevocationWatch
 from owner_api.store import AclStore
@@ -75,7 +75,7 @@ class GrantService:
     def __init__(
         self,
         store: AclStore,
-        directory: KgcDirectory,
+        directory: Directory,
         make_event: EventMaker,
         *,
         nodes: Collection[str],
