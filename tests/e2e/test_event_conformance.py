@@ -25,10 +25,6 @@ from typing import Any
 
 import httpx
 import pytest
-from cloudevents.core.bindings import kafka
-from cloudevents.core.formats.json import JSONFormat
-from cloudevents.core.v1.event import CloudEvent
-from cloudevents.v1.http import from_json
 
 from phr.crypto.pre import PreSecretKey
 from phr.crypto.signing import SigningKey, b64u_encode
@@ -47,6 +43,7 @@ from phr.sdk.groups import member_group_key
 from phr.service.kafka import kafka_producer
 from phr.service.settings import KafkaSettings
 from tests.support.asyncapi import DOCUMENT, WireCheck
+from tests.support.cloudevents_sdk import sdk_mismatches
 from tests.support.event_stream import Seen, StreamReader, caused_since, read_until
 from tests.support.grants import World, grant_world
 from tests.support.identity import TestUser, bearer
@@ -147,6 +144,8 @@ class Capture:
     #: what the system wrote since the scenario began (and the forged event's path)
     records: list[Seen]
     forged: Envelope
+    #: the rest of the stream: written before (earlier tests, the services' start)
+    earlier: list[Seen]
 
 
 def missing(records: list[Seen], forged: Envelope) -> list[str]:
@@ -178,68 +177,31 @@ async def capture(stack: Any) -> Capture:
         return missing(caused_since(stream.records.values(), since_ms), forged)
 
     await read_until(stream, still_missing, timeout_s=90)
-    return Capture(caused_since(stream.records.values(), since_ms), forged)
+    caused = caused_since(stream.records.values(), since_ms)
+    kept = {s.position for s in caused}
+    earlier = [s for p, s in sorted(stream.records.items()) if p not in kept]
+    return Capture(caused, forged, earlier)
+
+
+async def test_the_records_judged_are_those_written_since_the_scenario_began(
+    capture: Capture,
+) -> None:
+    """The scope is neither empty nor the whole stream: the start of the services that
+    were up before is left out (with the records earlier tests wrote), the restart of
+    cloud-store in the scenario is in."""
+
+    def started(records: list[Seen]) -> set[str]:
+        return {
+            e.source
+            for e in map(envelope_of, records)
+            if e is not None and e.type == "service.started"
+        }
+
+    assert {"kgc", "owner-api", "user-api", "srs-1", "ledger"} <= started(capture.earlier)
+    assert "cloud-store" in started(capture.records)
 
 
 # -------------------------------------------------------------------- 1. the SDK
-
-
-def sdk_reads(seen: Seen) -> CloudEvent:
-    """The record as the official SDK's Kafka binding reads a structured-mode message."""
-    message = kafka.KafkaMessage(headers=dict(seen.headers), key=seen.key, value=seen.value)
-    event = kafka.from_structured(message, JSONFormat(), CloudEvent)
-    assert isinstance(event, CloudEvent)
-    return event
-
-
-def attribute_mismatches(seen: Seen) -> list[str]:
-    """Where the SDK's reading of ``seen`` differs from ours (empty: none)."""
-    ours = Envelope.from_json_bytes(seen.value)
-    wire = json.loads(seen.value)
-    ce = sdk_reads(seen)
-    got: dict[str, Any] = {
-        "id": ce.get_id(),
-        "source": ce.get_source(),
-        "type": ce.get_type(),
-        "specversion": ce.get_specversion(),
-        "subject": ce.get_subject(),
-        "time": ce.get_time(),
-        "datacontenttype": ce.get_datacontenttype(),
-        "dataschema": ce.get_dataschema(),
-        "schemaversion": ce.get_extension("schemaversion"),
-        "correlationid": ce.get_extension("correlationid"),
-        "causationid": ce.get_extension("causationid"),
-        "traceparent": ce.get_extension("traceparent"),
-        "partitionkey": ce.get_extension("partitionkey"),
-        "data": ce.get_data(),
-        "names": set(ce.get_attributes()),
-    }
-    want: dict[str, Any] = {
-        "id": str(ours.id),
-        "source": ours.source,
-        "type": ours.type,
-        "specversion": ours.specversion,
-        "subject": ours.subject,
-        "time": ours.time,
-        "datacontenttype": ours.datacontenttype,
-        "dataschema": ours.dataschema,
-        "schemaversion": ours.schemaversion,
-        "correlationid": ours.correlationid,
-        "causationid": None if ours.causationid is None else str(ours.causationid),
-        "traceparent": ours.traceparent,
-        # the binding reads the record key as the partitionkey extension: our subject
-        # (the dead-letter topic keys a refused record by its offset instead)
-        "partitionkey": seen.key.decode() if seen.key is not None else None,
-        "data": ours.data,
-        "names": (set(wire) - {"data"}) | ({"partitionkey"} if seen.key is not None else set()),
-    }
-    if seen.topic != TOPIC_DEADLETTER:
-        want["partitionkey"] = ours.subject
-    # the SDK's HTTP JSON reader (the v1 API) takes the same bytes to the same attributes
-    http_reading = from_json(seen.value)
-    got["http"] = {n: http_reading[n] for n in http_reading.get_attributes()}
-    want["http"] = {n: v for n, v in wire.items() if n != "data"}
-    return [f"{k}: SDK {got[k]!r} != ours {want[k]!r}" for k in want if got[k] != want[k]]
 
 
 async def test_every_record_parses_with_the_official_sdk_as_our_envelope(
@@ -249,7 +211,7 @@ async def test_every_record_parses_with_the_official_sdk_as_our_envelope(
     problems = {}
     for seen in capture.records:
         try:
-            wrong = attribute_mismatches(seen)
+            wrong = sdk_mismatches(seen)
         except Exception as exc:  # noqa: BLE001 - the SDK refusing the record is the finding
             wrong = [f"{type(exc).__name__}: {exc}"[:300]]
         if wrong:

@@ -126,21 +126,30 @@ def _origin(seen: Seen) -> Position | None:
 def caused_since(records: Iterable[Seen], since_ms: int) -> list[Seen]:
     """The records the system wrote from ``since_ms`` on (see the module's docstring),
     in topic, partition and offset order."""
-    later = sorted((s for s in records if s.timestamp_ms >= since_ms), key=lambda s: s.position)
-    kept: set[Position] = set()
-    out: list[Seen] = []
+    every = {s.position: s for s in records}
+    earlier = {p for p, s in every.items() if s.timestamp_ms < since_ms}
+
+    def traced_to_earlier(position: Position | None) -> bool:
+        return position is not None and position in earlier
+
     # event topics first, then the copies of their records, then the copies' dead letters
     rank = {TOPIC_LEDGER_SEQUENCE: 1, TOPIC_DEADLETTER: 2}
-    for s in sorted(later, key=lambda s: (rank.get(s.topic, 0), s.position)):
+    later = sorted(
+        (s for s in every.values() if s.timestamp_ms >= since_ms),
+        key=lambda s: (rank.get(s.topic, 0), s.position),
+    )
+    out: list[Seen] = []
+    for s in later:
         if s.topic == TOPIC_LEDGER_SEQUENCE:
-            origin = _origin(s)
-            if origin is not None and origin not in kept:
-                continue  # a copy of a record written before since_ms
+            source = _origin(s)
         elif s.topic == TOPIC_DEADLETTER:
             key = (s.key or b"").decode("ascii", "replace")
-            if key.isdigit() and (TOPIC_LEDGER_SEQUENCE, 0, int(key)) not in kept:
-                continue  # the dead letter of an earlier copy
-        kept.add(s.position)
+            source = (TOPIC_LEDGER_SEQUENCE, 0, int(key)) if key.isdigit() else None
+        else:
+            source = None
+        if traced_to_earlier(source):
+            earlier.add(s.position)  # so its own dead letters are left out too
+            continue
         out.append(s)
     return sorted(out, key=lambda s: s.position)
 
