@@ -40,13 +40,14 @@ from phr.events.envelope import Envelope, EnvelopeInvalid
 from phr.events.records import RecordDeleted
 from phr.sdk.access import AccessDenied
 from phr.sdk.groups import member_group_key
+from phr.sdk.identity import IdentityClient
 from phr.service.kafka import kafka_producer
 from phr.service.settings import KafkaSettings
 from tests.support.asyncapi import DOCUMENT, WireCheck
 from tests.support.cloudevents_sdk import sdk_mismatches
 from tests.support.event_stream import Seen, StreamReader, caused_since, read_until
 from tests.support.grants import World, grant_world
-from tests.support.identity import TestUser, bearer
+from tests.support.identity import TestUser
 from tests.support.sharing import Staff, reader, restart
 from tests.support.waiting import eventually
 
@@ -116,12 +117,9 @@ async def run_scenario(world: World) -> Envelope:
     await sharing.revoke(world.pid, grant.grant_id)  # acl.revoked, key.rotated
     async with world.patient.records() as records:
         await records.delete_record(world.pid, record_id)  # record.deleted
-    r = await world.http.post(  # user.traced, user.revoked
-        f"{world.kgc_url}/v1/trace",
-        json={"secret_key": b64u_encode(nurse.keys.pre.to_bytes())},
-        headers=bearer(world.admin),
-    )
-    assert r.status_code == 200 and r.json()["user_id"] == nurse.user_id, r.text
+    leaked = {"secret_key": b64u_encode(nurse.keys.pre.to_bytes())}
+    traced = await IdentityClient(world.kgc_url, http=world.http).trace(world.admin, leaked)
+    assert (traced["user_id"], traced["revoked"]) == (nurse.user_id, True)  # user.traced, .revoked
 
     world.stack.stop("cloud-store")  # service.started when it is back
     restart(world.stack, "cloud-store")

@@ -8,11 +8,13 @@ since (the dead-letter topic appears with its first record).
 
 The session stack is shared: earlier tests put records of their own on the topics on
 purpose (garbage, forged and legacy envelopes, topics of their own). :func:`caused_since`
-keeps what the system wrote from a moment on: records of the event topics written since
-then, the relay's copies of those (by their ``phr-origin`` header), cut markers written
-since then, and the dead letters of those copies (keyed by their offset on the sequence
-topic). A copy or a dead letter is left out only when it is traced to an earlier record,
-so a malformed ``phr-origin`` or key keeps a record in, never hides it.
+keeps what was written from a moment on, by the record's Kafka timestamp (its
+producer's clock: this machine's): records written since then, except the relay's
+copies of earlier records (traced by their ``phr-origin`` header) and the dead letters
+of those copies (keyed by their offset on the sequence topic). A copy or a dead letter
+is left out only when it is traced to an earlier record, so a malformed ``phr-origin``
+or key keeps a record in, never hides it. Tests run one after another, so what an
+earlier test wrote itself is written before the moment.
 """
 
 from __future__ import annotations
