@@ -4,8 +4,11 @@ A record conforms when its topic is a declared channel and one of that channel's
 messages takes it: its headers validate against the message's headers schema (no other
 header), its ``content-type`` header is the message's content type (absent for a
 non-CloudEvents message), and a CloudEvent's value validates against the payload schema
-with ``type`` the message's name. :func:`coverage_gaps` names what the document declares
-but the records never showed (so the document holds nothing else than the wire).
+with ``type`` the message's name. :meth:`WireCheck.coverage_gaps` names what the
+document's ``send`` operations declare but the records never showed (so the document
+holds nothing else than the wire); a message only its channel lists (a type no longer
+produced, still read) is no gap, and :meth:`WireCheck.retired_seen` names any such
+message the records did show (so something still produces it).
 """
 
 from __future__ import annotations
@@ -45,6 +48,17 @@ class WireCheck:
         #: (topic, message name) -> times matched; header names seen per message
         self.seen: dict[tuple[str, str], int] = {}
         self.headers_seen: dict[str, set[str]] = {}
+        #: (topic, message name) of every message some send operation names
+        self.sent = {
+            (self._address(op["channel"]["$ref"]), m["$ref"].rsplit("/", 1)[-1])
+            for op in document["operations"].values()
+            if op["action"] == "send"
+            for m in op["messages"]
+        }
+
+    def _address(self, channel_ref: str) -> str:
+        address: str = self.doc["channels"][channel_ref.rsplit("/", 1)[-1]]["address"]
+        return address
 
     def _validator(self, pointer: str) -> Draft202012Validator:
         # the document as the root, so "#/components/..." references resolve in it
@@ -100,11 +114,13 @@ class WireCheck:
         return None
 
     def coverage_gaps(self) -> list[str]:
-        """What the document declares that the checked records never showed."""
+        """What the document says is sent that the checked records never showed."""
         gaps = []
         for channel in self.doc["channels"].values():
             for ref in (m["$ref"] for m in channel["messages"].values()):
                 name, message = self._message(ref)
+                if (channel["address"], name) not in self.sent:
+                    continue  # no longer produced: may be on the wire, need not be
                 if (channel["address"], name) not in self.seen:
                     gaps.append(f"message {name} on {channel['address']}")
                     continue
@@ -112,6 +128,10 @@ class WireCheck:
                 if declared - self.headers_seen.get(name, set()):
                     gaps.append(f"headers {sorted(declared)} of {name}")
         return gaps
+
+    def retired_seen(self) -> list[str]:
+        """Messages the records showed that no send operation names (no longer produced)."""
+        return sorted(f"message {n} on {t}" for t, n in self.seen if (t, n) not in self.sent)
 
     def check_all(self, records: Iterable[Record]) -> list[str]:
         return [p for p in map(self.problem, records) if p is not None]

@@ -10,8 +10,16 @@ from uuid import uuid4
 import pytest
 
 from phr.crypto.signing import SigningKey
-from phr.events.asyncapi import build_document
-from phr.events.catalog import _SPECS, ORIGIN_HEADER, TOPIC_LEDGER_SEQUENCE, TOPICS
+from phr.events.asyncapi import DEADLETTER_MESSAGE, build_document, message_name, relayed_name
+from phr.events.catalog import (
+    _SPECS,
+    ORIGIN_HEADER,
+    TOPIC_DEADLETTER,
+    TOPIC_LEDGER_SEQUENCE,
+    TOPICS,
+    produced_specs,
+    spec_for,
+)
 from phr.events.envelope import new_event
 from phr.service.kafka import envelope_headers
 from tests.support.asyncapi import DOCUMENT, Record, WireCheck, spec_errors
@@ -79,3 +87,64 @@ def test_what_is_not_declared_is_a_problem(mutate: Any, words: str) -> None:
     spec = next(s for s in _SPECS if s.type == "record.deleted")
     rec = record_of(spec)
     assert words in (WireCheck(build_document()).problem(mutate(rec)) or "")
+
+
+def test_only_the_newest_version_of_a_type_is_produced() -> None:
+    """Producers publish ``spec_for(type)``, the newest: an older version marked as
+    produced would be a promise nothing keeps (and the e2e conformance test would wait
+    for it in vain)."""
+    assert produced_specs() and all(spec_for(s.type) is s for s in produced_specs())
+    assert {(s.type, s.version) for s in _SPECS if not s.produced} == {
+        ("user.enrolled", 1),
+        ("access.granted", 1),
+        ("access.denied", 1),
+    }
+
+
+def sent_and_listed(doc: dict[str, Any]) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    check = WireCheck(doc)
+    listed = {
+        (c["address"], m["$ref"].rsplit("/", 1)[-1])
+        for c in doc["channels"].values()
+        for m in c["messages"].values()
+    }
+    return check.sent, listed
+
+
+def test_send_operations_name_exactly_what_is_produced_and_channels_all_that_is_read() -> None:
+    sent, listed = sent_and_listed(build_document())
+    want_sent = {(TOPIC_DEADLETTER, DEADLETTER_MESSAGE)}
+    for s in produced_specs():
+        want_sent.add((s.topic, message_name(s.type, s.version)))
+        if s.topic in TOPICS:
+            want_sent.add((TOPIC_LEDGER_SEQUENCE, relayed_name(s.type, s.version)))
+    assert sent == want_sent
+    retired = {("phr.users", "user_enrolled_v1"), ("phr.access", "access_granted_v1")}
+    retired.add((TOPIC_LEDGER_SEQUENCE, "user_enrolled_v1_relayed"))
+    assert retired <= listed - sent
+
+
+def user_enrolled_v1_record() -> Record:
+    spec = next(s for s in _SPECS if (s.type, s.version) == ("user.enrolled", 1))
+    data = {
+        "user_id": "u1",
+        "role": "patient",
+        "status": "active",
+        "ed25519_fingerprint": "ab" * 32,
+        "umbral_fingerprint": "cd" * 32,
+    }
+    event = new_event(
+        key=KEY, source="kgc", type=spec.type, schemaversion=1, subject="u1", data=data
+    )
+    return Record(spec.topic, envelope_headers(event), b"u1", event.to_json_bytes())
+
+
+def test_a_retired_message_conforms_is_no_gap_and_is_reported_when_seen() -> None:
+    check = WireCheck(build_document())
+    gaps = check.coverage_gaps()
+    assert "message user_enrolled_v1 on phr.users" not in gaps
+    assert "message user_enrolled_v2 on phr.users" in gaps  # produced, not yet seen
+    assert check.retired_seen() == []
+    assert check.problem(user_enrolled_v1_record()) is None
+    assert check.retired_seen() == ["message user_enrolled_v1 on phr.users"]
+    assert check.coverage_gaps() == gaps

@@ -8,7 +8,9 @@ topic the catalog names, as a structured-mode CloudEvent (content type
 ``application/cloudevents+json``, that one header, the subject as the key); the ledger's
 sequence topic with the relayed copies (plus the ``phr-origin`` header) and the
 ledger's block-cut markers; the dead-letter topic with the refused bytes and the
-reason headers.
+reason headers. A (type, version) the catalog marks as no longer produced stays a
+message of its channel (old events of it may remain there, and readers take them) but
+no ``send`` operation names it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ from phr.events.schemas import envelope_schema
 
 KAFKA_BINDING_VERSION = "0.5.0"
 DEADLETTER_MESSAGE = "deadletter_record"
+RETIRED = (
+    "No longer produced: events of it written by earlier versions may remain on the "
+    "topic, and readers still take them (upcast to the newest version of the type)."
+)
 _TEXT = {"type": "string"}
 
 
@@ -56,7 +62,8 @@ def _headers(extra: dict[str, Any]) -> dict[str, Any]:
 
 def _event_message(spec: EventSpec, headers: dict[str, Any], how: str) -> dict[str, Any]:
     name = message_name(spec.type, spec.version)
-    return {
+    retired = {} if spec.produced else {"description": RETIRED}
+    return retired | {
         "name": spec.type,
         "title": f"{spec.type} v{spec.version}{how}",
         "summary": spec.summary,
@@ -107,14 +114,15 @@ def _deadletter_message() -> dict[str, Any]:
     }
 
 
-def _channel_messages() -> dict[str, list[str]]:
-    """Topic -> the names of the messages that travel on it."""
-    on: dict[str, list[str]] = {topic: [] for topic in [*TOPICS, *LEDGER_TOPICS]}
+def _channel_messages() -> dict[str, list[tuple[str, bool]]]:
+    """Topic -> (name, still produced) of each message that travels on it."""
+    on: dict[str, list[tuple[str, bool]]] = {topic: [] for topic in [*TOPICS, *LEDGER_TOPICS]}
     for spec in _SPECS:
-        on[spec.topic].append(message_name(spec.type, spec.version))
+        on[spec.topic].append((message_name(spec.type, spec.version), spec.produced))
         if spec.topic in TOPICS:  # the relay copies every record of the event topics
-            on[TOPIC_LEDGER_SEQUENCE].append(relayed_name(spec.type, spec.version))
-    on[TOPIC_DEADLETTER].append(DEADLETTER_MESSAGE)
+            relayed = relayed_name(spec.type, spec.version)
+            on[TOPIC_LEDGER_SEQUENCE].append((relayed, spec.produced))
+    on[TOPIC_DEADLETTER].append((DEADLETTER_MESSAGE, True))
     return on
 
 
@@ -137,18 +145,21 @@ def build_document() -> dict[str, Any]:
             relayed = _event_message(spec, _headers({ORIGIN_HEADER: origin}), ", relayed")
             messages[relayed_name(spec.type, spec.version)] = relayed
     descriptions = TOPICS | LEDGER_TOPICS
+    retired = [f"`{s.type}` v{s.version}" for s in _SPECS if not s.produced]
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     for topic, names in _channel_messages().items():
         channels[topic] = {
             "address": topic,
             "description": descriptions[topic],
-            "messages": {n: {"$ref": f"#/components/messages/{n}"} for n in names},
+            "messages": {n: {"$ref": f"#/components/messages/{n}"} for n, _ in names},
         }
         operations["send_" + topic.replace(".", "_")] = {
             "action": "send",
             "channel": {"$ref": f"#/channels/{topic}"},
-            "messages": [{"$ref": f"#/channels/{topic}/messages/{n}"} for n in names],
+            "messages": [
+                {"$ref": f"#/channels/{topic}/messages/{n}"} for n, produced in names if produced
+            ],
         }
     return {
         "asyncapi": "3.0.0",
@@ -161,7 +172,9 @@ def build_document() -> dict[str, Any]:
                 "(signature over the RFC 8785 canonical JSON of the whole event but "
                 "`signature`). Delivery is at least once; consumers are idempotent by `id`. "
                 "Events written before the CloudEvents names (`schema_version`, "
-                "`correlation_id`, `causation_id`) may remain on topics; readers upcast them."
+                "`correlation_id`, `causation_id`) may remain on topics; readers upcast them. "
+                "So may events of the types no longer produced (" + ", ".join(retired) + "): "
+                "their channels list them, no send operation does."
             ),
             "license": {"name": "GPL-3.0-or-later"},
         },

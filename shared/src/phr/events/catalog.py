@@ -71,6 +71,10 @@ class EventSpec:
     summary: str
     #: turns data of this version into data of version + 1 (None for the newest)
     upcast: Upcaster | None = None
+    #: False once no service writes it any more: still read (events of it may remain on
+    #: its topic and in the ledger), never published (the e2e conformance test expects
+    #: every produced spec on the wire, and only those in the AsyncAPI send operations)
+    produced: bool = True
 
     def make(
         self,
@@ -108,6 +112,7 @@ _SPECS: tuple[EventSpec, ...] = (
         TOPIC_USERS,
         "A user enrolled (fingerprints only)",
         upcast=users.upcast_enrolled_v1_to_v2,
+        produced=False,
     ),
     EventSpec(
         "user.enrolled", 2, users.UserEnrolled, TOPIC_USERS, "A user enrolled, public keys and all"
@@ -138,10 +143,23 @@ _SPECS: tuple[EventSpec, ...] = (
         TOPIC_ACCESS,
         "An SRS node's decision, per request",
     ),
+    # one event per segment and node, replaced by access.decided (one per request and node)
     EventSpec(
-        "access.granted", 1, access.AccessGranted, TOPIC_ACCESS, "(old) one segment re-encrypted"
+        "access.granted",
+        1,
+        access.AccessGranted,
+        TOPIC_ACCESS,
+        "(old) one segment re-encrypted",
+        produced=False,
     ),
-    EventSpec("access.denied", 1, access.AccessDenied, TOPIC_ACCESS, "(old) one segment refused"),
+    EventSpec(
+        "access.denied",
+        1,
+        access.AccessDenied,
+        TOPIC_ACCESS,
+        "(old) one segment refused",
+        produced=False,
+    ),
     EventSpec(
         "access.breakglass", 1, access.AccessBreakglass, TOPIC_ACCESS, "Emergency access opened"
     ),
@@ -166,6 +184,11 @@ def spec_for(type: str) -> EventSpec:
 
 def event_types() -> list[str]:
     return sorted(_LATEST)
+
+
+def produced_specs() -> list[EventSpec]:
+    """The (type, version)s services still publish (each the newest of its type)."""
+    return [s for s in _SPECS if s.produced]
 
 
 def parse_data(envelope: Envelope) -> EventData:
