@@ -36,6 +36,7 @@ from phr.api.cloud import (
 )
 from phr.api.ids import HEX64_PATTERN, ID_PATTERN
 from phr.service.auth import require_role
+from phr.service.openapi import CIPHERTEXT
 
 router = APIRouter(
     prefix="/v1",
@@ -63,6 +64,7 @@ def _check_key(key: str) -> None:
     summary="Store ciphertext (streamed); kept only if size and SHA-256 match",
     status_code=201,
     max_body_size=MAX_BLOB_BYTES,
+    openapi_extra={"requestBody": {"required": True, "content": CIPHERTEXT["content"]}},
 )
 async def put_blob(
     key: BlobKey,
@@ -101,6 +103,7 @@ async def put_blob(
     "/blobs/{key:path}",
     summary="Read ciphertext (streamed); its SHA-256 is checked against the stored one",
     response_class=StreamingResponse,
+    responses={200: CIPHERTEXT},
 )
 async def get_blob(
     key: BlobKey, blobs: BlobsDep, index: IndexDep, settings: SettingsDep

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -27,6 +27,7 @@ from cloud_store.deps import BlobsDep, IndexDep, SettingsDep
 from cloud_store.errors import BlobTooLarge, StorageUnavailable
 from cloud_store.presign import MAX_EXPIRES_S, Presigner
 from cloud_store.store import BlobStorage
+from phr.api import examples as ex
 from phr.service.auth import require_role
 
 router = APIRouter(
@@ -40,7 +41,12 @@ Sha256 = Annotated[str, Field(pattern=SHA256_PATTERN)]
 
 
 class PresignObject(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"key": ex.BLOB_KEY, "method": "PUT", "sha256": ex.SHA256, "size": 18355}]
+        },
+    )
     key: Key
     method: Literal["GET", "PUT"]
     sha256: Sha256 | None = Field(default=None, description="PUT: the SHA-256 S3 must see")
@@ -56,12 +62,35 @@ class PresignObject(BaseModel):
 
 
 class PresignIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "objects": [
+                        {"key": ex.BLOB_KEY, "method": "PUT", "sha256": ex.SHA256, "size": 18355}
+                    ],
+                    "expires_s": 300,
+                },
+                {"objects": [{"key": ex.BLOB_KEY, "method": "GET"}], "expires_s": 120},
+            ]
+        },
+    )
     objects: list[PresignObject] = Field(min_length=1, max_length=64)
     expires_s: int = Field(default=300, ge=1, le=MAX_EXPIRES_S)
 
 
+_PRESIGNED: dict[str, Any] = {
+    "key": ex.BLOB_KEY,
+    "method": "PUT",
+    "url": ex.PUT_URL,
+    "headers": {"x-amz-checksum-sha256": "is4f4sLiFS6D3dBc83kftxy96UncbUn3iEXN5zJEIdk="},
+    "expires_at": ex.LATER,
+}
+
+
 class PresignedOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_PRESIGNED]})
     key: str
     method: str
     url: str
@@ -70,22 +99,34 @@ class PresignedOut(BaseModel):
 
 
 class PresignOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"urls": [_PRESIGNED]}]})
     urls: list[PresignedOut]
 
 
 class VerifyObject(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"key": ex.BLOB_KEY, "sha256": ex.SHA256, "size": 18355}]},
+    )
     key: Key
     sha256: Sha256
     size: int = Field(ge=0)
 
 
 class VerifyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"objects": [{"key": ex.BLOB_KEY, "sha256": ex.SHA256, "size": 18355}]}]
+        },
+    )
     objects: list[VerifyObject] = Field(min_length=1, max_length=64)
 
 
 class VerifyOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"stored": [ex.BLOB_KEY], "missing": [], "mismatched": []}]}
+    )
     stored: list[str]
     missing: list[str]
     mismatched: list[str]

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from kgc.deps import CorrelationDep, DirectoryDep, GroupsDep, LoginDep, ParamsDep, TracerDep
 from kgc.users import is_operator, parse_selector
 from kgc.views import org_view_from_doc, user_view_from_doc
+from phr.api import examples as ex
 from phr.api.kgc import (
     ChallengeRequest,
     ChallengeResponse,
@@ -33,7 +34,40 @@ from phr.service.problems import BadRequest, Forbidden, problem_responses
 router = APIRouter(prefix="/v1")
 
 
-@router.get("/params", tags=["params"], summary="The signed system parameters")
+_PARAMS_EXAMPLE = {
+    "params": {
+        "version": 1,
+        "issued_at": ex.TIME,
+        "kgc": {
+            "ed25519_public": ex.ED25519_PUBLIC,
+            "fingerprint": ex.FINGERPRINT,
+            "url": "https://kgc.phr.example",
+        },
+        "token": {"alg": "EdDSA", "issuer": "kgc", "audience": "phr", "ttl_s": 900},
+        "srs": {
+            "threshold": 2,
+            "nodes": [
+                {
+                    "id": f"srs-{n}",
+                    "url": f"https://srs-{n}.phr.example",
+                    "x25519_public": ex.X25519_PUBLIC,
+                    "ed25519_public": ex.ED25519_PUBLIC,
+                }
+                for n in (1, 2, 3)
+            ],
+        },
+        "segments": ["demographics", "conditions", "labs", "medications", "notes"],
+    },
+    "signature": ex.SIGNATURE,
+}
+
+
+@router.get(
+    "/params",
+    tags=["params"],
+    summary="The signed system parameters",
+    responses={200: {"content": {"application/json": {"example": _PARAMS_EXAMPLE}}}},
+)
 async def get_params(params: ParamsDep) -> dict[str, Any]:
     return params.model_dump(mode="json")
 

@@ -53,6 +53,20 @@ async def get_key(reader: ReaderDep) -> LedgerKeyOut:
     "/checkpoint",
     summary="Latest checkpoint, a C2SP tlog-checkpoint signed note",
     response_class=PlainTextResponse,
+    responses={
+        200: {
+            "content": {
+                "text/plain": {
+                    "schema": {"type": "string"},
+                    "example": "phr-exchange.example/ledger\n24\n"
+                    "LXEWQrcmsEQBYnyp+6wy9chTD7GQPMTbAiWHF5IaSIE=\n\n"
+                    "\u2014 phr-exchange.example/ledger "
+                    "Xq+WHYDLTpwyId6LGQ8nypJ4WwwLaR5fDUuJBSHyCz27"
+                    "HlnUOaL93eLT857cVDJypewBnDTdrnhPjNm8TMdP2lQIqwI=\n",
+                }
+            }
+        }
+    },
 )
 async def get_checkpoint(reader: ReaderDep) -> PlainTextResponse:
     return PlainTextResponse(await reader.checkpoint(), media_type="text/plain; charset=utf-8")
@@ -74,7 +88,29 @@ async def list_blocks(
     return [await reader.block(h) for h in range(start, end)]
 
 
-@router.get("/head", summary="Height, log size and position of the last sealed block")
+_EVENT_EXAMPLE: Final = InclusionProofOut.model_json_schema()["examples"][0]["event"]
+
+
+def _example(value: object) -> dict[int | str, dict[str, Any]]:
+    return {200: {"content": {"application/json": {"example": value}}}}
+
+
+@router.get(
+    "/head",
+    summary="Height, log size and position of the last sealed block",
+    responses=_example(
+        {
+            "height": 7,
+            "hash": "5b7425408eed00dc3a2c0d98a9f4013b5fa9f8529c1ef989137eb30473e086a1",
+            "log_size": 24,
+            "next_offset": 24,
+            "pending": 0,
+            "accepted": 24,
+            "duplicates": 1,
+            "rejected": 0,
+        }
+    ),
+)
 async def get_head(reader: ReaderDep, sequencer: SequencerDep) -> dict[str, Any]:
     head = await reader.head()
     return {
@@ -90,7 +126,9 @@ async def get_head(reader: ReaderDep, sequencer: SequencerDep) -> dict[str, Any]
 
 
 @router.get(
-    "/events/{event_id}", summary="One sealed event envelope (its patient, parties, auditors)"
+    "/events/{event_id}",
+    summary="One sealed event envelope (its patient, parties, auditors)",
+    responses=_example(_EVENT_EXAMPLE),
 )
 async def get_event(
     event_id: Annotated[str, Path(max_length=64)], reader: ReaderDep, caller: CurrentPrincipal
@@ -103,6 +141,7 @@ async def get_event(
 @router.get(
     "/events",
     summary="Sealed events, in log order: those about the caller or naming him (auditors: all)",
+    responses=_example([_EVENT_EXAMPLE]),
 )
 async def list_events(
     reader: ReaderDep,

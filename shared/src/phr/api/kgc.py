@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from phr.api import examples as ex
 from phr.api._base import In, Out
 from phr.api.ids import ID_PATTERN
 from phr.api.names import DisplayName
@@ -40,9 +41,13 @@ _B64U = r"^[A-Za-z0-9_-]{20,200}$"
 class Credential(BaseModel):
     """What the KGC attests of a user (signed: :class:`SignedCredential`)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", json_schema_extra={"examples": [ex.CREDENTIAL["credential"]]}
+    )
 
-    version: Literal[1] = 1
+    #: only 1 so far (``int`` bounded to 1, not ``Literal[1]``: a ``const`` in the JSON
+    #: Schema, which openapi-python-client turns into code that does not compile)
+    version: int = Field(default=1, ge=1, le=1, strict=True)
     issuer: str = "kgc"
     user_id: str
     role: str
@@ -58,7 +63,9 @@ class Credential(BaseModel):
 class SignedCredential(BaseModel):
     """Signed and verified by ``phr.identity.credentials``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", json_schema_extra={"examples": [ex.CREDENTIAL]}
+    )
 
     credential: Credential
     #: SHA-256 hex of the KGC key that signed
@@ -68,6 +75,23 @@ class SignedCredential(BaseModel):
 
 
 class EnrolRequest(In):
+    model_config = ex.examples(
+        {
+            "role": "patient",
+            "display_name": "Ada Lovelace",
+            "ed25519_public": ex.ED25519_PUBLIC,
+            "umbral_public": ex.UMBRAL_PUBLIC,
+            "proof": ex.SIGNATURE,
+        },
+        {
+            "role": "doctor",
+            "organisation_id": ex.ORG,
+            "department": "cardiology",
+            "ed25519_public": ex.ED25519_PUBLIC,
+            "umbral_public": ex.UMBRAL_PUBLIC,
+            "proof": ex.SIGNATURE,
+        },
+    )
     role: Role
     organisation_id: str | None = Field(default=None, pattern=ID_PATTERN)
     department: str | None = Field(default=None, max_length=64)
@@ -81,6 +105,10 @@ class EnrolRequest(In):
 
 
 class EnrolResponse(Out):
+    model_config = ex.examples(
+        {"user_id": ex.PATIENT, "status": "active", "credential": ex.CREDENTIAL},
+        {"user_id": ex.DOCTOR, "status": "pending", "credential": None},
+    )
     user_id: str
     status: Literal["active", "pending"]
     credential: SignedCredential | None = None
@@ -88,6 +116,22 @@ class EnrolResponse(Out):
 
 class UserView(Out):
     """A directory entry: public keys and attributes, nothing secret."""
+
+    model_config = ex.examples(
+        {
+            "user_id": ex.PATIENT,
+            "role": "patient",
+            "organisation_id": None,
+            "department": None,
+            "display_name": "Ada Lovelace",
+            "status": "active",
+            "ed25519_public": ex.ED25519_PUBLIC,
+            "umbral_public": ex.UMBRAL_PUBLIC,
+            "ed25519_fingerprint": ex.FINGERPRINT,
+            "umbral_fingerprint": ex.FINGERPRINT,
+            "credential": ex.CREDENTIAL,
+        }
+    )
 
     user_id: str
     role: str
@@ -103,25 +147,39 @@ class UserView(Out):
 
 
 class OrgCreate(In):
+    model_config = ex.examples({"name": "St Elsewhere", "kind": "hospital"})
     name: DisplayName
     kind: OrgKind
 
 
 class OrgView(Out):
+    model_config = ex.examples(
+        {"organisation_id": ex.ORG, "name": "St Elsewhere", "kind": "hospital"}
+    )
     organisation_id: str
     name: str
     kind: str
 
 
 class RevokeRequest(In):
+    model_config = ex.examples({"reason": "left the hospital"})
     reason: str = Field(default="revoked by an administrator", max_length=256)
 
 
 class ChallengeRequest(In):
+    model_config = ex.examples({"user_id": ex.PATIENT})
     user_id: str = Field(pattern=ID_PATTERN)
 
 
 class ChallengeResponse(Out):
+    model_config = ex.examples(
+        {
+            "user_id": ex.PATIENT,
+            "nonce": "Vq3hX0n8c2kq1mXo7dQe5w",
+            "expires_in": 60,
+            "purpose": "phr-login-v1",
+        }
+    )
     user_id: str
     nonce: str
     expires_in: int
@@ -130,6 +188,14 @@ class ChallengeResponse(Out):
 
 
 class TokenRequest(In):
+    model_config = ex.examples(
+        {
+            "user_id": ex.PATIENT,
+            "nonce": "Vq3hX0n8c2kq1mXo7dQe5w",
+            "signature": ex.SIGNATURE,
+            "audience": ["user-api", "srs"],
+        }
+    )
     user_id: str = Field(pattern=ID_PATTERN)
     nonce: str = Field(min_length=16, max_length=128)
     #: base64url Ed25519 signature over login_message(user_id=…, nonce=…)
@@ -150,6 +216,9 @@ class TokenRequest(In):
 
 
 class TokenResponse(Out):
+    model_config = ex.examples(
+        {"access_token": ex.ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 900}
+    )
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"
     expires_in: int
@@ -158,6 +227,8 @@ class TokenResponse(Out):
 class TraceRequest(In):
     """One of: a raw secret key (base64url, 32 bytes), a key export, or a keystore."""
 
+    model_config = ex.examples({"secret_key": ex.X25519_PUBLIC})
+
     secret_key: str | None = Field(default=None, max_length=200)
     key_export: dict[str, Any] | None = None
     keystore: dict[str, Any] | None = None
@@ -165,6 +236,16 @@ class TraceRequest(In):
 
 
 class TraceResponse(Out):
+    model_config = ex.examples(
+        {
+            "user_id": ex.DOCTOR,
+            "role": "doctor",
+            "organisation_id": ex.ORG,
+            "key_kind": "umbral",
+            "key_fingerprint": ex.FINGERPRINT,
+            "revoked": True,
+        }
+    )
     user_id: str
     role: str
     organisation_id: str | None
@@ -174,11 +255,21 @@ class TraceResponse(Out):
 
 
 class GroupCreate(In):
+    model_config = ex.examples({"selector": {"role": "doctor", "org": ex.ORG}})
     #: attribute selector, e.g. {"role": "doctor", "org": "org_1"} (keys role, org, dept)
     selector: dict[str, str] = Field(min_length=1, max_length=3)
 
 
 class GroupView(Out):
+    model_config = ex.examples(
+        {
+            "group_id": ex.GROUP,
+            "selector": {"role": "doctor", "org": ex.ORG},
+            "version": 1,
+            "public_key": ex.UMBRAL_PUBLIC,
+            "public_keys": {"1": ex.UMBRAL_PUBLIC},
+        }
+    )
     group_id: str
     selector: dict[str, str]
     #: current key version (new grants use it); older versions stay valid for old grants
@@ -190,6 +281,9 @@ class GroupView(Out):
 
 
 class SealedGroupKey(Out):
+    model_config = ex.examples(
+        {"version": 1, "public_key": ex.UMBRAL_PUBLIC, "sealed_secret": ex.CAPSULE}
+    )
     version: int
     public_key: str
     #: base64url KeyCapsule (phr.crypto.pre.seal_to_key) of the 32-byte group secret key,
@@ -198,6 +292,14 @@ class SealedGroupKey(Out):
 
 
 class MemberKey(Out):
+    model_config = ex.examples(
+        {
+            "group_id": ex.GROUP,
+            "user_id": ex.DOCTOR,
+            "version": 1,
+            "keys": [{"version": 1, "public_key": ex.UMBRAL_PUBLIC, "sealed_secret": ex.CAPSULE}],
+        }
+    )
     group_id: str
     user_id: str
     version: int

@@ -11,14 +11,36 @@ from typing import Any
 
 from pydantic import AwareDatetime, Field
 
+from phr.api import examples as ex
 from phr.api._base import In, Out
 from phr.api.ids import ID_PATTERN, Hex64
 
 # ---------------------------------------------------------------- records
 
+_RECORD: dict[str, Any] = {
+    "patient_id": ex.PATIENT,
+    "record_id": ex.RECORD,
+    "status": "committed",
+    "uploaded_by": ex.PATIENT,
+    "manifest_sha256": ex.MANIFEST_SHA256,
+    "created_at": ex.TIME,
+    "committed_at": ex.LATER,
+    "deleted_at": None,
+    "deleted_by": None,
+    "segments": [ex.SEGMENT_OUT],
+}
+
 
 class UploadIn(In):
     """Phase one of an upload: what will come, signed by its author."""
+
+    model_config = ex.examples(
+        {
+            "upload_id": ex.UPLOAD,
+            "signed_manifest": ex.SIGNED_MANIFEST,
+            "tags": {ex.SEGMENT: list(ex.TAGS)},
+        }
+    )
 
     #: chosen by the client; retrying with the same id and manifest is a no-op
     upload_id: str = Field(pattern=ID_PATTERN)
@@ -29,6 +51,7 @@ class UploadIn(In):
 
 
 class SegmentOut(Out):
+    model_config = ex.examples(ex.SEGMENT_OUT)
     name: str
     key_version: int
     size: int
@@ -40,12 +63,45 @@ class SegmentOut(Out):
 class SegmentPut(Out):
     """Send this segment's ciphertext with ``PUT url`` and exactly these headers."""
 
+    model_config = ex.examples(
+        {
+            "url": ex.PUT_URL,
+            "headers": {
+                "Content-Length": "18355",
+                "x-amz-checksum-sha256": "is4f4sLiFS6D3dBc83kftxy96UncbUn3iEXN5zJEIdk=",
+            },
+            "expires_at": ex.LATER,
+        }
+    )
+
     url: str
     headers: dict[str, str] = Field(description="signed; S3 checks the body against them")
     expires_at: datetime
 
 
 class UploadOut(Out):
+    model_config = ex.examples(
+        {
+            "upload_id": ex.UPLOAD,
+            "patient_id": ex.PATIENT,
+            "record_id": ex.RECORD,
+            "status": "pending",
+            "manifest_sha256": ex.MANIFEST_SHA256,
+            "segments": [ex.SEGMENT_OUT],
+            "stored": [],
+            "missing": [ex.SEGMENT],
+            "urls": {
+                ex.SEGMENT: {
+                    "url": ex.PUT_URL,
+                    "headers": {
+                        "Content-Length": "18355",
+                        "x-amz-checksum-sha256": "is4f4sLiFS6D3dBc83kftxy96UncbUn3iEXN5zJEIdk=",
+                    },
+                    "expires_at": ex.LATER,
+                }
+            },
+        }
+    )
     upload_id: str
     patient_id: str
     record_id: str
@@ -64,6 +120,8 @@ class UploadOut(Out):
 class RecordOut(Out):
     """A record's metadata (or a deleted record's tombstone); never any capsule."""
 
+    model_config = ex.examples(_RECORD)
+
     patient_id: str
     record_id: str
     status: str
@@ -79,11 +137,14 @@ class RecordOut(Out):
 class RecordDetail(RecordOut):
     """A committed record with its signed manifest (capsules included), to decrypt it."""
 
+    model_config = ex.examples(_RECORD | {"signed_manifest": ex.SIGNED_MANIFEST})
+
     #: phr.crypto.manifest.SignedRecordManifest as JSON
     signed_manifest: dict[str, Any]
 
 
 class ContributorOut(Out):
+    model_config = ex.examples({"patient_id": ex.PATIENT, "org_id": ex.ORG, "added_at": ex.TIME})
     patient_id: str
     org_id: str
     added_at: datetime
@@ -91,9 +152,18 @@ class ContributorOut(Out):
 
 # ---------------------------------------------------------------- grants
 
+_KEY_GRANT: dict[str, Any] = {
+    "segment": ex.SEGMENT,
+    "key_version": 1,
+    "signed_grant": ex.SIGNED_GRANT,
+    "sealed_kfrags": {"srs-1": ex.CFRAG, "srs-2": ex.CFRAG, "srs-3": ex.CFRAG},
+}
+
 
 class KeyGrantIn(In):
     """One segment at one key version: the signed grant and a sealed kfrag per SRS node."""
+
+    model_config = ex.examples(_KEY_GRANT)
 
     segment: str = Field(max_length=64)
     key_version: int = Field(ge=1)
@@ -105,6 +175,18 @@ class KeyGrantIn(In):
 
 class GrantIn(In):
     """A grant to one user (``grantee_user_id``) or one KGC group (``group_id``)."""
+
+    model_config = ex.examples(
+        {
+            "grant_id": ex.GRANT,
+            "grantee_user_id": ex.DOCTOR,
+            "segments": [ex.SEGMENT],
+            "expires_at": ex.EXPIRES,
+            "purpose": "diabetes follow-up",
+            "threshold": 2,
+            "key_grants": [_KEY_GRANT],
+        }
+    )
 
     #: chosen by the client; the same id and content again is a no-op
     grant_id: str = Field(pattern=ID_PATTERN)
@@ -124,16 +206,45 @@ class GrantIn(In):
 class KeyGrantsIn(In):
     """Key grants for new key versions of an existing grant (after a rotation)."""
 
+    model_config = ex.examples({"key_grants": [_KEY_GRANT | {"key_version": 2}]})
+
     key_grants: list[KeyGrantIn] = Field(min_length=1, max_length=256)
 
 
 class KeyVersionOut(Out):
+    model_config = ex.examples({"segment": ex.SEGMENT, "key_version": 1})
     segment: str
     key_version: int
 
 
 class GrantOut(Out):
     """A grant as listed to the patient: metadata and who acted, never a kfrag."""
+
+    model_config = ex.examples(
+        {
+            "grant_id": ex.GRANT,
+            "patient_id": ex.PATIENT,
+            "grantee_user_id": ex.DOCTOR,
+            "grantee_group": None,
+            "group_id": None,
+            "receiving_pk": ex.UMBRAL_PUBLIC,
+            "segments": [ex.SEGMENT],
+            "not_before": None,
+            "expires_at": ex.EXPIRES,
+            "data_from": None,
+            "purpose": "diabetes follow-up",
+            "emergency": False,
+            "threshold": 2,
+            "key_versions": [{"segment": ex.SEGMENT, "key_version": 1}],
+            "granted_by": ex.PATIENT,
+            "on_behalf_of": None,
+            "status": "active",
+            "created_at": ex.TIME,
+            "revoked_at": None,
+            "revoked_by": None,
+            "revoked_on_behalf_of": None,
+        }
+    )
 
     grant_id: str
     patient_id: str
@@ -162,21 +273,27 @@ class GrantOut(Out):
 
 
 class RotateIn(In):
+    model_config = ex.examples({"segments": [ex.SEGMENT]})
     segments: list[str] = Field(min_length=1, max_length=16)
 
 
 class RotateOut(Out):
+    model_config = ex.examples({"patient_id": ex.PATIENT, "versions": {ex.SEGMENT: 2}})
     patient_id: str
     #: segment -> its new current key version
     versions: dict[str, int]
 
 
 class KeysIn(In):
+    model_config = ex.examples({"signed_keys": ex.SIGNED_KEYS})
     #: phr.crypto.published_keys.SignedPatientKeys as JSON
     signed_keys: dict[str, Any]
 
 
 class KeysOut(Out):
+    model_config = ex.examples(
+        {"patient_id": ex.PATIENT, "versions": {ex.SEGMENT: 1}, "signed_keys": ex.SIGNED_KEYS}
+    )
     patient_id: str
     #: segment -> current key version (1 when never rotated)
     versions: dict[str, int]
@@ -185,6 +302,7 @@ class KeysOut(Out):
 
 
 class ManifestIn(In):
+    model_config = ex.examples({"signed_manifest": ex.SIGNED_MANIFEST})
     #: the record's manifest with re-wrapped capsules, signed by the patient
     signed_manifest: dict[str, Any]
 
@@ -193,6 +311,9 @@ class ManifestIn(In):
 
 
 class DelegationIn(In):
+    model_config = ex.examples(
+        {"segments": [ex.SEGMENT], "sealed_keys": {ex.SEGMENT: {"1": ex.CAPSULE}}}
+    )
     segments: list[str] = Field(min_length=1, max_length=16)
     #: segment -> key version -> base64url KeyCapsule of that segment secret key, sealed
     #: to the delegate's Umbral key (phr.crypto.pre.seal_to_key); lets him make kfrags
@@ -200,6 +321,17 @@ class DelegationIn(In):
 
 
 class DelegationOut(Out):
+    model_config = ex.examples(
+        {
+            "delegation_id": f"{ex.PATIENT}/{ex.DOCTOR}",
+            "patient_id": ex.PATIENT,
+            "delegate_user_id": ex.DOCTOR,
+            "segments": [ex.SEGMENT],
+            "active": True,
+            "changed_by": ex.PATIENT,
+            "changed_at": ex.TIME,
+        }
+    )
     delegation_id: str
     patient_id: str
     delegate_user_id: str
@@ -212,15 +344,27 @@ class DelegationOut(Out):
 class DelegateKeysOut(Out):
     """What a delegate fetches: his scope and the segment keys sealed to him."""
 
+    model_config = ex.examples(
+        {
+            "patient_id": ex.PATIENT,
+            "segments": [ex.SEGMENT],
+            "sealed_keys": {ex.SEGMENT: {"1": ex.CAPSULE}},
+        }
+    )
+
     patient_id: str
     segments: list[str]
     sealed_keys: dict[str, dict[str, str]]
 
 
 class EmergencyIn(In):
+    model_config = ex.examples({"segments": ["conditions", "medications"]})
     segments: list[str] = Field(max_length=16)
 
 
 class EmergencyOut(Out):
+    model_config = ex.examples(
+        {"patient_id": ex.PATIENT, "segments": ["conditions", "medications"]}
+    )
     patient_id: str
     segments: list[str]

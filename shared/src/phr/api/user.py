@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
+from phr.api import examples as ex
 from phr.api._base import In, Out
 from phr.api.cloud import SearchMatch, SearchOut
 from phr.api.ids import Hex64, Id
@@ -33,6 +34,7 @@ __all__ = [
 
 
 class SearchIn(In):
+    model_config = ex.examples({"trapdoors": list(ex.TAGS), "patient_id": ex.PATIENT})
     trapdoors: list[Trapdoor] = Field(
         min_length=1,
         max_length=32,
@@ -42,6 +44,14 @@ class SearchIn(In):
 
 
 class SharedRecord(Out):
+    model_config = ex.examples(
+        {
+            "record_id": ex.RECORD,
+            "uploaded_by": ex.PATIENT,
+            "uploaded_at": ex.TIME,
+            "segments": {ex.SEGMENT: 1},
+        }
+    )
     record_id: str
     uploaded_by: str = Field(description="the patient, or a contributor (own search keys)")
     uploaded_at: datetime | None
@@ -49,17 +59,65 @@ class SharedRecord(Out):
 
 
 class SharedPatient(Out):
+    model_config = ex.examples(
+        {
+            "patient_id": ex.PATIENT,
+            "segments": [ex.SEGMENT],
+            "records": [
+                {
+                    "record_id": ex.RECORD,
+                    "uploaded_by": ex.PATIENT,
+                    "uploaded_at": ex.TIME,
+                    "segments": {ex.SEGMENT: 1},
+                }
+            ],
+        }
+    )
     patient_id: str
     segments: list[str] = Field(description="segments granted to the caller")
     records: list[SharedRecord]
 
 
 class SharedOut(Out):
+    model_config = ex.examples(
+        {
+            "patients": [
+                {
+                    "patient_id": ex.PATIENT,
+                    "segments": [ex.SEGMENT],
+                    "records": [
+                        {
+                            "record_id": ex.RECORD,
+                            "uploaded_by": ex.PATIENT,
+                            "uploaded_at": ex.TIME,
+                            "segments": {ex.SEGMENT: 1},
+                        }
+                    ],
+                }
+            ]
+        }
+    )
     patients: list[SharedPatient]
 
 
 class GrantToCaller(Out):
     """A grant of the patient addressed to the caller (or a group of his), any status."""
+
+    model_config = ex.examples(
+        {
+            "grant_id": ex.GRANT,
+            "segments": [ex.SEGMENT],
+            "grantee_user_id": ex.DOCTOR,
+            "grantee_group": None,
+            "status": "active",
+            "not_before": None,
+            "expires_at": ex.EXPIRES,
+            "data_from": None,
+            "purpose": "diabetes follow-up",
+            "emergency": False,
+            "revoked_at": None,
+        }
+    )
 
     grant_id: str
     segments: list[str]
@@ -75,6 +133,9 @@ class GrantToCaller(Out):
 
 
 class WithheldSegment(Out):
+    model_config = ex.examples(
+        {"record_id": ex.RECORD, "segment": "imaging", "reason": "not-granted"}
+    )
     record_id: str
     segment: str
     reason: str = Field(description="not-granted | revoked | expired | not-yet-valid")
@@ -85,6 +146,36 @@ class SharedDetail(Out):
     segments of those records he may not read now, with why. Empty unless the patient
     ever granted the caller something."""
 
+    model_config = ex.examples(
+        {
+            "patient_id": ex.PATIENT,
+            "grants": [
+                {
+                    "grant_id": ex.GRANT,
+                    "segments": [ex.SEGMENT],
+                    "grantee_user_id": ex.DOCTOR,
+                    "grantee_group": None,
+                    "status": "active",
+                    "not_before": None,
+                    "expires_at": ex.EXPIRES,
+                    "data_from": None,
+                    "purpose": "diabetes follow-up",
+                    "emergency": False,
+                    "revoked_at": None,
+                }
+            ],
+            "records": [
+                {
+                    "record_id": ex.RECORD,
+                    "uploaded_by": ex.PATIENT,
+                    "uploaded_at": ex.TIME,
+                    "segments": {ex.SEGMENT: 1},
+                }
+            ],
+            "withheld": [{"record_id": ex.RECORD, "segment": "imaging", "reason": "not-granted"}],
+        }
+    )
+
     patient_id: str
     grants: list[GrantToCaller]
     records: list[SharedRecord]
@@ -92,6 +183,15 @@ class SharedDetail(Out):
 
 
 class AccessIn(In):
+    model_config = ex.examples(
+        {"patient_id": ex.PATIENT, "record_id": ex.RECORD, "segments": [ex.SEGMENT]},
+        {
+            "patient_id": ex.PATIENT,
+            "record_id": ex.RECORD,
+            "breakglass": True,
+            "breakglass_reason": "unconscious in A&E, allergy history needed",
+        },
+    )
     patient_id: Id
     record_id: Id
     segments: list[Id] | None = Field(
@@ -111,6 +211,16 @@ class AccessIn(In):
 class GrantedSegment(Out):
     """A segment t nodes granted (their cfrags are in ``node_answers``, as signed)."""
 
+    model_config = ex.examples(
+        {
+            "key_version": 1,
+            "grant_id": ex.GRANT,
+            "threshold": 2,
+            "breakglass": False,
+            "url": ex.GET_URL,
+        }
+    )
+
     key_version: int
     grant_id: str
     threshold: int
@@ -119,6 +229,29 @@ class GrantedSegment(Out):
 
 
 class AccessOut(Out):
+    model_config = ex.examples(
+        {
+            "request_id": ex.REQUEST,
+            "patient_id": ex.PATIENT,
+            "record_id": ex.RECORD,
+            "requester_id": ex.DOCTOR,
+            "expires_at": ex.LATER,
+            "signed_manifest": ex.SIGNED_MANIFEST,
+            "segments": {
+                ex.SEGMENT: {
+                    "key_version": 1,
+                    "grant_id": ex.GRANT,
+                    "threshold": 2,
+                    "breakglass": False,
+                    "url": ex.GET_URL,
+                }
+            },
+            "denied": [],
+            "breakglass": None,
+            "nodes": {"srs-1": "answered", "srs-2": "answered", "srs-3": "timeout"},
+            "node_answers": [ex.REENCRYPT_ANSWER],
+        }
+    )
     request_id: str
     patient_id: str
     record_id: str
@@ -137,6 +270,20 @@ class AccessOut(Out):
 
 
 class BreakglassOut(Out):
+    model_config = ex.examples(
+        {
+            "request_id": ex.REQUEST,
+            "patient_id": ex.PATIENT,
+            "record_id": ex.RECORD,
+            "requester_id": ex.DOCTOR,
+            "segments": ["conditions", "medications"],
+            "reason": "unconscious in A&E, allergy history needed",
+            "nodes": ["srs-1", "srs-2"],
+            "expires_in_s": 3600,
+            "first_seen": ex.TIME,
+            "review": "pending",
+        }
+    )
     request_id: str
     patient_id: str
     record_id: str | None
@@ -150,5 +297,24 @@ class BreakglassOut(Out):
 
 
 class BreakglassList(Out):
+    model_config = ex.examples(
+        {
+            "patient_id": ex.PATIENT,
+            "accesses": [
+                {
+                    "request_id": ex.REQUEST,
+                    "patient_id": ex.PATIENT,
+                    "record_id": ex.RECORD,
+                    "requester_id": ex.DOCTOR,
+                    "segments": ["conditions", "medications"],
+                    "reason": "unconscious in A&E, allergy history needed",
+                    "nodes": ["srs-1", "srs-2"],
+                    "expires_in_s": 3600,
+                    "first_seen": ex.TIME,
+                    "review": "pending",
+                }
+            ],
+        }
+    )
     patient_id: str
     accesses: list[BreakglassOut]

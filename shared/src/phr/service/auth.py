@@ -31,6 +31,7 @@ from fastapi import APIRouter, Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from phr.api import examples as ex
 from phr.crypto.signing import SigningKey, VerifyKey
 from phr.events.catalog import TOPIC_REVOCATIONS, parse_data
 from phr.events.envelope import Envelope, EnvelopeInvalid
@@ -303,11 +304,31 @@ PatientSelf = Annotated[Principal, Depends(require_patient_self)]
 whoami_router = APIRouter(prefix="/v1", tags=["auth"])
 
 
-@whoami_router.get("/whoami", summary="The caller's identity, from his token")
+#: what ``/v1/whoami`` answers a doctor (no nulls: FastAPI drops them from examples)
+_WHOAMI: Final[dict[int | str, dict[str, Any]]] = {
+    200: {
+        "content": {
+            "application/json": {
+                "example": {
+                    "sub": ex.DOCTOR,
+                    "role": "doctor",
+                    "iss": "kgc",
+                    "org": ex.ORG,
+                    "dept": "cardiology",
+                    "kfp": ex.FINGERPRINT,
+                    "exp": 1773481313,
+                }
+            }
+        }
+    }
+}
+
+
+@whoami_router.get("/whoami", summary="The caller's identity, from his token", responses=_WHOAMI)
 async def whoami(principal: CurrentPrincipal) -> dict[str, Any]:
     return principal.to_json()
 
 
-@whoami_router.get("/whoami/staff", summary="The caller's identity; staff only")
+@whoami_router.get("/whoami/staff", summary="The caller's identity; staff only", responses=_WHOAMI)
 async def whoami_staff(principal: RequireStaff) -> dict[str, Any]:
     return principal.to_json()

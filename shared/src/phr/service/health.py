@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -18,8 +18,27 @@ ReadinessCheck = Callable[[float], Awaitable[Mapping[str, Any] | None]]
 
 router = APIRouter(tags=["health"])
 
+_READY: Final = {
+    "type": "object",
+    "required": ["status", "checks", "details"],
+    "properties": {
+        "status": {"const": "ready"},
+        "checks": {"type": "object", "additionalProperties": {"type": "string"}},
+        "details": {"type": "object", "additionalProperties": {"type": "object"}},
+    },
+}
+_READY_EXAMPLE: Final = {
+    "status": "ready",
+    "checks": {"mongo": "ok", "kafka": "ok", "consumer:owner-api": "ok"},
+    "details": {"consumer:owner-api": {"lag": 0}},
+}
 
-@router.get("/healthz", summary="The process is alive")
+
+@router.get(
+    "/healthz",
+    summary="The process is alive",
+    responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
+)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -27,7 +46,13 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="Every dependency answers",
-    responses=problem_responses(503, descriptions={503: "A dependency is down"}),
+    responses={
+        200: {
+            "description": "Every check answered (a consumer's lag, if any, in details)",
+            "content": {"application/json": {"schema": _READY, "example": _READY_EXAMPLE}},
+        },
+        **problem_responses(503, descriptions={503: "A dependency is down"}),
+    },
 )
 async def readyz(request: Request) -> JSONResponse:
     state = app_state(request)

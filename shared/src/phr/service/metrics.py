@@ -65,7 +65,18 @@ router = APIRouter(tags=["health"])
     "/metrics",
     summary="Prometheus metrics of this process",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+    responses={
+        200: {
+            "content": {
+                CONTENT_TYPE_LATEST: {
+                    "schema": {"type": "string"},
+                    "example": "# HELP phr_http_requests_total HTTP requests answered\n"
+                    "# TYPE phr_http_requests_total counter\n"
+                    'phr_http_requests_total{method="GET",route="/v1/key",status="200"} 3.0\n',
+                }
+            }
+        }
+    },
 )
 async def metrics() -> Response:
     """The Prometheus text exposition format."""

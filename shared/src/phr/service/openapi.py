@@ -16,6 +16,7 @@ from typing import Any, Final
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, TypeAdapter
 
 from phr.events.envelope import CORRELATION_ID_MAX, CORRELATION_ID_RE
 from phr.service.limits import DEFAULT_MAX_BODY_BYTES, MIB
@@ -40,6 +41,18 @@ _CORRELATION_PARAM: Final = {
 _ID_HEADERS: Final = {
     "X-Request-ID": {"description": "This request's id", "schema": {"type": "string"}},
     "X-Correlation-ID": {"description": "The flow's correlation id", "schema": {"type": "string"}},
+}
+
+
+#: a response (or request body) of ciphertext bytes: segment data, AES-GCM chunks
+CIPHERTEXT: Final[dict[str, Any]] = {
+    "description": "The ciphertext's bytes (check them against X-Content-SHA256)",
+    "content": {
+        "application/octet-stream": {
+            "schema": {"type": "string", "format": "binary"},
+            "example": "UEhSLVNFRzEBAAAAAAEAAAAAAAAARyM...",
+        }
+    },
 }
 
 
@@ -109,6 +122,39 @@ def _complete_operation(op: dict[str, Any], limit: int) -> None:
     op["description"] = (text.strip() + "\n\n" + " ".join(notes)).strip()
 
 
+def _model_examples(routes: Sequence[Any]) -> dict[str, list[Any]]:
+    """Each model's ``examples`` (by schema name) as pydantic writes them, nulls included."""
+    found: dict[str, list[Any]] = {}
+    for route in routes:
+        if not isinstance(route, APIRoute):
+            continue
+        extra = [r.get("model") for r in route.responses.values() if isinstance(r, dict)]
+        bodies = [p.field_info.annotation for p in route.dependant.body_params]
+        for kind in (route.response_model, *extra, *bodies):
+            if kind is None:
+                continue
+            for mode in ("validation", "serialization"):
+                doc = TypeAdapter(kind).json_schema(mode=mode)
+                defs = dict(doc.pop("$defs", {}))
+                if isinstance(kind, type) and issubclass(kind, BaseModel):
+                    defs[kind.__name__] = doc
+                for name, model_schema in defs.items():
+                    if "examples" in model_schema:
+                        found[name] = model_schema["examples"]
+    return found
+
+
+def _restore_examples(schemas: dict[str, Any], routes: Sequence[Any]) -> None:
+    """FastAPI drops every ``null`` of the document (``exclude_none``), those inside
+    examples too, which leaves an example without the nullable fields its schema
+    requires: put each model's own examples back."""
+    examples = _model_examples(routes)
+    for name, model_schema in schemas.items():
+        own = examples.get(name.removesuffix("-Input").removesuffix("-Output"))
+        if own is not None and "examples" in model_schema:
+            model_schema["examples"] = own
+
+
 def complete_openapi(schema: dict[str, Any], routes: Sequence[Any]) -> dict[str, Any]:
     """Fill in what the service's plumbing adds to every operation (see module doc)."""
     limits = _limits_by_operation(routes)
@@ -121,6 +167,7 @@ def complete_openapi(schema: dict[str, Any], routes: Sequence[Any]) -> dict[str,
     schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
+    _restore_examples(schemas, routes)
     return schema
 
 

@@ -20,6 +20,7 @@ from phr.api.owner import ContributorOut, RecordDetail, RecordOut, SegmentPut, U
 from phr.service.auth import CurrentPrincipal, PatientSelf
 from phr.service.limits import MIB
 from phr.service.mongo import Document
+from phr.service.openapi import CIPHERTEXT
 from phr.service.problems import problem_responses
 
 router = APIRouter(prefix="/v1/patients/{patient_id}")
@@ -136,7 +137,7 @@ async def get_record(
     tags=["records"],
     summary="A segment's ciphertext (streamed; the patient himself)",
     response_class=StreamingResponse,
-    responses=_PROBLEM | problem_responses(502),
+    responses=_PROBLEM | problem_responses(502) | {200: CIPHERTEXT},
 )
 async def download_segment(
     patient_id: PatientId,
