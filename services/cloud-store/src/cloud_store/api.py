@@ -37,6 +37,7 @@ from phr.api.cloud import (
 from phr.api.ids import HEX64_PATTERN, ID_PATTERN
 from phr.service.auth import require_role
 from phr.service.openapi import CIPHERTEXT
+from phr.service.problems import problem_responses
 
 router = APIRouter(
     prefix="/v1",
@@ -64,6 +65,7 @@ def _check_key(key: str) -> None:
     summary="Store ciphertext (streamed); kept only if size and SHA-256 match",
     status_code=201,
     max_body_size=MAX_BLOB_BYTES,
+    responses=problem_responses(413, 422, 503),
     openapi_extra={"requestBody": {"required": True, "content": CIPHERTEXT["content"]}},
 )
 async def put_blob(
@@ -103,7 +105,7 @@ async def put_blob(
     "/blobs/{key:path}",
     summary="Read ciphertext (streamed); its SHA-256 is checked against the stored one",
     response_class=StreamingResponse,
-    responses={200: CIPHERTEXT},
+    responses={**problem_responses(404, 502, 503), 200: CIPHERTEXT},
 )
 async def get_blob(
     key: BlobKey, blobs: BlobsDep, index: IndexDep, settings: SettingsDep
@@ -140,7 +142,12 @@ async def get_blob(
     return StreamingResponse(verified(), media_type="application/octet-stream", headers=headers)
 
 
-@router.delete("/blobs/{key:path}", summary="Remove ciphertext", status_code=204)
+@router.delete(
+    "/blobs/{key:path}",
+    summary="Remove ciphertext",
+    status_code=204,
+    responses=problem_responses(503),
+)
 async def delete_blob(key: BlobKey, blobs: BlobsDep, index: IndexDep) -> Response:
     _check_key(key)
     try:

@@ -29,6 +29,7 @@ from cloud_store.presign import MAX_EXPIRES_S, Presigner
 from cloud_store.store import BlobStorage
 from phr.api import examples as ex
 from phr.service.auth import require_role
+from phr.service.problems import problem_responses
 
 router = APIRouter(
     prefix="/v1",
@@ -181,7 +182,11 @@ async def _digest_of(blobs: BlobStorage, key: str) -> tuple[int, str]:
     return size, digest
 
 
-@router.post("/blobs/verify", summary="Check objects PUT through presigned URLs; record them")
+@router.post(
+    "/blobs/verify",
+    summary="Check objects PUT through presigned URLs; record them",
+    responses=problem_responses(503),
+)
 async def verify_blobs(body: VerifyIn, blobs: BlobsDep, index: IndexDep) -> VerifyOut:
     async def one(obj: VerifyObject) -> str:
         try:

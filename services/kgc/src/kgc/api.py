@@ -75,7 +75,13 @@ async def get_params(params: ParamsDep) -> dict[str, Any]:
 # ---------------------------------------------------------------- organisations
 
 
-@router.post("/orgs", tags=["organisations"], status_code=201, summary="Create an organisation")
+@router.post(
+    "/orgs",
+    tags=["organisations"],
+    status_code=201,
+    summary="Create an organisation",
+    responses=problem_responses(403, 409, descriptions={409: "An organisation of that name"}),
+)
 async def create_org(body: OrgCreate, admin: RequireAdmin, directory: DirectoryDep) -> OrgView:
     if not is_operator(admin):
         raise Forbidden("only the operator creates organisations")
@@ -120,6 +126,7 @@ async def get_user(user_id: str, _: CurrentPrincipal, directory: DirectoryDep) -
     "/users",
     tags=["directory"],
     summary="Users matching an attribute selector, e.g. selector=role=doctor,org=org_1",
+    responses=problem_responses(400, 403),
 )
 async def find_users(
     caller: CurrentPrincipal,
@@ -141,7 +148,12 @@ async def find_users(
     return [user_view_from_doc(d) for d in await directory.find(query, limit)]
 
 
-@router.post("/users/{user_id}/approve", tags=["users"], summary="Approve a pending staff user")
+@router.post(
+    "/users/{user_id}/approve",
+    tags=["users"],
+    summary="Approve a pending staff user",
+    responses=problem_responses(403, 404, 409, descriptions={409: "The user is not pending"}),
+)
 async def approve(
     user_id: str, admin: RequireAdmin, directory: DirectoryDep, cid: CorrelationDep
 ) -> UserView:
@@ -209,7 +221,8 @@ async def trace(
     tags=["groups"],
     status_code=201,
     summary="The key pair of an attribute selector (201 new, 200 existing; idempotent)",
-    responses=problem_responses(400),
+    responses=problem_responses(400, 403)
+    | {200: {"model": GroupView, "description": "The group existed: its keys"}},
 )
 async def create_group(
     body: GroupCreate, caller: CurrentPrincipal, groups: GroupsDep, response: Response

@@ -35,6 +35,7 @@ from phr.ledger.wire import (
     LedgerKeyOut,
 )
 from phr.service.auth import CurrentPrincipal
+from phr.service.problems import problem_responses
 
 router = APIRouter(prefix="/v1", tags=["ledger"])
 
@@ -156,7 +157,11 @@ async def list_events(
     return [e for e in found if may_read(caller, e)]
 
 
-@router.get("/proofs/inclusion", summary="RFC 9162 audit path of an event")
+@router.get(
+    "/proofs/inclusion",
+    summary="RFC 9162 audit path of an event",
+    responses=problem_responses(403, 404, descriptions={404: "The event is in no sealed block"}),
+)
 async def get_inclusion(
     reader: ReaderDep,
     caller: CurrentPrincipal,

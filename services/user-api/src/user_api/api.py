@@ -40,7 +40,9 @@ async def search(body: SearchIn, caller: DataUser, searches: SearchDep) -> Searc
     "/shared",
     tags=["search"],
     summary="Patients who granted the caller segments, and their records holding them",
-    responses=problem_responses(401, 403, 503),
+    responses=problem_responses(
+        400, 401, 403, 503, descriptions={400: "emergency=true without a patient_id"}
+    ),
 )
 async def shared(
     caller: DataUser,

@@ -51,7 +51,9 @@ async def _upload_out(records: RecordService, doc: Document) -> UploadOut:
     status_code=201,
     summary="Begin an upload: signed manifest and tags in, presigned S3 PUTs out (201 new, "
     "200 identical retry)",
-    responses=_PROBLEM,
+    responses=_PROBLEM
+    | problem_responses(410)
+    | {200: {"model": UploadOut, "description": "An identical retry: the upload as it is"}},
     max_body_size=16 * MIB,  # a manifest's keyword tags (HMACs) run to megabytes
 )
 async def begin_upload(
@@ -71,6 +73,7 @@ async def begin_upload(
     "/uploads/{upload_id}",
     tags=["uploads"],
     summary="An upload's state, with new presigned PUTs for what is missing (to resume it)",
+    responses=problem_responses(403, 404, 410, 503),
 )
 async def get_upload(
     patient_id: PatientId, upload_id: Id, caller: CurrentPrincipal, records: RecordsDep
@@ -82,7 +85,7 @@ async def get_upload(
     "/uploads/{upload_id}/commit",
     tags=["uploads"],
     summary="Commit: every segment checked in S3 (409 lists the missing); record.uploaded once",
-    responses=_PROBLEM,
+    responses=_PROBLEM | problem_responses(410),
 )
 async def commit_upload(
     patient_id: PatientId, upload_id: Id, caller: CurrentPrincipal, records: RecordsDep
@@ -95,6 +98,7 @@ async def commit_upload(
     tags=["uploads"],
     status_code=204,
     summary="Abort a pending upload; removes whatever it stored",
+    responses=problem_responses(403, 404, 409, 410, 503),
 )
 async def abort_upload(
     patient_id: PatientId, upload_id: Id, caller: CurrentPrincipal, records: RecordsDep

@@ -60,7 +60,8 @@ def _keys_out(patient_id: str, doc: Document) -> KeysOut:
     tags=["grants"],
     status_code=201,
     summary="Grant segments to a user or group; emits acl.granted once (200 on a retry)",
-    responses=_PROBLEM,
+    responses=_PROBLEM
+    | {200: {"model": GrantOut, "description": "An identical retry: the grant as it is"}},
 )
 async def create_grant(
     patient_id: PatientId,
