@@ -7,7 +7,8 @@ example of the request body if it takes one; an example of each success response
 has a body; and each example validates (JSON Schema 2020-12, the dialect of OpenAPI 3.1)
 against the schema it illustrates, ``$ref``s resolved within the document. An example
 is found where OpenAPI tools look: the media type's ``example`` or ``examples``, else
-the schema's own ``examples`` (behind its ``$ref``), else, for an array, its items'.
+the schema's own ``examples`` (behind its ``$ref``), else, for an array, its items'
+(tests/support/openapi.py).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from functools import cache
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
+
+from tests.support.openapi import examples_of, operations, validate
 
 SERVICES = {
     "kgc": "kgc.main",
@@ -28,7 +30,6 @@ SERVICES = {
     "ledger": "ledger.main",
     "cloud-store": "cloud_store.main",
 }
-METHODS = ("get", "put", "post", "delete", "patch")
 
 
 @cache
@@ -36,51 +37,6 @@ def spec_of(service: str) -> dict[str, Any]:
     app = importlib.import_module(SERVICES[service]).create_app()
     spec: dict[str, Any] = app.openapi()
     return spec
-
-
-def operations(service: str) -> list[tuple[str, str, dict[str, Any]]]:
-    spec = spec_of(service)
-    return [
-        (method, path, item[method])
-        for path, item in spec["paths"].items()
-        for method in METHODS
-        if method in item
-    ]
-
-
-def resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in schema:
-        node: Any = spec
-        for part in schema["$ref"].removeprefix("#/").split("/"):
-            node = node[part]
-        schema = node
-    return schema
-
-
-def examples_of(spec: dict[str, Any], media: dict[str, Any]) -> list[Any]:
-    """The examples of a media type object, where OpenAPI tools look (module doc)."""
-    if "example" in media:
-        return [media["example"]]
-    if "examples" in media:
-        return [e["value"] for e in media["examples"].values()]
-    return schema_examples(spec, media.get("schema", {}))
-
-
-def schema_examples(spec: dict[str, Any], schema: dict[str, Any]) -> list[Any]:
-    schema = resolve(spec, schema)
-    if schema.get("examples"):
-        return list(schema["examples"])
-    if "example" in schema:
-        return [schema["example"]]
-    if schema.get("type") == "array" and "items" in schema:
-        return [[item] for item in schema_examples(spec, schema["items"])[:1]]
-    return []
-
-
-def validate(spec: dict[str, Any], schema: dict[str, Any], example: Any) -> None:
-    """``example`` against ``schema``, its ``#/components/...`` refs resolved in ``spec``."""
-    root = {**schema, "components": spec.get("components", {})}
-    Draft202012Validator(root, format_checker=Draft202012Validator.FORMAT_CHECKER).validate(example)
 
 
 def bodies(op: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -99,7 +55,7 @@ def bodies(op: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def case_ids() -> list[tuple[str, str, str]]:
-    return [(s, m, p) for s in SERVICES for m, p, _ in operations(s)]
+    return [(s, op.method, op.path) for s in SERVICES for op in operations(spec_of(s))]
 
 
 CASES = case_ids()
