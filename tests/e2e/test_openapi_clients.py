@@ -7,7 +7,8 @@
   answer must parse into the type the spec gives it.
 - Every operation is sent a set of requests (tests/support/openapi_probes.py: happy,
   unauthenticated, unknown id, bad parameter, bad body, malformed JSON, wrong media
-  type, too large); each answer's status must be one the operation lists.
+  type, too large); each answer's status must be one the operation lists, and its JSON
+  body valid by the schema listed for that status and media type.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import pytest
 
 from phr.identity.tokens import TokenSigner
 from tests.support.identity import KgcClient, bearer, load_operator, service_url
-from tests.support.openapi import Operation, json_body_example, operations
+from tests.support.openapi import Operation, answer_mismatch, json_body_example, operations
 from tests.support.openapi_probes import BLOB, probes, python_name
 from tests.support.sharing import key_of
 
@@ -268,10 +269,11 @@ def test_every_status_a_service_sends_is_in_its_spec(
                     assert probe == "too-large", (op.id, probe)
                     continue  # the server may close before the client has sent it all
                 seen[(op.id, probe)] = r.status_code
+                where = f"{op.method} {op.path} [{probe}] -> {r.status_code}"
                 if not op.lists(r.status_code):
-                    unlisted.append(
-                        f"{op.method} {op.path} [{probe}] -> {r.status_code}: {r.text[:200]}"
-                    )
+                    unlisted.append(f"{where}: {r.text[:200]}")
+                elif (wrong := answer_mismatch(spec, op, r)) is not None:
+                    unlisted.append(f"{where}: the answer is not of its schema: {wrong}")
     assert not unlisted, "\n".join(unlisted)
     secured = {op.id for op in operations(spec) if op.doc.get("security")}
     refused = {op for (op, probe), s in seen.items() if probe == "unauthenticated" and s == 401}

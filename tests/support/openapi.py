@@ -12,7 +12,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
+import httpx
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 
 METHODS: Final = ("get", "put", "post", "delete", "patch")
 #: what phr.service.openapi writes of each operation's body limit
@@ -110,3 +112,22 @@ def json_body_example(spec: dict[str, Any], op: Operation) -> Any:
     found = examples_of(spec, op.body_media["application/json"])
     assert found, f"{op.id}: no request example"
     return found[0]
+
+
+def answer_mismatch(spec: dict[str, Any], op: Operation, response: httpx.Response) -> str | None:
+    """Why a JSON answer is not valid by the schema ``op`` lists for its status and media
+    type (None if it is, or if the answer is not JSON or its status lists no schema)."""
+    media_type = response.headers.get("content-type", "").split(";")[0].strip()
+    if not (media_type == "application/json" or media_type.endswith("+json")):
+        return None
+    listed = op.doc["responses"].get(str(response.status_code)) or op.doc["responses"].get(
+        "default", {}
+    )
+    schema = listed.get("content", {}).get(media_type, {}).get("schema")
+    if schema is None:
+        return f"{media_type} is not a media type listed for {response.status_code}"
+    try:
+        validate(spec, schema, response.json())
+    except ValidationError as exc:
+        return f"{exc.message} at {list(exc.absolute_path)}"
+    return None
