@@ -50,6 +50,22 @@ async def test_page_and_assets_carry_the_policy(tmp_path: Path) -> None:
     assert missing.status_code == 404
 
 
+async def test_assets_go_gzipped_to_a_browser_that_asks(tmp_path: Path) -> None:
+    root = built(tmp_path)
+    script = "export const schema = " + '{"type": "object"}, ' * 5000 + "0;\n"
+    (root / "app.js").write_text(script)
+    app = FastAPI()
+    install_page(app, settings(web_dir=root))
+    async with client(app) as http:
+        zipped = await http.get("/static/app.js", headers={"Accept-Encoding": "gzip"})
+        plain = await http.get("/static/app.js", headers={"Accept-Encoding": "identity"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.num_bytes_downloaded < len(script) // 10  # the bytes on the wire
+    assert zipped.text == script  # httpx undoes the gzip: the same bytes
+    assert zipped.headers["content-security-policy"] == plain.headers["content-security-policy"]
+    assert "content-encoding" not in plain.headers and plain.text == script
+
+
 async def test_no_build_no_page(tmp_path: Path) -> None:
     app = FastAPI()
     install_page(app, settings())
