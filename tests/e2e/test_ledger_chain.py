@@ -51,7 +51,7 @@ async def test_replicas_build_identical_chains_and_reject_forgeries(
     urls = ledger_urls(stack)
 
     async def sealed() -> bool:
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(timeout=60) as client:
             for url in urls:
                 trail = [
                     (await client.get(f"{url}/v1/audit/{tag}-{s}", headers=admin)).json()
@@ -68,7 +68,7 @@ async def test_replicas_build_identical_chains_and_reject_forgeries(
     b = await chain_from_db(stack, LEDGER_DBS[1], upto)
     assert a == b and len(a) == upto  # same header bytes, same signatures
 
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=60) as client:
         url = urls[0]
         for bad in forged[:2]:
             r = await client.get(
@@ -152,7 +152,7 @@ async def test_event_bodies_go_only_to_their_patient_parties_and_auditors(
         "auditor": bearer(auditor_token),
         "anonymous": {},
     }
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=60) as client:
 
         async def sealed() -> bool:
             r = await client.get(f"{url}/v1/events/{event.id}", headers=tokens["auditor"])

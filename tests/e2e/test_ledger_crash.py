@@ -74,7 +74,7 @@ async def test_killed_ledgers_lose_duplicate_and_reorder_nothing(isolated_stack:
             await kill(stack, victim)
             kills += 1
             stack.start_service(specs[victim])
-            await eventually(lambda v=victim: ready(urls[v]), timeout=60, interval=0.2)
+            await eventually(lambda v=victim: ready(urls[v]), timeout=120, interval=0.2)
     if kills == 0:  # always crash at least once
         await kill(stack, "ledger")
         stack.start_service(specs["ledger"])
