@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -32,6 +33,7 @@ from phr.crypto.export import import_secret_keys
 from phr.crypto.keys import PatientMasterKey, UserKeys
 from phr.crypto.pre import PreSecretKey
 from phr.crypto.signing import SigningKey
+from phr.events.envelope import Envelope, new_event
 from phr.identity.params import SystemParams
 from phr.identity.tokens import Audience
 from phr.sdk.access import AccessClient
@@ -80,6 +82,23 @@ class Endpoints:
     kgc: str
     owner_api: str
     user_api: str
+
+
+def record_deleted_events(key: SigningKey, n: int, subjects: int, tag: str) -> list[Envelope]:
+    """``n`` ``record.deleted`` events signed with ``key`` as owner-api's, spread over
+    ``subjects`` patients (``{tag}-{i}``): a load for the ledger, no record behind it."""
+    return [
+        new_event(
+            key=key,
+            source="owner-api",
+            type="record.deleted",
+            schemaversion=1,
+            subject=f"{tag}-{i % subjects}",
+            data={"record_id": f"{tag}-{i}"},
+            time=datetime.now(UTC),
+        )
+        for i in range(n)
+    ]
 
 
 def operator_from_file(path: Path) -> Person:
