@@ -34,7 +34,7 @@ from phr.crypto.keys import PatientMasterKey, UserKeys
 from phr.crypto.pre import PreSecretKey
 from phr.crypto.signing import SigningKey
 from phr.events.envelope import Envelope, new_event
-from phr.identity.params import SystemParams
+from phr.identity.params import ParamsPin, SystemParams
 from phr.identity.tokens import Audience
 from phr.sdk.access import AccessClient
 from phr.sdk.base import Tokens, TokenSource
@@ -129,8 +129,9 @@ class Scenario:
     """Builds people, records and grants on a running system, as its operator.
 
     ``operator_id`` and ``operator_signing`` are the operator's user id and signing key
-    (he creates organisations and approves staff). The HTTP client is shared by every
-    call and closed on exit if this made it."""
+    (he creates organisations and approves staff). ``pin`` is the KGC key to hold the
+    system parameters to (default: whatever the KGC first answers). The HTTP client is
+    shared by every call and closed on exit if this made it."""
 
     def __init__(
         self,
@@ -138,9 +139,11 @@ class Scenario:
         operator_id: str,
         operator_signing: SigningKey,
         *,
+        pin: ParamsPin | None = None,
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self.urls = urls
+        self.pin = pin
         self.operator_id = operator_id
         self._operator = Login(urls.kgc, operator_id, operator_signing)
         self._own_http = http is None
@@ -174,7 +177,7 @@ class Scenario:
     async def params(self) -> SystemParams:
         """The KGC's signed system parameters (pinned on first use, then kept)."""
         if self._params is None:
-            self._params, _ = await self.kgc.params(None)
+            self._params, self.pin = await self.kgc.params(self.pin)
         return self._params
 
     # ---------------------------------------------------------------- people
@@ -252,6 +255,7 @@ class Scenario:
             patient.keys,
             user_id=patient.user_id,
             master=patient.master,
+            pin=self.pin,
             http=self.http,
         )
 
