@@ -33,12 +33,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.cast import hospital_cast, local_stack, scenario_of  # noqa: E402
+from bench.cast import hospital_cast, local_stack, record_of, scenario_of, until_readable  # noqa: E402
 from bench.records import bundle_of, cpu_per_op, process_cpu  # noqa: E402
-from phr.client import encrypt_record  # noqa: E402
 from phr.scenario import Scenario  # noqa: E402
-from phr.sdk.access import AccessDenied  # noqa: E402
-from phr.sdk.records import new_record_id  # noqa: E402
 
 MB = 10**6
 
@@ -61,14 +58,7 @@ async def run(sc: Scenario, stack: Any, n: int) -> None:
     cast = await hospital_cast(sc)
     patient = cast.patient
     bundle = bundle_of(2 * MB)
-    record = encrypt_record(
-        bundle,
-        patient_id=patient.id,
-        record_id=new_record_id(),
-        keys=patient.owner_keys(),
-        author=patient.keys.signing,
-        validate=False,
-    )
+    record = record_of(patient, bundle)
     rid = record.manifest.record_id
     async with sc.records(patient) as records:
         await records.upload_encrypted_record(record)
@@ -76,18 +66,7 @@ async def run(sc: Scenario, stack: Any, n: int) -> None:
     await sc.grant_user(patient, cast.doctor, segments)
 
     async with await sc.reader(cast.doctor) as doctor:
-        deadline = time.monotonic() + 60
-        while True:  # every node has the grant and the record
-            try:
-                access = await doctor.request_access(patient.id, rid)
-                if len(access.opened) == len(segments) and len(access.answered_nodes) == 3:
-                    break
-                why: Any = access.denied
-            except AccessDenied as exc:
-                why = exc.denied
-            if time.monotonic() > deadline:
-                raise SystemExit(f"not readable: {why}")
-            await asyncio.sleep(0.2)
+        await until_readable(doctor, patient.id, rid, segments)
         full, requests, cpu = [], [], []
         for _ in range(3):  # warm-ups
             got = await doctor.fetch_record(patient.id, rid, validate=False)

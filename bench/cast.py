@@ -7,13 +7,20 @@ async with scenario_of(stack) as sc:
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import deploy.local
+from phr.client import EncryptedRecord, encrypt_record
 from phr.crypto.signing import SigningKey
 from phr.scenario import Endpoints, Person, Scenario
+from phr.sdk.access import AccessClient, AccessDenied
+from phr.sdk.records import new_record_id
 
 
 def local_stack(name: str | None = None) -> deploy.local.Stack:
@@ -57,3 +64,35 @@ async def hospital_cast(sc: Scenario) -> Cast:
     doctor = await sc.staff("doctor", hospital, "cardiology")
     other = await sc.staff("doctor", hospital, "radiology")
     return Cast(await sc.patient(), doctor, other, hospital)
+
+
+def record_of(patient: Person, bundle: dict[str, Any]) -> EncryptedRecord:
+    """``bundle`` encrypted under ``patient``'s keys (no FHIR validation), a new id."""
+    return encrypt_record(
+        bundle,
+        patient_id=patient.id,
+        record_id=new_record_id(),
+        keys=patient.owner_keys(),
+        author=patient.keys.signing,
+        validate=False,
+    )
+
+
+async def until_readable(
+    reader: AccessClient, patient_id: str, record_id: str, segments: Sequence[str]
+) -> None:
+    """Wait (60 s at most) until every SRS node knows the grant and the record: each
+    of ``segments`` opens, every node answering."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            access = await reader.request_access(patient_id, record_id, list(segments))
+            done = len(access.answered_nodes) == len(reader.node_keys)
+            if done and len(access.opened) == len(segments):
+                return
+            why: Any = access.denied
+        except AccessDenied as exc:
+            why = exc.denied
+        if time.monotonic() > deadline:
+            raise SystemExit(f"record {record_id} not readable: {why}")
+        await asyncio.sleep(0.2)

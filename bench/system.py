@@ -57,19 +57,24 @@ import httpx  # noqa: E402
 import psutil  # noqa: E402
 
 import deploy.local  # noqa: E402
-from bench.cast import Cast, hospital_cast, scenario_of, service_key, service_url  # noqa: E402
+from bench.cast import (  # noqa: E402
+    Cast,
+    hospital_cast,
+    record_of,
+    scenario_of,
+    service_key,
+    service_url,
+    until_readable,
+)
 from bench.enrol import run as enrol_run  # noqa: E402
 from bench.floor import crypto_floor_ms  # noqa: E402
 from bench.records import bundle_of, upload_1mib, upload_2mb  # noqa: E402
 from phr.api.ids import blob_key  # noqa: E402
-from phr.client import encrypt_record  # noqa: E402
 from phr.crypto.search import keyword_tags  # noqa: E402
 from phr.fhir.synthetic import load_bundle  # noqa: E402
 from phr.fhir.validate import validate_bundle  # noqa: E402
 from phr.identity.tokens import TokenSigner  # noqa: E402
 from phr.scenario import FIXTURE, Person, Scenario  # noqa: E402
-from phr.sdk.access import AccessDenied  # noqa: E402
-from phr.sdk.records import new_record_id  # noqa: E402
 from phr.sdk.transport import new_client  # noqa: E402
 
 KIB = 1 << 10
@@ -198,17 +203,6 @@ def labs_bundle(target: int) -> dict[str, Any]:
     return {"resourceType": "Bundle", "type": "collection", "entry": [patient, *entries]}
 
 
-def record_of(patient: Person, bundle: dict[str, Any]) -> Any:
-    return encrypt_record(
-        bundle,
-        patient_id=patient.id,
-        record_id=new_record_id(),
-        keys=patient.owner_keys(),
-        author=patient.keys.signing,
-        validate=False,
-    )
-
-
 def record_64kib(patient: Person) -> Any:
     """A record whose labs segment is 64 KiB (+/- one Observation) of ciphertext."""
     target = 64 * KIB
@@ -286,18 +280,7 @@ async def phase_access_64k(
         http_client(64) as http,
         await sc.reader(cast.doctor, concurrency=64, http=http) as doctor,
     ):
-        deadline = time.monotonic() + 60
-        while True:  # every node knows the grant and the record
-            try:
-                access = await doctor.request_access(patient.id, rid, ["labs"])
-                if access.opened and len(access.answered_nodes) == 3:
-                    break
-                why: Any = access.denied
-            except AccessDenied as exc:
-                why = exc.denied
-            if time.monotonic() > deadline:
-                raise SystemExit(f"64 KiB record not readable: {why}")
-            await asyncio.sleep(0.2)
+        await until_readable(doctor, patient.id, rid, ["labs"])
 
         async def one() -> None:
             bundle = await doctor.fetch_record(patient.id, rid, ["labs"], validate=False)

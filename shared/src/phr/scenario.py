@@ -22,7 +22,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import httpx
@@ -42,7 +41,6 @@ from phr.sdk.groups import member_group_key
 from phr.sdk.identity import IdentityClient, Login
 from phr.sdk.records import RecordsClient
 from phr.sdk.sharing import SharingClient
-from phr.sdk.transport import new_client
 
 #: the Synthea R4 Bundle (seed 42) the tests and benchmarks upload; a source checkout's
 #: file (shared/tests/data), not shipped in the distribution
@@ -119,7 +117,8 @@ async def enrol(
     keys: UserKeys | None = None,
 ) -> Person:
     """Make keys on this machine (unless given) and enrol them: a patient is active at
-    once, staff wait for the operator's approval (``status`` says which)."""
+    once, staff wait for the operator's approval (:meth:`Scenario.approve`; ``status``
+    says which)."""
     keys = keys or UserKeys.generate()
     body = await kgc.enrol(keys, role, org, dept, display_name=display_name)
     return Person(body["user_id"], role, keys, org, dept, body["status"], display_name=display_name)
@@ -131,7 +130,7 @@ class Scenario:
     ``operator_id`` and ``operator_signing`` are the operator's user id and signing key
     (he creates organisations and approves staff). ``pin`` is the KGC key to hold the
     system parameters to (default: whatever the KGC first answers). The HTTP client is
-    shared by every call and closed on exit if this made it."""
+    shared by every call (closed on exit if none was given)."""
 
     def __init__(
         self,
@@ -146,9 +145,8 @@ class Scenario:
         self.pin = pin
         self.operator_id = operator_id
         self._operator = Login(urls.kgc, operator_id, operator_signing)
-        self._own_http = http is None
-        self.http = http or new_client(timeout_s=30.0)
-        self.kgc = IdentityClient(urls.kgc, http=self.http)
+        self.kgc = IdentityClient(urls.kgc, http=http)
+        self.http = self.kgc.http
         self._params: SystemParams | None = None
 
     @classmethod
@@ -161,14 +159,8 @@ class Scenario:
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._own_http:
-            await self.http.aclose()
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.kgc.aclose()  # closes the HTTP client if the KGC client made it
 
     async def operator_token(self) -> str:
         """The operator's KGC token (refreshed before it expires)."""
@@ -187,17 +179,6 @@ class Scenario:
         doc = await self.kgc.create_org(await self.operator_token(), name, kind)
         return str(doc["organisation_id"])
 
-    async def enrol(
-        self,
-        role: str,
-        org: str | None = None,
-        dept: str | None = None,
-        *,
-        display_name: str | None = None,
-    ) -> Person:
-        """Enrol without approval (staff stay pending)."""
-        return await enrol(self.kgc, role, org, dept, display_name=display_name)
-
     async def approve(self, person: Person | str) -> None:
         """The operator approves a pending staff member."""
         user_id = person if isinstance(person, str) else person.user_id
@@ -206,15 +187,10 @@ class Scenario:
             person.status = "active"
 
     async def staff(
-        self,
-        role: str,
-        org: str,
-        dept: str | None = None,
-        *,
-        display_name: str | None = None,
+        self, role: str, org: str, dept: str | None = None, *, display_name: str | None = None
     ) -> Person:
         """A staff member: keys made, enrolled, approved by the operator."""
-        person = await self.enrol(role, org, dept, display_name=display_name)
+        person = await enrol(self.kgc, role, org, dept, display_name=display_name)
         await self.approve(person)
         return person
 
@@ -223,7 +199,7 @@ class Scenario:
     ) -> Person:
         """A patient: keys and a master secret made here, enrolled (active at once) and,
         unless told otherwise, his segment public keys published for contributors."""
-        person = await self.enrol("patient", display_name=display_name)
+        person = await enrol(self.kgc, "patient", display_name=display_name)
         person.master = PatientMasterKey.generate()
         if publish_keys:
             async with self.sharing(person) as sharing:
