@@ -114,12 +114,11 @@ async def enrol(
     dept: str | None = None,
     *,
     display_name: str | None = None,
-    keys: UserKeys | None = None,
 ) -> Person:
-    """Make keys on this machine (unless given) and enrol them: a patient is active at
+    """Make keys on this machine and enrol them: a patient is active at
     once, staff wait for the operator's approval (:meth:`Scenario.approve`; ``status``
     says which)."""
-    keys = keys or UserKeys.generate()
+    keys = UserKeys.generate()
     body = await kgc.enrol(keys, role, org, dept, display_name=display_name)
     return Person(body["user_id"], role, keys, org, dept, body["status"], display_name=display_name)
 
