@@ -213,7 +213,8 @@ def restart(stack: Any, name: str) -> None:
     """Start a stopped service again and wait until it is ready."""
     spec = service_spec(name)
     stack.start_service(spec)
-    wait_sync(lambda: stack.ready(spec)[0], timeout=60, interval=0.2)
+    # generous: on a loaded, shared machine a service has taken over a minute to start
+    wait_sync(lambda: stack.ready(spec)[0], timeout=120, interval=0.2)
 
 
 async def kill(stack: Any, name: str) -> None:
