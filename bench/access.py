@@ -33,12 +33,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.cast import hospital_cast, local_stack, record_of, scenario_of, until_readable  # noqa: E402
 from bench.records import bundle_of, cpu_per_op, process_cpu  # noqa: E402
-from phr.client import OwnerKeys, encrypt_record  # noqa: E402
-from phr.sdk.access import AccessDenied  # noqa: E402
-from phr.sdk.records import new_record_id  # noqa: E402
-from tests.support.sharing import grant, reader, sharing_world  # noqa: E402
-from tests.support.stack import stack_module  # noqa: E402
+from phr.scenario import Scenario  # noqa: E402
 
 MB = 10**6
 
@@ -52,51 +49,37 @@ async def main() -> None:
     ap.add_argument("--profile", default=os.environ.get("PHR_PROFILE", "test"))
     ap.add_argument("--n", type=int, default=30)
     args = ap.parse_args()
-    mod = stack_module()
-    stack = mod.Stack(mod._profile(args.profile))
-    world = await sharing_world(stack)
-    patient = world.patient
+    stack = local_stack(args.profile)
+    async with scenario_of(stack) as sc:
+        await run(sc, stack, args.n)
+
+
+async def run(sc: Scenario, stack: Any, n: int) -> None:
+    cast = await hospital_cast(sc)
+    patient = cast.patient
     bundle = bundle_of(2 * MB)
-    record = encrypt_record(
-        bundle,
-        patient_id=patient.id,
-        record_id=new_record_id(),
-        keys=OwnerKeys(patient.master),
-        author=patient.user.keys.signing,
-        validate=False,
-    )
+    record = record_of(patient, bundle)
     rid = record.manifest.record_id
-    async with patient.records() as records:
+    async with sc.records(patient) as records:
         await records.upload_encrypted_record(record)
     segments = sorted(record.segments)
-    await grant(stack, patient, world.doctor, segments)
+    await sc.grant_user(patient, cast.doctor, segments)
 
-    async with reader(stack, world.doctor) as doctor:
-        deadline = time.monotonic() + 60
-        while True:  # every node has the grant and the record
-            try:
-                access = await doctor.request_access(patient.id, rid)
-                if len(access.opened) == len(segments) and len(access.answered_nodes) == 3:
-                    break
-                why: Any = access.denied
-            except AccessDenied as exc:
-                why = exc.denied
-            if time.monotonic() > deadline:
-                raise SystemExit(f"not readable: {why}")
-            await asyncio.sleep(0.2)
+    async with await sc.reader(cast.doctor) as doctor:
+        await until_readable(doctor, patient.id, rid, segments)
         full, requests, cpu = [], [], []
         for _ in range(3):  # warm-ups
             got = await doctor.fetch_record(patient.id, rid, validate=False)
         before = process_cpu(stack)
-        for _ in range(args.n):
+        for _ in range(n):
             c0 = time.process_time()
             t0 = time.perf_counter()
             got = await doctor.fetch_record(patient.id, rid, validate=False)
             full.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
-        server = cpu_per_op(before, process_cpu(stack), args.n)
+        server = cpu_per_op(before, process_cpu(stack), n)
         assert len(got["entry"]) == len(bundle["entry"])
-        for _ in range(args.n):
+        for _ in range(n):
             t1 = time.perf_counter()
             await doctor.request_access(patient.id, rid)
             requests.append(time.perf_counter() - t1)
@@ -111,7 +94,7 @@ async def main() -> None:
         "client_cpu_p50_ms": p50(cpu),
         "server_cpu_ms_per_read": server,
         "load_avg_1m": os.getloadavg()[0],
-        "n": args.n,
+        "n": n,
     }
     print(json.dumps(out))
 

@@ -21,15 +21,15 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.cast import local_stack, service_url  # noqa: E402
 from phr.crypto.keys import UserKeys  # noqa: E402
-from tests.support.identity import enrol_body, service_url  # noqa: E402
-from tests.support.stack import test_stack  # noqa: E402
+from phr.sdk.identity import enrolment_request  # noqa: E402
 
 
 def build_requests(host: str, n: int) -> list[bytes]:
     out = []
     for _ in range(n):
-        body = json.dumps(enrol_body(UserKeys.generate(), "patient")).encode()
+        body = json.dumps(enrolment_request(UserKeys.generate(), "patient")).encode()
         head = (
             f"POST /v1/users HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
@@ -118,7 +118,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--warmup", type=int, default=200)
     args = ap.parse_args()
-    stack = test_stack()
+    stack = local_stack()
     url = args.url or service_url(stack, "kgc")
     pid = None if args.url else stack.pid("kgc")
     print(json.dumps(asyncio.run(run(url, args.n, args.concurrency, args.warmup, pid))))

@@ -36,6 +36,7 @@ import structlog  # noqa: E402
 from aiokafka import AIOKafkaProducer  # noqa: E402
 from pymongo import AsyncMongoClient  # noqa: E402
 
+from bench.cast import local_stack  # noqa: E402
 from ledger.intake import Intake, Verdict  # noqa: E402
 from ledger.keys import StaticProducerKeys  # noqa: E402
 from ledger.reader import LedgerReader  # noqa: E402
@@ -44,9 +45,8 @@ from ledger.signer import Ed25519Signer  # noqa: E402
 from ledger.store import MongoStore  # noqa: E402
 from ledger.stream import ensure_sequence_topic, run_sequence_stream  # noqa: E402
 from phr.crypto.signing import SigningKey  # noqa: E402
+from phr.scenario import record_deleted_events  # noqa: E402
 from phr.service.settings import KafkaSettings  # noqa: E402
-from tests.support.ledger import make_events  # noqa: E402
-from tests.support.stack import test_stack  # noqa: E402
 
 INGEST_EVENTS = int(os.environ.get("BENCH_LEDGER_EVENTS", "40000"))
 LOG_SIZE = int(os.environ.get("BENCH_LEDGER_LOG", "1000000"))
@@ -75,7 +75,7 @@ async def ingest(stack: Any, db: Any) -> tuple[float, dict[str, float]]:
     topic = f"bench.ledger.sequence.{uuid4().hex[:8]}"
     kafka = KafkaSettings(bootstrap_servers=stack.kafka_bootstrap)
     await ensure_sequence_topic(kafka, topic)
-    events = make_events(producer_key, INGEST_EVENTS, 1000, "bench")
+    events = record_deleted_events(producer_key, INGEST_EVENTS, 1000, "bench")
     producer = AIOKafkaProducer(
         bootstrap_servers=stack.kafka_bootstrap, acks="all", linger_ms=20, max_batch_size=1 << 20
     )
@@ -155,7 +155,7 @@ async def proofs(db: Any) -> tuple[float, int, float]:
 async def main() -> None:
     # The service logs at info; a debug line per sealed block would cost this process.
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
-    stack = test_stack()
+    stack = local_stack()
     stack.up(services=False)
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.mongo_url, tz_aware=True)
     try:

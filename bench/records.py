@@ -32,14 +32,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from phr.client import OwnerKeys, encrypt_record, encrypt_segment  # noqa: E402
+from bench.cast import local_stack, scenario_of  # noqa: E402
+from phr.client import encrypt_record, encrypt_segment  # noqa: E402
 from phr.crypto.manifest import RecordManifest, sign_manifest  # noqa: E402
 from phr.crypto.stream import SegmentContext  # noqa: E402
 from phr.fhir.synthetic import load_bundle  # noqa: E402, I001
 from phr.fhir.validate import validate_bundle  # noqa: E402
+from phr.scenario import FIXTURE, Person  # noqa: E402
 from phr.sdk.records import RecordsClient, new_record_id  # noqa: E402
-from tests.support.records import FIXTURE, new_patient  # noqa: E402
-from tests.support.stack import stack_module  # noqa: E402
 
 MB = 10**6
 MIB = 1 << 20
@@ -82,10 +82,9 @@ def bundle_of(size: int) -> dict[str, Any]:
 
 
 async def upload_2mb(
-    client: RecordsClient, patient: Any, n: int, stack: Any = None
+    client: RecordsClient, patient: Person, n: int, stack: Any = None
 ) -> dict[str, Any]:
     bundle = bundle_of(2 * MB)
-    args = patient.upload_args()
     times, cpu, enc, enc_cpu = [], [], [], []
     server: dict[str, float] = {}
     for i in range(n + 2):
@@ -93,7 +92,13 @@ async def upload_2mb(
             server = process_cpu(stack)
         c0 = time.process_time()
         t0 = time.perf_counter()
-        await client.upload_record(bundle, **args, validate=False)
+        await client.upload_record(
+            bundle,
+            patient_id=patient.id,
+            keys=patient.owner_keys(),
+            author=patient.keys.signing,
+            validate=False,
+        )
         if i >= 2:
             times.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
@@ -106,8 +111,8 @@ async def upload_2mb(
             bundle,
             patient_id=patient.id,
             record_id="r",
-            keys=OwnerKeys(patient.master),
-            author=patient.user.keys.signing,
+            keys=patient.owner_keys(),
+            author=patient.keys.signing,
             validate=False,
         )
         enc.append(time.perf_counter() - t1)
@@ -133,8 +138,9 @@ def ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
 
 
-def one_mib_record(patient: Any) -> Any:
+def one_mib_record(patient: Person) -> Any:
     rid = new_record_id()
+    assert patient.master is not None
     pending = encrypt_segment(
         [os.urandom(MIB - 64)],
         context=SegmentContext(patient.id, rid, "labs", 1),
@@ -147,14 +153,14 @@ def one_mib_record(patient: Any) -> Any:
         patient_id=patient.id,
         record_id=rid,
         created_at="2026-11-24T00:00:00+00:00",
-        author=patient.user.keys.signing.verify_key.b64(),
+        author=patient.keys.signing.verify_key.b64(),
         segments=[pending.entry()],
     )
-    return sign_manifest(manifest, patient.user.keys.signing), pending.tags, ciphertext
+    return sign_manifest(manifest, patient.keys.signing), pending.tags, ciphertext
 
 
 async def upload_1mib(
-    client: RecordsClient, patient: Any, n: int, concurrency: int
+    client: RecordsClient, patient: Person, n: int, concurrency: int
 ) -> dict[str, float]:
     records = [one_mib_record(patient) for _ in range(n)]
     queue = list(records)
@@ -187,10 +193,11 @@ async def main() -> None:
     ap.add_argument("--n-1mib", type=int, default=200)
     ap.add_argument("--concurrency", type=int, default=8)
     args = ap.parse_args()
-    mod = stack_module()
-    stack = mod.Stack(mod._profile(args.profile))
-    patient = await new_patient(stack)
-    async with patient.records(concurrency=10) as client:
+    stack = local_stack(args.profile)
+    async with scenario_of(stack) as sc:
+        patient = await sc.patient()
+        client = sc.records(patient, concurrency=10)
+    async with client:
         out: dict[str, Any] = {}
         out |= await upload_2mb(client, patient, args.n, stack)
         out |= await upload_1mib(client, patient, args.n_1mib, args.concurrency)

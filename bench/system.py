@@ -56,23 +56,26 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 import psutil  # noqa: E402
 
+import deploy.local  # noqa: E402
+from bench.cast import (  # noqa: E402
+    Cast,
+    hospital_cast,
+    record_of,
+    scenario_of,
+    service_key,
+    service_url,
+    until_readable,
+)
 from bench.enrol import run as enrol_run  # noqa: E402
 from bench.floor import crypto_floor_ms  # noqa: E402
 from bench.records import bundle_of, upload_1mib, upload_2mb  # noqa: E402
 from phr.api.ids import blob_key  # noqa: E402
-from phr.client import OwnerKeys, encrypt_record  # noqa: E402
 from phr.crypto.search import keyword_tags  # noqa: E402
 from phr.fhir.synthetic import load_bundle  # noqa: E402
 from phr.fhir.validate import validate_bundle  # noqa: E402
 from phr.identity.tokens import TokenSigner  # noqa: E402
-from phr.sdk.access import AccessDenied  # noqa: E402
-from phr.sdk.records import new_record_id  # noqa: E402
-from phr.sdk.sharing import SharingClient  # noqa: E402
+from phr.scenario import FIXTURE, Person, Scenario  # noqa: E402
 from phr.sdk.transport import new_client  # noqa: E402
-from tests.support.identity import service_url  # noqa: E402
-from tests.support.records import FIXTURE  # noqa: E402
-from tests.support.sharing import grant, key_of, reader, registry, sharing_world  # noqa: E402
-from tests.support.stack import stack_module  # noqa: E402
 
 KIB = 1 << 10
 RESULTS = ROOT / "bench" / "results" / "latest.json"
@@ -151,7 +154,7 @@ class Usage:
     """CPU seconds and RSS of the stack's processes (and this one) over a phase."""
 
     def __init__(self, stack: Any) -> None:
-        names = [*STACK_PROCESSES, *(s.name for s in stack_module().SERVICES)]
+        names = [*STACK_PROCESSES, *(s.name for s in deploy.local.SERVICES)]
         self.procs: dict[str, psutil.Process] = {}
         for name in names:
             pid = stack.pid(name)
@@ -200,18 +203,7 @@ def labs_bundle(target: int) -> dict[str, Any]:
     return {"resourceType": "Bundle", "type": "collection", "entry": [patient, *entries]}
 
 
-def record_of(patient: Any, bundle: dict[str, Any]) -> Any:
-    return encrypt_record(
-        bundle,
-        patient_id=patient.id,
-        record_id=new_record_id(),
-        keys=OwnerKeys(patient.master),
-        author=patient.user.keys.signing,
-        validate=False,
-    )
-
-
-def record_64kib(patient: Any) -> Any:
+def record_64kib(patient: Person) -> Any:
     """A record whose labs segment is 64 KiB (+/- one Observation) of ciphertext."""
     target = 64 * KIB
     guess = target
@@ -263,43 +255,32 @@ def run_json(stack: Any, argv: list[str], timeout: float, env: dict[str, str] | 
 # -------------------------------------------------------------------- phases
 
 
-async def phase_uploads(stack: Any, patient: Any, quick: bool) -> dict[str, Any]:
-    async with patient.records(concurrency=10) as client:
+async def phase_uploads(sc: Scenario, patient: Person, quick: bool) -> dict[str, Any]:
+    async with sc.records(patient, concurrency=10) as client:
         out = await upload_2mb(client, patient, 5 if quick else 15)
         out |= await upload_1mib(client, patient, 30 if quick else 100, 8)
     return out
 
 
 async def phase_access_64k(
-    stack: Any, world: Any, quick: bool
+    sc: Scenario, stack: Any, cast: Cast, quick: bool
 ) -> tuple[dict[str, Any], str, str, Any]:
-    patient = world.patient
+    patient = cast.patient
     record = record_64kib(patient)
-    async with patient.records() as records:
+    async with sc.records(patient) as records:
         await records.upload_encrypted_record(record)
     rid = record.manifest.record_id
     entry = record.manifest.segment("labs")
-    await grant(stack, patient, world.doctor, ["labs"])
+    await sc.grant_user(patient, cast.doctor, ["labs"])
     out: dict[str, Any] = {
         "access_64kib_segment_bytes": entry.size,
         "access_64kib_resources": entry.resource_count,
     }
     async with (
         http_client(64) as http,
-        reader(stack, world.doctor, concurrency=64, http=http) as doctor,
+        await sc.reader(cast.doctor, concurrency=64, http=http) as doctor,
     ):
-        deadline = time.monotonic() + 60
-        while True:  # every node knows the grant and the record
-            try:
-                access = await doctor.request_access(patient.id, rid, ["labs"])
-                if access.opened and len(access.answered_nodes) == 3:
-                    break
-                why: Any = access.denied
-            except AccessDenied as exc:
-                why = exc.denied
-            if time.monotonic() > deadline:
-                raise SystemExit(f"64 KiB record not readable: {why}")
-            await asyncio.sleep(0.2)
+        await until_readable(doctor, patient.id, rid, ["labs"])
 
         async def one() -> None:
             bundle = await doctor.fetch_record(patient.id, rid, ["labs"], validate=False)
@@ -391,11 +372,12 @@ async def phase_baseline(stack: Any, key: str, entry: Any, quick: bool) -> dict[
     }
 
 
-async def phase_search(stack: Any, world: Any, quick: bool) -> dict[str, Any]:
+async def phase_search(sc: Scenario, stack: Any, cast: Cast, quick: bool) -> dict[str, Any]:
     """10,000 records' labs tags under the patient's real search key; grantee queries."""
-    patient = world.patient
+    patient = cast.patient
+    assert patient.master is not None
     search_key = patient.master.search_key("labs", 1)
-    token = TokenSigner(key_of(stack, "user-api"), "user-api").mint_service(
+    token = TokenSigner(service_key(stack, "user-api"), "user-api").mint_service(
         "cloud-store", ttl_s=900
     )
     cloud = service_url(stack, "cloud-store")
@@ -430,7 +412,7 @@ async def phase_search(stack: Any, world: Any, quick: bool) -> dict[str, Any]:
     if queue:
         raise RuntimeError(f"index population timed out with {len(queue)} left")
 
-    async with http_client(16) as http, reader(stack, world.doctor, http=http) as doctor:
+    async with http_client(16) as http, await sc.reader(cast.doctor, http=http) as doctor:
         keys = await doctor.search_keys(patient.id)
         terms = ["loinc:42-bench"]  # 1 in 100 records: 100 matches
         found = await doctor.search(terms, patient_id=patient.id, search_keys=keys)
@@ -453,22 +435,14 @@ async def phase_search(stack: Any, world: Any, quick: bool) -> dict[str, Any]:
     }
 
 
-async def phase_revocation(stack: Any, world: Any, rid: str, rounds: int) -> dict[str, Any]:
+async def phase_revocation(sc: Scenario, cast: Cast, rid: str, rounds: int) -> dict[str, Any]:
     """Grant via owner-api, wait for every node to serve it, revoke via owner-api, time
     until every SRS node denies (direct re-encryption requests with the grantee's token)."""
-    patient, grantee = world.patient, world.other_doctor
-    nodes = {n: registry(stack).url(n) for n in registry(stack).srs_nodes()}
+    patient, grantee = cast.patient, cast.other_doctor
+    nodes = {n.id: n.url for n in (await sc.params()).srs.nodes}
+    grantee_tokens = sc.tokens(grantee)
     latencies, revoke_calls, per_node_max = [], [], []
-    async with http_client(8) as http:
-        sharing = SharingClient(
-            service_url(stack, "owner-api"),
-            service_url(stack, "kgc"),
-            patient.token,
-            patient.user.keys,
-            user_id=patient.id,
-            master=patient.master,
-            http=http,
-        )
+    async with http_client(8) as http, sc.sharing(patient) as sharing:
 
         async def serves(url: str) -> bool:
             resp = await http.post(
@@ -479,7 +453,7 @@ async def phase_revocation(stack: Any, world: Any, rid: str, rounds: int) -> dic
                     "record_id": rid,
                     "segments": ["labs"],
                 },
-                headers={"Authorization": f"Bearer {grantee.token}"},
+                headers={"Authorization": f"Bearer {await grantee_tokens.for_audience('srs')}"},
             )
             resp.raise_for_status()
             return bool(resp.json()["granted"])
@@ -648,6 +622,11 @@ def print_table(report: dict[str, Any]) -> None:
 
 
 async def measure(stack: Any, args: argparse.Namespace) -> dict[str, Any]:
+    async with scenario_of(stack) as sc:
+        return await measure_with(sc, stack, args)
+
+
+async def measure_with(sc: Scenario, stack: Any, args: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -662,10 +641,10 @@ async def measure(stack: Any, args: argparse.Namespace) -> dict[str, Any]:
     }
     skip = set(args.skip)
     log("world: organisations, doctors, patient")
-    world = await sharing_world(stack)
+    cast = await hospital_cast(sc)
     if "upload" not in skip:
         log("uploads (bench/records.py)")
-        report |= await phase_uploads(stack, world.patient, args.quick)
+        report |= await phase_uploads(sc, cast.patient, args.quick)
     if "access2mb" not in skip:
         log("access 2 MB (bench/access.py)")
         res = run_json(stack, ["bench/access.py", "--n", "5" if args.quick else "15"], 600)
@@ -676,7 +655,7 @@ async def measure(stack: Any, args: argparse.Namespace) -> dict[str, Any]:
             "access_2mb_client_cpu_p50_ms": res["client_cpu_p50_ms"],
         }
     log("access 64 KiB: 1, 8, 64 clients")
-    access, rid, key, entry = await phase_access_64k(stack, world, args.quick)
+    access, rid, key, entry = await phase_access_64k(sc, stack, cast, args.quick)
     report |= access
     floor = crypto_floor_ms(entry.size)
     report["crypto_floor_ms_per_access"] = floor
@@ -694,10 +673,10 @@ async def measure(stack: Any, args: argparse.Namespace) -> dict[str, Any]:
             )
     if "search" not in skip:
         log("search: 10,000 records in the index")
-        report |= await phase_search(stack, world, args.quick)
+        report |= await phase_search(sc, stack, cast, args.quick)
     if "revocation" not in skip:
         log("revocation rounds")
-        report |= await phase_revocation(stack, world, rid, 5 if args.quick else 20)
+        report |= await phase_revocation(sc, cast, rid, 5 if args.quick else 20)
     if "enrol" not in skip:
         log("enrolment (bench/enrol.py)")
         report |= await phase_enrol(stack, args.quick)
@@ -755,8 +734,8 @@ def main() -> None:
         help="also read 2 MB on the dev profile (make run); with --start it is started too",
     )
     args = ap.parse_args()
-    mod = stack_module()
-    stack = mod.Stack(mod._profile(args.profile))
+    mod = deploy.local
+    stack = mod.Stack(mod.profile(args.profile))
     # --start starts what is not running and stops only what it started: a stack that was
     # already up (e.g. `make run` with the test profile) is left running.
     was_up = all(stack.ready(s)[0] for s in mod.SERVICES)
@@ -765,7 +744,7 @@ def main() -> None:
         stack.up()
     elif not was_up:
         raise SystemExit(f"the {stack.p.name} stack is not running: start it or pass --start")
-    dev = mod.Stack(mod._profile("dev")) if args.dev else None
+    dev = mod.Stack(mod.profile("dev")) if args.dev else None
     dev_started = False
     if dev is not None and not all(dev.ready(s)[0] for s in mod.SERVICES):
         if not args.start:

@@ -12,21 +12,29 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
 
-from phr.client import OwnerKeys, owner_secret
+from phr.client import owner_secret
 from phr.client.access import grantee_secret
 from phr.crypto.grants import GrantDocument
 from phr.crypto.keys import UserKeys
 from phr.crypto.manifest import SegmentEntry, SignedRecordManifest
 from phr.crypto.segment_secret import SegmentSecret
 from phr.crypto.signing import b64u_decode
+from phr.scenario import Scenario
 from phr.sdk.sharing import SharingClient
 from phr.service.registry import Registry
-from tests.support.identity import KgcClient, TestUser, bearer, load_operator, service_url
+from tests.support.identity import (
+    KgcClient,
+    TestUser,
+    bearer,
+    load_operator,
+    service_url,
+    stack_scenario,
+)
 from tests.support.records import Patient, new_patient
 
 NODES = ("srs-1", "srs-2", "srs-3")
@@ -69,16 +77,13 @@ class World:
     def kgc_url(self) -> str:
         return service_url(self.stack, "kgc")
 
+    @property
+    def scenario(self) -> Scenario:
+        return stack_scenario(self.stack, self.http)
+
     def client(self, user: TestUser, token: str, *, master: bool = False) -> SharingClient:
-        return SharingClient(
-            self.owner_url,
-            self.kgc_url,
-            token,
-            user.keys,
-            user_id=user.user_id,
-            master=self.patient.master if master else None,
-            http=self.http,
-        )
+        holder = replace(user, master=self.patient.master if master else None)
+        return self.scenario.sharing(holder, token)
 
     @property
     def sharing(self) -> SharingClient:
@@ -88,14 +93,10 @@ class World:
         return await self.kgc.staff(self.admin, role, org or self.org, "ward")
 
     async def upload(self, versions: dict[str, int] | None = None) -> str:
-        async with self.patient.records() as records:
-            info = await records.upload_record(
-                BUNDLE,
-                patient_id=self.pid,
-                keys=OwnerKeys(self.patient.master, versions or {}),
-                author=self.patient.user.keys.signing,
-                validate=False,
-            )
+        patient = self.patient
+        info = await self.scenario.upload(
+            patient.person, BUNDLE, token=patient.token, versions=versions
+        )
         return info.record_id
 
     async def manifest(self, record_id: str) -> SignedRecordManifest:
@@ -164,7 +165,9 @@ def open_with(
 async def grant_world(stack: Any, http: httpx.AsyncClient) -> World:
     kgc = KgcClient(http, service_url(stack, "kgc"))
     admin = await kgc.login(load_operator(stack))
-    org = await kgc.create_org(admin, f"Hospital {uuid.uuid4().hex[:6]}", "hospital")
+    org = await stack_scenario(stack, http).create_org(
+        f"Hospital {uuid.uuid4().hex[:6]}", "hospital"
+    )
     patient = await new_patient(stack)
     registry = Registry.load(stack.base / "registry.json")
     return World(stack, http, kgc, admin, org, patient, registry)

@@ -14,19 +14,18 @@ The ``kgc_session`` fixture in tests/conftest.py bundles the client and operator
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from phr.crypto.export import import_secret_keys
 from phr.crypto.keys import UserKeys
 from phr.crypto.signing import b64u_encode
 from phr.identity.proofs import login_message
 from phr.identity.tokens import AUDIENCES, Audience
-from phr.sdk.identity import enrolment_request
+from phr.scenario import Endpoints, Person, Scenario, enrol, operator_from_file
+from phr.sdk.identity import IdentityClient, enrolment_request
 from tests.support.stack import stack_module
 
 #: every service: what a test's token is for unless it asks for less
@@ -34,17 +33,14 @@ ALL_SERVICES: tuple[str, ...] = AUDIENCES
 
 
 @dataclass
-class TestUser:
+class TestUser(Person):
     """An enrolled user and his secret keys (held by the test, as by a real client)."""
 
     __test__ = False
 
-    user_id: str
-    role: str
-    keys: UserKeys
-    org: str | None = None
-    dept: str | None = None
-    status: str = "active"
+    @classmethod
+    def of(cls, person: Person) -> TestUser:
+        return cls(**{f.name: getattr(person, f.name) for f in fields(Person)})
 
 
 def service_url(stack: Any, name: str) -> str:
@@ -57,10 +53,20 @@ def operator_file(stack: Any) -> Path:
 
 
 def load_operator(stack: Any) -> TestUser:
-    doc = json.loads(operator_file(stack).read_text())
-    material = import_secret_keys(doc)
-    assert material.user_id is not None
-    return TestUser(user_id=material.user_id, role="admin", keys=material.user)
+    return TestUser.of(operator_from_file(operator_file(stack)))
+
+
+def endpoints(stack: Any) -> Endpoints:
+    return Endpoints(
+        kgc=service_url(stack, "kgc"),
+        owner_api=service_url(stack, "owner-api"),
+        user_api=service_url(stack, "user-api"),
+    )
+
+
+def stack_scenario(stack: Any, http: httpx.AsyncClient | None = None) -> Scenario:
+    """phr.scenario on the test stack, as its operator."""
+    return Scenario.from_operator_file(endpoints(stack), operator_file(stack), http=http)
 
 
 def enrol_body(
@@ -71,16 +77,16 @@ def enrol_body(
 
 
 class KgcClient:
+    """The KGC for tests: the SDK's :class:`IdentityClient` for what succeeds, raw
+    requests (:meth:`challenge`, :meth:`answer`, :meth:`revoke`) for what tests refuse."""
+
     def __init__(self, http: httpx.AsyncClient, url: str) -> None:
         self.http = http
         self.url = url.rstrip("/")
+        self.sdk = IdentityClient(self.url, http=http)
 
     async def enrol(self, role: str, org: str | None = None, dept: str | None = None) -> TestUser:
-        keys = UserKeys.generate()
-        r = await self.http.post(f"{self.url}/v1/users", json=enrol_body(keys, role, org, dept))
-        assert r.status_code == 201, r.text
-        body = r.json()
-        return TestUser(body["user_id"], role, keys, org, dept, body["status"])
+        return TestUser.of(await enrol(self.sdk, role, org, dept))
 
     async def challenge(self, user_id: str) -> httpx.Response:
         return await self.http.post(f"{self.url}/v1/auth/challenge", json={"user_id": user_id})
@@ -109,26 +115,13 @@ class KgcClient:
         """A token for ``audience``; by default for every service (a test convenience:
         the SDK, CLI and gateway ask for one service's audience per token, and
         tests/e2e/test_kgc_tokens.py shows each service refusing the others')."""
-        r = await self.challenge(user.user_id)
-        assert r.status_code == 200, r.text
-        r = await self.answer(user, r.json()["nonce"], audience=audience)
-        assert r.status_code == 200, r.text
-        token: str = r.json()["access_token"]
-        return token
+        return await self.sdk.login(user.user_id, user.keys.signing, audience=audience)
 
     async def create_org(self, admin_token: str, name: str, kind: str) -> str:
-        r = await self.http.post(
-            f"{self.url}/v1/orgs", json={"name": name, "kind": kind}, headers=bearer(admin_token)
-        )
-        assert r.status_code == 201, r.text
-        org_id: str = r.json()["organisation_id"]
-        return org_id
+        return str((await self.sdk.create_org(admin_token, name, kind))["organisation_id"])
 
     async def approve(self, admin_token: str, user: TestUser) -> None:
-        r = await self.http.post(
-            f"{self.url}/v1/users/{user.user_id}/approve", headers=bearer(admin_token)
-        )
-        assert r.status_code == 200, r.text
+        await self.sdk.approve(admin_token, user.user_id)
         user.status = "active"
 
     async def revoke(self, admin_token: str, user_id: str, reason: str = "test") -> httpx.Response:

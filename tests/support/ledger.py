@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -13,8 +11,9 @@ from pymongo import AsyncMongoClient
 
 from phr.crypto.signing import SigningKey
 from phr.events.catalog import TOPIC_RECORDS
-from phr.events.envelope import Envelope, new_event
+from phr.events.envelope import Envelope
 from phr.identity.tokens import TokenSigner
+from phr.scenario import record_deleted_events
 from tests.support.stack import stack_module
 
 
@@ -23,20 +22,8 @@ def producer_key(stack: Any, name: str = "owner-api") -> SigningKey:
     return SigningKey.from_seed(bytes.fromhex(stack.signing_key_file(name).read_text()))
 
 
-def make_events(key: SigningKey, n: int, subjects: int, tag: str) -> list[Envelope]:
-    return [
-        new_event(
-            key=key,
-            source="owner-api",
-            type="record.deleted",
-            schemaversion=1,
-            subject=f"{tag}-{i % subjects}",
-            data={"record_id": f"{tag}-{i}"},
-            id=uuid4(),
-            time=datetime.now(UTC),
-        )
-        for i in range(n)
-    ]
+#: signed ``record.deleted`` events (a ledger load), as the benchmarks make them
+make_events = record_deleted_events
 
 
 async def publish(

@@ -13,7 +13,7 @@ import json
 import random
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +27,11 @@ from cloud_store.settings import S3Settings
 from phr.client import OwnerKeys
 from phr.crypto.keys import PatientMasterKey
 from phr.fhir.synthetic import load_bundle
+from phr.scenario import FIXTURE as FIXTURE
+from phr.scenario import Person
 from phr.sdk.records import RecordsClient
-from tests.support.identity import KgcClient, TestUser, service_url
+from tests.support.identity import ALL_SERVICES, KgcClient, TestUser, service_url, stack_scenario
 
-FIXTURE = Path(__file__).resolve().parents[2] / "shared/tests/data/synthea_r4_seed42.json.gz"
 MIB = 1 << 20
 
 
@@ -51,6 +52,11 @@ class Patient:
     def records(self, **kw: Any) -> RecordsClient:
         return RecordsClient(self.owner_api, self.token, **kw)
 
+    @property
+    def person(self) -> Person:
+        """The patient as phr.scenario's builders take him (master secret included)."""
+        return replace(self.user, master=self.master)
+
     def upload_args(self) -> dict[str, Any]:
         return {
             "patient_id": self.id,
@@ -64,11 +70,12 @@ async def kgc_client(stack: Any, http: httpx.AsyncClient) -> KgcClient:
 
 
 async def new_patient(stack: Any) -> Patient:
-    async with httpx.AsyncClient(timeout=10) as http:
-        kgc = await kgc_client(stack, http)
-        user = await kgc.enrol("patient")
-        token = await kgc.login(user)
-    return Patient(user, PatientMasterKey.generate(), token, service_url(stack, "owner-api"))
+    """Enrolled and logged in (a token for every service); no segment keys published."""
+    async with httpx.AsyncClient(timeout=10) as http, stack_scenario(stack, http) as sc:
+        person = await sc.patient(publish_keys=False)
+        token = await sc.login(person, ALL_SERVICES)
+    assert person.master is not None
+    return Patient(TestUser.of(person), person.master, token, sc.urls.owner_api)
 
 
 def marked_bundle(marker: str) -> dict[str, Any]:

@@ -47,7 +47,7 @@ from phr.sdk.access import AccessClient
 from phr.service.kafka import kafka_producer
 from phr.service.registry import Registry
 from phr.service.settings import KafkaSettings
-from tests.support.identity import KgcClient, TestUser, load_operator, service_url
+from tests.support.identity import ALL_SERVICES, TestUser, stack_scenario
 from tests.support.records import Patient, new_patient
 from tests.support.stack import stack_module
 from tests.support.waiting import eventually, wait_sync
@@ -100,37 +100,31 @@ class World:
 
 
 async def sharing_world(stack: Any) -> World:
-    async with httpx.AsyncClient(timeout=15) as http:
-        kgc = KgcClient(http, service_url(stack, "kgc"))
-        admin = await kgc.login(load_operator(stack))
-        hospital = await kgc.create_org(admin, f"Hospital {uuid.uuid4().hex[:6]}", "hospital")
-        insurer_org = await kgc.create_org(admin, f"Insurer {uuid.uuid4().hex[:6]}", "insurer")
-        people = []
+    async with httpx.AsyncClient(timeout=15) as http, stack_scenario(stack, http) as sc:
+        hospital = await sc.create_org(f"Hospital {uuid.uuid4().hex[:6]}", "hospital")
+        insurer_org = await sc.create_org(f"Insurer {uuid.uuid4().hex[:6]}", "insurer")
+        people: list[Staff] = []
         for role, org, dept in (
             ("doctor", hospital, "cardiology"),
             ("doctor", hospital, "radiology"),
             ("insurer", insurer_org, None),
         ):
-            user = await kgc.staff(admin, role, org, dept)
-            people.append(Staff(user, await kgc.login(user)))
+            user = TestUser.of(await sc.staff(role, org, dept))
+            people.append(Staff(user, await sc.login(user, ALL_SERVICES)))
     patient = await new_patient(stack)
-    return World(patient, *people, hospital=hospital, insurer_org=insurer_org)
+    doctor, other_doctor, insurer = people
+    return World(patient, doctor, other_doctor, insurer, hospital, insurer_org)
 
 
 @asynccontextmanager
 async def reader(
     stack: Any, staff: Staff, *, token: str | None = None, **kw: Any
 ) -> AsyncIterator[AccessClient]:
-    """An AccessClient for ``staff`` (his keys and token; node keys from the registry)."""
-    kw.setdefault("user_id", staff.id)
-    async with AccessClient(
-        service_url(stack, "user-api"),
-        token or staff.token,
-        keys=staff.user.keys,
-        node_keys=node_keys(stack),
-        threshold=THRESHOLD,
-        **kw,
-    ) as client:
+    """An AccessClient for ``staff`` (his keys and token; node keys from the KGC's
+    parameters; group keys only if given)."""
+    async with stack_scenario(stack) as sc:
+        client = await sc.reader(staff.user, token or staff.token, groups=False, **kw)
+    async with client:
         yield client
 
 
@@ -219,7 +213,8 @@ def restart(stack: Any, name: str) -> None:
     """Start a stopped service again and wait until it is ready."""
     spec = service_spec(name)
     stack.start_service(spec)
-    wait_sync(lambda: stack.ready(spec)[0], timeout=60, interval=0.2)
+    # generous: on a loaded, shared machine a service has taken over a minute to start
+    wait_sync(lambda: stack.ready(spec)[0], timeout=120, interval=0.2)
 
 
 async def kill(stack: Any, name: str) -> None:

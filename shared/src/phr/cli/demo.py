@@ -17,10 +17,9 @@ from phr.cli.access import access_client, audit_trail, read_record
 from phr.cli.home import CliError, Home
 from phr.cli.identity import create_identity
 from phr.cli.output import Mode, console, emit, err_console
-from phr.cli.records import records_client
 from phr.cli.session import Session, run, session_from
 from phr.cli.sharing import sharing_client
-from phr.client.record import OwnerKeys
+from phr.scenario import Endpoints, Person, Scenario
 from phr.sdk.access import AccessDenied
 
 
@@ -33,6 +32,23 @@ def sample_bundle() -> dict[str, Any]:
     raw = files("phr.fhir").joinpath("data/sample_bundle.json.gz").read_bytes()
     bundle: dict[str, Any] = json.loads(gzip.decompress(raw))
     return bundle
+
+
+async def operator_scenario(operator: Session) -> Scenario:
+    """phr.scenario as the operator of ``operator``'s home, at the URLs the KGC's
+    parameters list (verified against his pinned KGC key; his home is left as it is)."""
+    profile = operator.profile()
+    async with operator.kgc() as kgc:
+        params, pin = await kgc.params(profile.pin)
+
+    def url(name: str) -> str:
+        entry = params.services.get(name)
+        if entry is None or not entry.url:
+            raise CliError(f"the system parameters name no {name} service")
+        return entry.url
+
+    urls = Endpoints(kgc=operator.kgc_url, owner_api=url("owner-api"), user_api=url("user-api"))
+    return Scenario(urls, profile.user_id, operator.keys().user.signing, pin=pin)
 
 
 def _out() -> Console:
@@ -74,16 +90,14 @@ def demo(
     async def story() -> dict[str, Any]:
         if not operator.home.exists():
             raise CliError(f"no operator identity in {operator_home} (run `make run` first)")
+        async with await operator_scenario(operator) as sc:
+            return await told(sc)
+
+    async def told(sc: Scenario) -> dict[str, Any]:
         _step("The operator creates a hospital and an insurer")
         run_tag = secrets.token_hex(2)  # organisation names are unique
-        async with operator.kgc() as kgc:
-            token = await operator.token("kgc")
-            hospital = (await kgc.create_org(token, f"St Mary's Hospital {run_tag}", "hospital"))[
-                "organisation_id"
-            ]
-            insurer_org = (await kgc.create_org(token, f"Acme Insurance {run_tag}", "insurer"))[
-                "organisation_id"
-            ]
+        hospital = await sc.create_org(f"St Mary's Hospital {run_tag}", "hospital")
+        insurer_org = await sc.create_org(f"Acme Insurance {run_tag}", "insurer")
         _say(f"hospital {hospital}, insurer {insurer_org}")
 
         _step("A doctor, a nurse and an insurer enrol; the operator approves them")
@@ -104,8 +118,7 @@ def demo(
                 display_name=shown,
             )
             ids[name] = out["user_id"]
-            async with operator.kgc() as kgc:
-                await kgc.approve(await operator.token("kgc"), out["user_id"])
+            await sc.approve(out["user_id"])
             _say(f"{name}: {out['user_id']} (keys made on this machine, in {base / name})")
 
         _step("The patient enrols and uploads a FHIR record, encrypted on his machine")
@@ -114,13 +127,8 @@ def demo(
         pid = out["user_id"]
         material = patient.keys()
         assert material.master is not None
-        async with records_client(patient) as records:
-            info = await records.upload_record(
-                sample_bundle(),
-                patient_id=pid,
-                keys=OwnerKeys(material.master),
-                author=material.user.signing,
-            )
+        owner = Person(pid, "patient", material.user, master=material.master)
+        info = await sc.upload(owner, sample_bundle(), token=patient.tokens, validate=True)
         rid = info.record_id
         sizes = ", ".join(f"{g.name} {g.size // 1024} KiB" for g in info.segments)
         _say(f"patient {pid}, record {rid}: {sizes}")
@@ -129,14 +137,14 @@ def demo(
             "The patient grants: doctor labs+conditions, the hospital's nurses conditions, "
             "the insurer insurance"
         )
-        async with sharing_client(patient) as sharing:
-            g_doctor = await sharing.grant_user(
-                pid, ids["doctor"], ["labs", "conditions"], purpose="treatment"
-            )
-            await sharing.grant_group(
-                pid, {"role": "nurse", "org": hospital}, ["conditions"], purpose="care"
-            )
-            await sharing.grant_user(pid, ids["insurer"], ["insurance"], purpose="billing")
+        mine = patient.tokens  # the patient's own CLI login
+        g_doctor = await sc.grant_user(
+            owner, ids["doctor"], ["labs", "conditions"], purpose="treatment", token=mine
+        )
+        await sc.grant_group(
+            owner, {"role": "nurse", "org": hospital}, ["conditions"], purpose="care", token=mine
+        )
+        await sc.grant_user(owner, ids["insurer"], ["insurance"], purpose="billing", token=mine)
         _say(f"doctor's grant {g_doctor.grant_id}; kfrags split 2-of-3 across the SRS nodes")
 
         for name, wanted in (("doctor", None), ("nurse", None), ("insurer", None)):
