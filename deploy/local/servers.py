@@ -6,15 +6,18 @@ venv of their own (``.local/servers-venv``), and listen on 127.0.0.1 only.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from deploy.local.processes import Processes, port_open, say, wait, write_private
 from deploy.local.profiles import HOST, ROOT, Profile
+from deploy.local.services import ACCESS_TOPIC, access_partitions
 
 HERE = Path(__file__).resolve().parent
 VENV = ROOT / ".local" / "servers-venv"
@@ -205,7 +208,9 @@ class Servers:
         access events to his partition), which alone pushes revocation past 1 s and an
         access to ~240 ms; on its memory engine the same access takes ~47 ms. The test
         profile therefore uses the memory engine (same broker, same protocol) unless
-        PHR_KAFKA_STORAGE=s3 asks otherwise; the dev profile persists to S3.
+        PHR_KAFKA_STORAGE=s3 asks otherwise; the dev profile persists to S3. There an
+        access no longer meets the stall: user-api and each SRS node write a partition
+        of phr.access of their own (:meth:`ensure_access_topic`).
         """
         default = "s3" if self.p.name == "dev" else "memory"
         storage = os.environ.get("PHR_KAFKA_STORAGE", default)
@@ -228,9 +233,52 @@ class Servers:
         }
         self.procs.spawn("tansu", argv, env=env)
         wait("Kafka", lambda: port_open(self.p.ports["kafka"]), 30)
+        self.ensure_access_topic()
+
+    def ensure_access_topic(self) -> int:
+        """Create ACCESS_TOPIC with a partition per producer if it is new; its partitions.
+
+        Before any service starts: a client's metadata request would create it with
+        Tansu's default count. Tansu 0.6 cannot add partitions to a topic (no
+        CreatePartitions), so a topic with too few keeps them: the producers without
+        a partition of their own write by key, as before, and we say so.
+        """
+        wanted = access_partitions(self.p.srs_nodes)
+        # In a thread of its own: callers may be inside an event loop (async tests).
+        with ThreadPoolExecutor(1) as pool:
+            have = pool.submit(asyncio.run, _ensure_topic(self.kafka_bootstrap, wanted)).result()
+        if have < wanted:
+            say(f"{ACCESS_TOPIC} has {have} partitions, not {wanted}: some producers share one")
+        return have
 
     def start_all(self) -> None:
         self.bin.install()
         self.start_mongo()
         self.start_s3()
         self.start_kafka()
+
+
+async def _ensure_topic(bootstrap: str, partitions: int, topic: str = ACCESS_TOPIC) -> int:
+    """Create ``topic`` with ``partitions`` unless it exists; the count it has."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import TopicAlreadyExistsError
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="phr-stack")
+    await admin.start()
+    try:
+        if topic not in await admin.list_topics():
+            try:
+                new = NewTopic(topic, num_partitions=partitions, replication_factor=1)
+                await admin.create_topics([new])
+            except TopicAlreadyExistsError:
+                pass  # created meanwhile
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, client_id="phr-stack")
+    await consumer.start()
+    try:
+        await consumer.topics()
+        return len(consumer.partitions_for_topic(topic) or ())
+    finally:
+        await consumer.stop()

@@ -16,6 +16,11 @@ from deploy.local.profiles import DEFAULT_SRS_NODES, HOST, Profile
 
 #: the entry points clients use; compose publishes only these (the gateway is optional)
 PUBLIC_SERVICES = ("kgc", "owner-api", "user-api", "ledger", "gateway")
+#: the topic user-api and every SRS node write on each access (phr.events.catalog's
+#: TOPIC_ACCESS). On Tansu's S3 engine producers meeting on one partition stall ~1 s,
+#: so each of them writes a partition of its own: user-api 0, srs-i i (see
+#: KafkaSettings.producer_partition); the stack creates the topic with that many.
+ACCESS_TOPIC = "phr.access"
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,8 @@ class ServiceSpec:
     extra_env: dict[str, str] = field(default_factory=dict)
     #: whose signing key this process uses (replicas share one); default: its own
     key_name: str | None = None
+    #: its own partition of ACCESS_TOPIC (and of every topic that has it); None: by key
+    partition: int | None = None
 
     @property
     def is_srs(self) -> bool:
@@ -41,7 +48,12 @@ class ServiceSpec:
 
 def srs_spec(index: int) -> ServiceSpec:
     name = f"srs-{index}"
-    return ServiceSpec(name, "srs", f"srs_{index}", "SRS_", {"SRS_NODE_ID": name})
+    return ServiceSpec(name, "srs", f"srs_{index}", "SRS_", {"SRS_NODE_ID": name}, partition=index)
+
+
+def access_partitions(srs_nodes: int = DEFAULT_SRS_NODES) -> int:
+    """Partitions ACCESS_TOPIC needs: one for user-api, one per SRS node."""
+    return srs_nodes + 1
 
 
 def service_specs(srs_nodes: int = DEFAULT_SRS_NODES) -> tuple[ServiceSpec, ...]:
@@ -49,7 +61,7 @@ def service_specs(srs_nodes: int = DEFAULT_SRS_NODES) -> tuple[ServiceSpec, ...]
     return (
         ServiceSpec("kgc", "kgc", "kgc", "KGC_"),
         ServiceSpec("owner-api", "owner_api", "owner_api", "OWNER_API_"),
-        ServiceSpec("user-api", "user_api", "user_api", "USER_API_"),
+        ServiceSpec("user-api", "user_api", "user_api", "USER_API_", partition=0),
         ServiceSpec("cloud-store", "cloud_store", "cloud_store", "CLOUD_STORE_"),
         ServiceSpec("ledger", "ledger", "ledger", "LEDGER_", {"LEDGER_WRITE_CUT_MARKERS": "true"}),
         # A second ledger replica reads the same topics in its own consumer group and

@@ -144,6 +144,8 @@ class Stack:
         }
         if spec.module == "kgc":
             env[f"{px}THRESHOLD"] = str(self.p.srs_threshold)
+        if spec.partition is not None:  # Tansu: no two producers on one partition
+            env[f"{px}KAFKA__PRODUCER_PARTITION"] = str(spec.partition)
         env |= self.page_env(spec)
         if spec.is_srs:
             env[f"{px}X25519_KEY_FILE"] = str(self.x25519_key_file(spec.name))

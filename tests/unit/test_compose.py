@@ -43,7 +43,13 @@ COMPOSE_ONLY = {
     "OWNER_API_WEB_DIR",
 }
 COMPOSE_ONLY_SUFFIXES = ("MONGO__USERNAME", "MONGO__PASSWORD_FILE")
-LOCAL_ONLY = {"CLOUD_STORE_S3__SECRET_KEY"}
+#: only the local stack: its S3 secret, and a partition per access producer (a Tansu
+#: stall when producers meet on one; compose's Kafka has none)
+LOCAL_ONLY = {
+    "CLOUD_STORE_S3__SECRET_KEY",
+    "USER_API_KAFKA__PRODUCER_PARTITION",
+    "SRS_KAFKA__PRODUCER_PARTITION",
+}
 SPECS = deploy.local.SERVICES
 SPEC_IDS = [s.name for s in SPECS]
 

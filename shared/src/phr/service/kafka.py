@@ -30,19 +30,35 @@ def envelope_headers(event: Envelope) -> list[tuple[str, bytes]]:
 
 
 class EventPublisher:
-    """Publishes signed envelopes to the topic the catalog names, keyed by subject."""
+    """Publishes signed envelopes to the topic the catalog names, keyed by subject.
 
-    def __init__(self, producer: AIOKafkaProducer) -> None:
+    With a ``partition`` (``KafkaSettings.producer_partition``) every topic that has
+    that partition gets this process's events there, in the order it sends them; a
+    topic without it gets them by key (aiokafka's default partitioner), as without.
+    """
+
+    def __init__(self, producer: AIOKafkaProducer, partition: int | None = None) -> None:
         self.producer = producer
+        self.partition = partition
+
+    async def partition_for(self, topic: str) -> int | None:
+        """This process's partition of ``topic`` if the topic has it; None: the key's."""
+        if self.partition is None:
+            return None
+        # Cached metadata after the first call (a metadata request if the topic is new).
+        partitions = await self.producer.partitions_for(topic)
+        return self.partition if self.partition in partitions else None
 
     async def publish(self, event: Envelope, topic: str | None = None) -> RecordMetadata:
         """Send and wait for all in-sync replicas; raises if the broker does not take it."""
+        name = topic or spec_for(event.type).topic
         try:
             sent = await self.producer.send_and_wait(
-                topic or spec_for(event.type).topic,
+                name,
                 event.to_json_bytes(),
                 key=event.subject.encode(),
                 headers=envelope_headers(event),
+                partition=await self.partition_for(name),
             )
         except BaseException:
             EVENTS_FAILED.labels(event.type).inc()
@@ -54,15 +70,18 @@ class EventPublisher:
         """Send ``events`` in this order (one subject's stay in order on its partition)
         and wait until the broker took every one; raises if it did not take one (those
         before it may have been taken: at least once)."""
-        sent = [
-            await self.producer.send(
-                spec_for(e.type).topic,
-                e.to_json_bytes(),
-                key=e.subject.encode(),
-                headers=envelope_headers(e),
+        sent = []
+        for e in events:
+            name = spec_for(e.type).topic
+            sent.append(
+                await self.producer.send(
+                    name,
+                    e.to_json_bytes(),
+                    key=e.subject.encode(),
+                    headers=envelope_headers(e),
+                    partition=await self.partition_for(name),
+                )
             )
-            for e in events
-        ]
         await asyncio.gather(*sent)
 
     async def ping(self, timeout: float) -> None:
@@ -86,7 +105,7 @@ async def kafka_producer(settings: KafkaSettings) -> AsyncIterator[EventPublishe
     )
     await _start_with_retry(producer.start)
     try:
-        yield EventPublisher(producer)
+        yield EventPublisher(producer, settings.producer_partition)
     finally:
         await producer.stop()
 

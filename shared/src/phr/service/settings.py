@@ -42,6 +42,11 @@ class KafkaSettings(BaseModel):
     #: longest a fetch waits for new records; bounds how soon a revocation is seen
     #: (aiokafka's 500 ms default would eat half of the 1 s revocation budget)
     fetch_max_wait_ms: int = 100
+    #: the partition this process writes on every topic that has it; none: the
+    #: subject's (by key). The local stack gives user-api and each SRS node one of
+    #: phr.access of its own: on Tansu's S3 engine producers meeting on one partition
+    #: stall ~1 s (its conditional PUT of the partition's watermark loses and retries)
+    producer_partition: int | None = Field(default=None, ge=0)
 
 
 class MongoSettings(BaseModel):
