@@ -100,24 +100,26 @@ class SharedOut(Out):
     patients: list[SharedPatient]
 
 
+#: one grant to the caller, as GrantToCaller shows it (also inside SharedDetail's example)
+_GRANT_TO_CALLER = {
+    "grant_id": ex.GRANT,
+    "segments": [ex.SEGMENT],
+    "grantee_user_id": ex.DOCTOR,
+    "grantee_group": None,
+    "status": "active",
+    "not_before": None,
+    "expires_at": ex.EXPIRES,
+    "data_from": None,
+    "purpose": "diabetes follow-up",
+    "emergency": False,
+    "revoked_at": None,
+}
+
+
 class GrantToCaller(Out):
     """A grant of the patient addressed to the caller (or a group of his), any status."""
 
-    model_config = ex.examples(
-        {
-            "grant_id": ex.GRANT,
-            "segments": [ex.SEGMENT],
-            "grantee_user_id": ex.DOCTOR,
-            "grantee_group": None,
-            "status": "active",
-            "not_before": None,
-            "expires_at": ex.EXPIRES,
-            "data_from": None,
-            "purpose": "diabetes follow-up",
-            "emergency": False,
-            "revoked_at": None,
-        }
-    )
+    model_config = ex.examples(_GRANT_TO_CALLER)
 
     grant_id: str
     segments: list[str]
@@ -149,21 +151,7 @@ class SharedDetail(Out):
     model_config = ex.examples(
         {
             "patient_id": ex.PATIENT,
-            "grants": [
-                {
-                    "grant_id": ex.GRANT,
-                    "segments": [ex.SEGMENT],
-                    "grantee_user_id": ex.DOCTOR,
-                    "grantee_group": None,
-                    "status": "active",
-                    "not_before": None,
-                    "expires_at": ex.EXPIRES,
-                    "data_from": None,
-                    "purpose": "diabetes follow-up",
-                    "emergency": False,
-                    "revoked_at": None,
-                }
-            ],
+            "grants": [_GRANT_TO_CALLER],
             "records": [
                 {
                     "record_id": ex.RECORD,
