@@ -12,6 +12,8 @@ against its schema.
 
 from __future__ import annotations
 
+import copy
+
 from typing import Any, Final
 
 from pydantic import ConfigDict
@@ -192,3 +194,9 @@ REENCRYPT_ANSWER: Final[dict[str, Any]] = {
 def examples(*docs: Any) -> ConfigDict:
     """A model's config carrying ``docs`` as its JSON Schema ``examples``."""
     return ConfigDict(json_schema_extra={"examples": list(docs)})
+
+
+def example_of(model: Any) -> Any:
+    """The first example a model declared with :func:`examples`, to nest it in another's
+    (a list of them, say) instead of writing it again."""
+    return copy.deepcopy(model.model_config["json_schema_extra"]["examples"][0])

@@ -63,14 +63,7 @@ class SharedPatient(Out):
         {
             "patient_id": ex.PATIENT,
             "segments": [ex.SEGMENT],
-            "records": [
-                {
-                    "record_id": ex.RECORD,
-                    "uploaded_by": ex.PATIENT,
-                    "uploaded_at": ex.TIME,
-                    "segments": {ex.SEGMENT: 1},
-                }
-            ],
+            "records": [ex.example_of(SharedRecord)],
         }
     )
     patient_id: str
@@ -79,47 +72,28 @@ class SharedPatient(Out):
 
 
 class SharedOut(Out):
-    model_config = ex.examples(
-        {
-            "patients": [
-                {
-                    "patient_id": ex.PATIENT,
-                    "segments": [ex.SEGMENT],
-                    "records": [
-                        {
-                            "record_id": ex.RECORD,
-                            "uploaded_by": ex.PATIENT,
-                            "uploaded_at": ex.TIME,
-                            "segments": {ex.SEGMENT: 1},
-                        }
-                    ],
-                }
-            ]
-        }
-    )
+    model_config = ex.examples({"patients": [ex.example_of(SharedPatient)]})
     patients: list[SharedPatient]
-
-
-#: one grant to the caller, as GrantToCaller shows it (also inside SharedDetail's example)
-_GRANT_TO_CALLER = {
-    "grant_id": ex.GRANT,
-    "segments": [ex.SEGMENT],
-    "grantee_user_id": ex.DOCTOR,
-    "grantee_group": None,
-    "status": "active",
-    "not_before": None,
-    "expires_at": ex.EXPIRES,
-    "data_from": None,
-    "purpose": "diabetes follow-up",
-    "emergency": False,
-    "revoked_at": None,
-}
 
 
 class GrantToCaller(Out):
     """A grant of the patient addressed to the caller (or a group of his), any status."""
 
-    model_config = ex.examples(_GRANT_TO_CALLER)
+    model_config = ex.examples(
+        {
+            "grant_id": ex.GRANT,
+            "segments": [ex.SEGMENT],
+            "grantee_user_id": ex.DOCTOR,
+            "grantee_group": None,
+            "status": "active",
+            "not_before": None,
+            "expires_at": ex.EXPIRES,
+            "data_from": None,
+            "purpose": "diabetes follow-up",
+            "emergency": False,
+            "revoked_at": None,
+        }
+    )
 
     grant_id: str
     segments: list[str]
@@ -151,7 +125,7 @@ class SharedDetail(Out):
     model_config = ex.examples(
         {
             "patient_id": ex.PATIENT,
-            "grants": [_GRANT_TO_CALLER],
+            "grants": [ex.example_of(GrantToCaller)],
             "records": [
                 {
                     "record_id": ex.RECORD,
@@ -288,20 +262,7 @@ class BreakglassList(Out):
     model_config = ex.examples(
         {
             "patient_id": ex.PATIENT,
-            "accesses": [
-                {
-                    "request_id": ex.REQUEST,
-                    "patient_id": ex.PATIENT,
-                    "record_id": ex.RECORD,
-                    "requester_id": ex.DOCTOR,
-                    "segments": ["conditions", "medications"],
-                    "reason": "unconscious in A&E, allergy history needed",
-                    "nodes": ["srs-1", "srs-2"],
-                    "expires_in_s": 3600,
-                    "first_seen": ex.TIME,
-                    "review": "pending",
-                }
-            ],
+            "accesses": [ex.example_of(BreakglassOut)],
         }
     )
     patient_id: str
