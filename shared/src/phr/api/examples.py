@@ -13,7 +13,6 @@ against its schema.
 from __future__ import annotations
 
 import copy
-
 from typing import Any, Final
 
 from pydantic import ConfigDict
