@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from owner_api.memory import MemoryRecordStore
 from owner_api.records.manifests import segment_summary, uploaded_event
 from owner_api.records.rebuild import RecordRebuild
-from owner_api.store import record_key
 from phr.client import OwnerKeys, encrypt_record
 from phr.crypto.canonical import canonical_json
 from phr.crypto.keys import PatientMasterKey
@@ -23,7 +23,6 @@ from phr.crypto.manifest import RecordManifest, sign_manifest
 from phr.crypto.signing import SigningKey
 from phr.events.envelope import Envelope, new_event
 from phr.events.records import RecordDeleted, RecordUploaded
-from phr.service.mongo import Document
 from phr.service.outbox import signed_events
 
 KEY = SigningKey.generate()
@@ -37,36 +36,6 @@ BUNDLE: dict[str, Any] = {
     ],
 }
 AT = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
-
-
-class DictStore:
-    def __init__(self) -> None:
-        self.records: dict[str, Document] = {}
-
-    async def get(self, patient_id: str, record_id: str) -> Document | None:
-        return copy.deepcopy(self.records.get(record_key(patient_id, record_id)))
-
-    async def restore(self, doc: Document) -> bool:
-        if doc["_id"] in self.records:
-            return False
-        self.records[doc["_id"]] = copy.deepcopy(doc)
-        return True
-
-    async def restore_manifest(
-        self, patient_id: str, record_id: str, expected_sha256: str, update: Document
-    ) -> bool:
-        doc = self.records.get(record_key(patient_id, record_id))
-        if doc is None or doc["status"] != "committed" or doc["manifest_sha256"] != expected_sha256:
-            return False
-        doc.update(copy.deepcopy(update))
-        return True
-
-    async def restore_tombstone(self, patient_id: str, record_id: str, tombstone: Document) -> bool:
-        key = record_key(patient_id, record_id)
-        if self.records.get(key, {}).get("status") != "committed":
-            return False
-        self.records[key] = {"_id": key} | copy.deepcopy(tombstone)
-        return True
 
 
 def _sha(signed: dict[str, Any]) -> str:
@@ -118,7 +87,7 @@ def _rewrapped(signed: dict[str, Any], author: SigningKey) -> dict[str, Any]:
 async def test_a_record_comes_back_as_its_upload_made_it_and_twice_changes_nothing(
     signed: dict[str, Any],
 ) -> None:
-    store = DictStore()
+    store = MemoryRecordStore()
     rebuild = RecordRebuild(store)
     event = _uploaded(signed)
     await rebuild(event)
@@ -135,7 +104,7 @@ async def test_a_record_comes_back_as_its_upload_made_it_and_twice_changes_nothi
 async def test_a_rewrap_moves_forward_only_and_a_deletion_shreds(
     signed: dict[str, Any], author: SigningKey
 ) -> None:
-    store = DictStore()
+    store = MemoryRecordStore()
     rebuild = RecordRebuild(store)
     newer = _rewrapped(signed, author)
     # The re-wrap's event is keyed apart from the upload's: it may come first.
@@ -158,7 +127,7 @@ async def test_a_rewrap_moves_forward_only_and_a_deletion_shreds(
 async def test_a_manifest_that_does_not_match_its_event_rebuilds_nothing(
     signed: dict[str, Any],
 ) -> None:
-    store = DictStore()
+    store = MemoryRecordStore()
     rebuild = RecordRebuild(store)
     event = _uploaded(signed)
     other = copy.deepcopy(signed)
