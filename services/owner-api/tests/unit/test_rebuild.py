@@ -24,17 +24,10 @@ from phr.crypto.signing import SigningKey
 from phr.events.envelope import Envelope, new_event
 from phr.events.records import RecordDeleted, RecordUploaded
 from phr.service.outbox import signed_events
+from tests.support.owner_api import BUNDLE
 
 KEY = SigningKey.generate()
 make = signed_events("owner-api", KEY)
-BUNDLE: dict[str, Any] = {
-    "resourceType": "Bundle",
-    "type": "collection",
-    "entry": [
-        {"resource": {"resourceType": "Patient", "id": "p1", "name": [{"text": "Ann"}]}},
-        {"resource": {"resourceType": "Observation", "id": "o1", "status": "final"}},
-    ],
-}
 AT = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 
