@@ -18,6 +18,7 @@ from owner_api.store import (
     AclStore,
     Duplicate,
     RecordStore,
+    owned_key,
     record_key,
 )
 from phr.service.mongo import Document
@@ -211,7 +212,7 @@ class MemoryRecordStore:
     # ---------------------------------------------------------------- contributors
 
     async def add_contributor(self, patient_id: str, org_id: str) -> Document:
-        key = f"{patient_id}/{org_id}"
+        key = owned_key(patient_id, org_id)
         doc = {
             "_id": key,
             "patient_id": patient_id,
@@ -221,14 +222,14 @@ class MemoryRecordStore:
         return copy.deepcopy(self.contributors.setdefault(key, doc))
 
     async def remove_contributor(self, patient_id: str, org_id: str) -> bool:
-        return self.contributors.pop(f"{patient_id}/{org_id}", None) is not None
+        return self.contributors.pop(owned_key(patient_id, org_id), None) is not None
 
     async def contributors_of(self, patient_id: str) -> list[Document]:
         found = [c for c in self.contributors.values() if c["patient_id"] == patient_id]
         return copy.deepcopy(sorted(found, key=lambda c: c["org_id"]))
 
     async def is_contributor(self, patient_id: str, org_id: str) -> bool:
-        return f"{patient_id}/{org_id}" in self.contributors
+        return owned_key(patient_id, org_id) in self.contributors
 
 
 class MemoryAclStore:
@@ -239,7 +240,7 @@ class MemoryAclStore:
         self.outbox: Outbox = {} if outbox is None else outbox
 
     def _active(self, patient_id: str, grant_id: str) -> Document | None:
-        doc = self.grants.get(f"{patient_id}/{grant_id}")
+        doc = self.grants.get(owned_key(patient_id, grant_id))
         return doc if doc is not None and doc["status"] == "active" else None
 
     # ---------------------------------------------------------------- grants
@@ -251,7 +252,7 @@ class MemoryAclStore:
         return True
 
     async def get_grant(self, patient_id: str, grant_id: str) -> Document | None:
-        return _copy(self.grants.get(f"{patient_id}/{grant_id}"))
+        return _copy(self.grants.get(owned_key(patient_id, grant_id)))
 
     async def list_grants(self, patient_id: str) -> list[Document]:
         found = [g for g in self.grants.values() if g["patient_id"] == patient_id]
@@ -304,7 +305,7 @@ class MemoryAclStore:
     # ---------------------------------------------------------------- delegations
 
     async def get_delegation(self, patient_id: str, delegate_id: str) -> Document | None:
-        return _copy(self.delegations.get(f"{patient_id}/{delegate_id}"))
+        return _copy(self.delegations.get(owned_key(patient_id, delegate_id)))
 
     async def delegations_of(self, patient_id: str) -> list[Document]:
         found = [d for d in self.delegations.values() if d["patient_id"] == patient_id]

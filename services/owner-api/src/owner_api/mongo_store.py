@@ -21,6 +21,7 @@ from owner_api.store import (
     AclStore,
     Duplicate,
     RecordStore,
+    owned_key,
     record_key,
 )
 from phr.service.mongo import Document
@@ -251,13 +252,13 @@ class MongoRecordStore:
     async def add_contributor(self, patient_id: str, org_id: str) -> Document:
         doc: Document = {"patient_id": patient_id, "org_id": org_id, "added_at": datetime.now(UTC)}
         await self.contributors.update_one(
-            {"_id": f"{patient_id}/{org_id}"}, {"$setOnInsert": doc}, upsert=True
+            {"_id": owned_key(patient_id, org_id)}, {"$setOnInsert": doc}, upsert=True
         )
-        found = await self.contributors.find_one({"_id": f"{patient_id}/{org_id}"})
+        found = await self.contributors.find_one({"_id": owned_key(patient_id, org_id)})
         return found or doc
 
     async def remove_contributor(self, patient_id: str, org_id: str) -> bool:
-        result = await self.contributors.delete_one({"_id": f"{patient_id}/{org_id}"})
+        result = await self.contributors.delete_one({"_id": owned_key(patient_id, org_id)})
         return result.deleted_count == 1
 
     async def contributors_of(self, patient_id: str) -> list[Document]:
@@ -265,7 +266,7 @@ class MongoRecordStore:
         return [d async for d in cursor]
 
     async def is_contributor(self, patient_id: str, org_id: str) -> bool:
-        return await self.contributors.find_one({"_id": f"{patient_id}/{org_id}"}) is not None
+        return await self.contributors.find_one({"_id": owned_key(patient_id, org_id)}) is not None
 
 
 class MongoAclStore:
@@ -306,7 +307,7 @@ class MongoAclStore:
         return await self._with_events(change, [outbox_doc])
 
     async def get_grant(self, patient_id: str, grant_id: str) -> Document | None:
-        return await self.grants.find_one({"_id": f"{patient_id}/{grant_id}"})
+        return await self.grants.find_one({"_id": owned_key(patient_id, grant_id)})
 
     async def list_grants(self, patient_id: str) -> list[Document]:
         cursor = self.grants.find({"patient_id": patient_id}).sort("created_at", ASCENDING)
@@ -317,7 +318,7 @@ class MongoAclStore:
     ) -> bool:
         async def change(session: AsyncClientSession) -> bool:
             result = await self.grants.update_one(
-                {"_id": f"{patient_id}/{grant_id}", "status": "active"},
+                {"_id": owned_key(patient_id, grant_id), "status": "active"},
                 {"$addToSet": {"key_versions": {"$each": versions}}},
                 session=session,
             )
@@ -330,7 +331,7 @@ class MongoAclStore:
     ) -> bool:
         async def change(session: AsyncClientSession) -> bool:
             result = await self.grants.update_one(
-                {"_id": f"{patient_id}/{grant_id}", "status": "active"},
+                {"_id": owned_key(patient_id, grant_id), "status": "active"},
                 {"$set": {"status": "revoked", **update}},
                 session=session,
             )
@@ -378,7 +379,7 @@ class MongoAclStore:
     # ---------------------------------------------------------------- delegations
 
     async def get_delegation(self, patient_id: str, delegate_id: str) -> Document | None:
-        return await self.delegations.find_one({"_id": f"{patient_id}/{delegate_id}"})
+        return await self.delegations.find_one({"_id": owned_key(patient_id, delegate_id)})
 
     async def delegations_of(self, patient_id: str) -> list[Document]:
         cursor = self.delegations.find({"patient_id": patient_id}).sort("_id", ASCENDING)

@@ -52,8 +52,14 @@ class Duplicate(Exception):
     """A unique key (record id or upload id of a patient) is taken."""
 
 
+def owned_key(patient_id: str, object_id: str) -> str:
+    """The store key of an id a client chose (record, grant, contributor, delegate): kept
+    under its patient, so another patient naming the same id reaches another document."""
+    return f"{patient_id}/{object_id}"
+
+
 def record_key(patient_id: str, record_id: str) -> str:
-    return f"{patient_id}/{record_id}"
+    return owned_key(patient_id, record_id)
 
 
 def tombstone_doc(doc: Document, *, deleted_by: str, at: datetime) -> Document:

@@ -36,7 +36,7 @@ from owner_api.sharing.delegations import acting_for, check_segments
 from owner_api.sharing.directory import Directory
 from owner_api.sharing.grant_checks import GrantTerms, check_key_grants
 from owner_api.sharing.revocation import RevocationWatch
-from owner_api.store import AclStore
+from owner_api.store import AclStore, owned_key
 from phr.api.owner import GrantIn, KeyGrantIn
 from phr.crypto.canonical import canonical_json
 from phr.events.acl import AclGranted, AclRevoked, SegmentKeyGrant
@@ -156,7 +156,7 @@ class GrantService:
             raise GrantInvalid(f"key versions not in use yet: {too_new}")
         now = datetime.now(UTC)
         doc: Document = {
-            "_id": f"{patient_id}/{body.grant_id}",
+            "_id": owned_key(patient_id, body.grant_id),
             "patient_id": patient_id,
             "grant_id": body.grant_id,
             "grantee_user_id": body.grantee_user_id,
