@@ -162,9 +162,18 @@ def test_cli_keystore_records_revoke_emergency_audit(
             "-o", str(root / "er.json"), home=root / "doctor",
         )  # fmt: skip
 
-        page.go("audit")
-        page.wait("#timeline li")
-        glass = page.wait("#timeline li.breakglass")
+        # the break-glass reaches the ledger through the event stream, a moment after the
+        # command returns: the patient looks again (menu away and back) until it is there
+        deadline = time.monotonic() + 120
+        while True:
+            page.go("audit")
+            page.wait("#timeline li")
+            if page.all("#timeline li.breakglass") or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+            page.go("records")
+            page.until(lambda: page.wait("main h1").text == "My records", "records not shown")
+        glass = page.wait("#timeline li.breakglass", timeout=1)
         assert "EMERGENCY" in glass.text and "unconscious in the ER" in glass.text
         lines = page.all('#timeline li[data-kind="access"]')
         reads = [li.text for li in lines if " read your " in li.text]
