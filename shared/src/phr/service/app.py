@@ -7,6 +7,7 @@ the service's typed state (:mod:`phr.service.state`).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from collections.abc import AsyncIterator, Sequence
@@ -15,6 +16,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TypeVar
 
 import structlog
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
@@ -41,6 +43,8 @@ from phr.service.tracing import configure_tracing
 log = structlog.get_logger("phr.app")
 
 S = TypeVar("S")
+#: tries at publishing service.started before a start fails (0.5 s doubling between)
+START_ATTEMPTS = 5
 
 
 def _version(package: str) -> str:
@@ -90,11 +94,8 @@ def create_service_app(
                 await enable_auth(runtime)
             service = await setup(runtime)
             instance = f"{socket.gethostname()}:{os.getpid()}"
-            await runtime.emit(
-                "service.started",
-                ServiceStarted(service=name, instance=instance, version=app_version),
-                subject=name,
-            )
+            started = ServiceStarted(service=name, instance=instance, version=app_version)
+            await _announce_start(runtime, name, started)
             log.info("service.started", version=app_version, instance=instance)
             try:
                 yield AppState(
@@ -171,3 +172,18 @@ def http_app(
     install_problem_handlers(app)
     install_openapi(app, routes=api_routes, servers=[{"url": "/", "description": name}])
     return app
+
+
+async def _announce_start(runtime: ServiceRuntime, name: str, started: ServiceStarted) -> None:
+    """Publish ``service.started``, retrying a broker's transient refusal a few times
+    (Tansu on S3 answered UnknownError to a first produce under load) before the start
+    fails for good."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            await runtime.emit("service.started", started, subject=name)
+            return
+        except KafkaError as exc:
+            if attempt == START_ATTEMPTS:
+                raise
+            log.warning("service.start_event_retry", attempt=attempt, error=type(exc).__name__)
+            await asyncio.sleep(0.5 * 2**attempt)
