@@ -43,7 +43,7 @@ from phr.service.tracing import configure_tracing
 log = structlog.get_logger("phr.app")
 
 S = TypeVar("S")
-#: tries at publishing service.started before a start fails (0.5 s doubling between)
+#: tries at publishing service.started before a start fails (waits of 1, 2, 4, 8 s between)
 START_ATTEMPTS = 5
 
 
